@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(key string) time.Duration) {
+	t.Helper()
+	url := storetest.RedisURL(t)
+	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	counter := &store.RedisCounter{}
+	rdb.AddHook(counter)
+	opt.Prefix = storetest.Prefix(t, url)
+	opt.Timeout = time.Second
+	ttl := func(key string) time.Duration { return rdb.PTTL(context.Background(), opt.Prefix+key).Val() }
+	return store.NewCache(rdb, opt), counter, ttl
+}
+
+func TestCacheRoundTrip(t *testing.T) {
+	c, counter, ttl := newCache(t, store.CacheOptions{TTL: time.Hour, Jitter: 0.1, NegativeTTL: 30 * time.Second})
+	ctx := context.Background()
+	err := c.Put(ctx, "product", []store.Fill{
+		{ID: 1, Version: 7, Data: []byte(`{"id":1}`)},
+		{ID: 2, Absent: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Get(ctx, "product", []int64{2, 3, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State != store.Absent || got[1].State != store.Miss ||
+		got[2].State != store.Hit || got[2].Version != 7 || string(got[2].Data) != `{"id":1}` {
+		t.Errorf("entries = %+v", got)
+	}
+	if s := counter.Stats(); s.RoundTrips != 2 || s.Commands["mget"] != 1 || s.Commands["set"] != 2 {
+		t.Errorf("redis traffic = %+v, want one pipeline of 2 SETs and one MGET", s)
+	}
+	if d := ttl("product:1"); d < 54*time.Minute || d > 66*time.Minute {
+		t.Errorf("document TTL = %v, want 1h ± 10%%", d)
+	}
+	if d := ttl("product:2"); d <= 0 || d > 30*time.Second {
+		t.Errorf("negative TTL = %v, want ≤ 30s", d)
+	}
+}
+
+// TTLs of keys filled together are spread out, so they do not expire
+// together.
+func TestCacheTTLJitter(t *testing.T) {
+	c, _, ttl := newCache(t, store.CacheOptions{TTL: time.Hour, Jitter: 0.1})
+	var fills []store.Fill
+	for i := range 50 {
+		fills = append(fills, store.Fill{ID: int64(i + 1), Version: 1, Data: []byte(`{}`)})
+	}
+	if err := c.Put(context.Background(), "seller", fills); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := 2*time.Hour, time.Duration(0)
+	for i := range 50 {
+		d := ttl("seller:" + itoa(i+1))
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 54*time.Minute || hi > 66*time.Minute || hi-lo < time.Minute {
+		t.Errorf("TTLs span [%v, %v], want spread within 1h ± 10%%", lo, hi)
+	}
+}
+
+func TestCacheCorruptEntries(t *testing.T) {
+	url := storetest.RedisURL(t)
+	rdb, _ := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+	defer rdb.Close()
+	ctx := context.Background()
+	// Reach the same keys through a second cache with a known prefix.
+	prefix := storetest.Prefix(t, url)
+	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
+	for key, val := range map[string]string{"1": "garbage", "2": "d:x:{}", "3": "d:5", "4": "d:-1:{}"} {
+		rdb.Set(ctx, prefix+"product:"+key, val, time.Minute)
+	}
+	got, err := c.Get(ctx, "product", []int64{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got {
+		if e.State != store.Corrupt {
+			t.Errorf("entry %d = %+v, want Corrupt", i+1, e)
+		}
+	}
+}
+
+// A Redis that refuses connections fails fast, with an error, not a hang.
+func TestCacheUnreachable(t *testing.T) {
+	rdb, err := store.NewRedis("redis://127.0.0.1:1/0", store.RedisOptions{Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	c := store.NewCache(rdb, store.CacheOptions{Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	if _, err := c.Get(context.Background(), "product", []int64{1}); err == nil {
+		t.Fatal("Get on a dead Redis succeeded")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Get on a dead Redis took %v", d)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestCachePurge(t *testing.T) {
+	c, _, ttl := newCache(t, store.CacheOptions{})
+	ctx := context.Background()
+	var fills []store.Fill
+	for i := range 2500 {
+		fills = append(fills, store.Fill{ID: int64(i + 1), Version: 1, Data: []byte(`{}`)})
+	}
+	if err := c.Put(ctx, "product", fills); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Purge(ctx)
+	if err != nil || n != 2500 {
+		t.Fatalf("Purge = %d, %v; want 2500", n, err)
+	}
+	if d := ttl("product:7"); d != -2*time.Nanosecond {
+		t.Errorf("product:7 survived the purge (pttl %v)", d)
+	}
+}

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// productRow is a products row as selected by the read path.
+type productRow struct {
+	ID            int64  `db:"id"`
+	Name          string `db:"name"`
+	Description   string `db:"description"`
+	PriceAmount   int64  `db:"price_amount"`
+	PriceCurrency string `db:"price_currency"`
+	CategoryID    *int64 `db:"category_id"`
+	SellerID      int64  `db:"seller_id"`
+	Hits          int64  `db:"hits"`
+	Version       int64  `db:"version"`
+	CreatedAt     int64  `db:"created_at"`
+	UpdatedAt     int64  `db:"updated_at"`
+}
+
+func (r *productRow) product() *Product {
+	return &Product{
+		ID: r.ID, Name: r.Name, Description: r.Description,
+		Price:      Money{Amount: r.PriceAmount, Currency: r.PriceCurrency},
+		CategoryID: r.CategoryID, SellerID: r.SellerID,
+		Images: []Image{}, Tags: []string{},
+		Hits: r.Hits, Version: r.Version,
+		CreatedAt: micros(r.CreatedAt), UpdatedAt: micros(r.UpdatedAt),
+	}
+}
+
+// Products returns the product documents of ids that exist, keyed by id, with
+// their images and tags in display order. Ids with no row are absent from the
+// map. It sends at most three statements, one per table, whatever len(ids)
+// is, and none when ids is empty.
+func (d *DB) Products(ctx context.Context, ids []int64) (map[int64]*Product, error) {
+	if len(ids) == 0 {
+		return map[int64]*Product{}, nil
+	}
+	var rows []productRow
+	err := d.selectx(ctx, d.db, &rows, `
+		SELECT id, name, description, price_amount, price_currency, category_id,
+		       seller_id, hits, version, created_at, updated_at
+		FROM products WHERE id `+d.anyID, d.idsArg(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: products by ids: %w", err)
+	}
+	out := make(map[int64]*Product, len(rows))
+	found := make([]int64, 0, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].product()
+		found = append(found, rows[i].ID)
+	}
+	if len(found) == 0 {
+		return out, nil
+	}
+	if err := d.attachImages(ctx, out, found); err != nil {
+		return nil, err
+	}
+	if err := d.attachTags(ctx, out, found); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *DB) attachImages(ctx context.Context, products map[int64]*Product, ids []int64) error {
+	var rows []struct {
+		ProductID int64  `db:"product_id"`
+		URL       string `db:"url"`
+		Alt       string `db:"alt"`
+	}
+	err := d.selectx(ctx, d.db, &rows, `
+		SELECT product_id, url, alt FROM product_images
+		WHERE product_id `+d.anyID+` ORDER BY product_id, position`, d.idsArg(ids))
+	if err != nil {
+		return fmt.Errorf("store: images by product ids: %w", err)
+	}
+	for _, r := range rows {
+		p := products[r.ProductID]
+		p.Images = append(p.Images, Image{URL: r.URL, Alt: r.Alt})
+	}
+	return nil
+}
+
+func (d *DB) attachTags(ctx context.Context, products map[int64]*Product, ids []int64) error {
+	var rows []struct {
+		ProductID int64  `db:"product_id"`
+		Tag       string `db:"tag"`
+	}
+	err := d.selectx(ctx, d.db, &rows, `
+		SELECT product_id, tag FROM product_tags
+		WHERE product_id `+d.anyID+` ORDER BY product_id, position`, d.idsArg(ids))
+	if err != nil {
+		return fmt.Errorf("store: tags by product ids: %w", err)
+	}
+	for _, r := range rows {
+		p := products[r.ProductID]
+		p.Tags = append(p.Tags, r.Tag)
+	}
+	return nil
+}
+
+// Sellers returns the sellers of ids that exist, keyed by id, in one
+// statement.
+func (d *DB) Sellers(ctx context.Context, ids []int64) (map[int64]*Seller, error) {
+	out := make(map[int64]*Seller, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID      int64   `db:"id"`
+		Name    string  `db:"name"`
+		Rating  float64 `db:"rating"`
+		Version int64   `db:"version"`
+	}
+	err := d.selectx(ctx, d.db, &rows,
+		`SELECT id, name, rating, version FROM sellers WHERE id `+d.anyID, d.idsArg(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: sellers by ids: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = &Seller{ID: r.ID, Name: r.Name, Rating: r.Rating, Version: r.Version}
+	}
+	return out, nil
+}
+
+// Categories returns the categories of ids that exist, keyed by id, in one
+// statement. Parents are not followed.
+func (d *DB) Categories(ctx context.Context, ids []int64) (map[int64]*Category, error) {
+	out := make(map[int64]*Category, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID       int64  `db:"id"`
+		Name     string `db:"name"`
+		ParentID *int64 `db:"parent_id"`
+		Version  int64  `db:"version"`
+	}
+	err := d.selectx(ctx, d.db, &rows,
+		`SELECT id, name, parent_id, version FROM categories WHERE id `+d.anyID, d.idsArg(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: categories by ids: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = &Category{ID: r.ID, Name: r.Name, ParentID: r.ParentID, Version: r.Version}
+	}
+	return out, nil
+}
+
+// Options returns the options of the given products, keyed by product id, in
+// id order, in one statement. Products with no options are absent.
+func (d *DB) Options(ctx context.Context, productIDs []int64) (map[int64][]Option, error) {
+	out := make(map[int64][]Option, len(productIDs))
+	if len(productIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID         int64  `db:"id"`
+		ProductID  int64  `db:"product_id"`
+		Name       string `db:"name"`
+		PriceDelta int64  `db:"price_delta"`
+		Stock      int64  `db:"stock"`
+	}
+	err := d.selectx(ctx, d.db, &rows, `
+		SELECT id, product_id, name, price_delta, stock FROM product_options
+		WHERE product_id `+d.anyID+` ORDER BY product_id, id`, d.idsArg(productIDs))
+	if err != nil {
+		return nil, fmt.Errorf("store: options by product ids: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ProductID] = append(out[r.ProductID], Option(r))
+	}
+	return out, nil
+}
+
+// Stock returns the units in stock of the given products, keyed by product
+// id, in one statement. Products that do not exist are absent.
+func (d *DB) Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(productIDs))
+	if len(productIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID    int64 `db:"id"`
+		Stock int64 `db:"stock"`
+	}
+	err := d.selectx(ctx, d.db, &rows,
+		`SELECT id, stock FROM products WHERE id `+d.anyID, d.idsArg(productIDs))
+	if err != nil {
+		return nil, fmt.Errorf("store: stock by product ids: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Stock
+	}
+	return out, nil
+}
+
+// CategoryProductIDs lists up to first products of a category, newest first
+// (created_at, then id, both descending), starting after the given key, or at
+// the top when after is nil. It reports whether more products follow. Keyset
+// paging keeps pages stable when products are inserted meanwhile.
+func (d *DB) CategoryProductIDs(ctx context.Context, categoryID int64, first int, after *ListingKey) ([]ListingKey, bool, error) {
+	var rows []struct {
+		ID        int64 `db:"id"`
+		CreatedAt int64 `db:"created_at"`
+	}
+	query, args := `
+		SELECT id, created_at FROM products WHERE category_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT ?`, []any{categoryID, first + 1}
+	if after != nil {
+		at := after.CreatedAt.UnixMicro()
+		query, args = `
+		SELECT id, created_at FROM products
+		WHERE category_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`, []any{categoryID, at, at, after.ID, first + 1}
+	}
+	if err := d.selectx(ctx, d.db, &rows, query, args...); err != nil {
+		return nil, false, fmt.Errorf("store: category products: %w", err)
+	}
+	more := len(rows) > first
+	if more {
+		rows = rows[:first]
+	}
+	keys := make([]ListingKey, len(rows))
+	for i, r := range rows {
+		keys[i] = ListingKey{CreatedAt: micros(r.CreatedAt), ID: r.ID}
+	}
+	return keys, more, nil
+}

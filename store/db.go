@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect is the SQL engine behind a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is the catalogue's SQL storage. It is safe for concurrent use.
+//
+// Every statement it sends goes through one of its query helpers, which count
+// it; Statements reports the count.
+type DB struct {
+	db         *sqlx.DB
+	dialect    Dialect
+	statements atomic.Int64
+	// anyID is the dialect's "column is one of the ids in the single bound
+	// argument" predicate, so that a batch query has one fixed text (and one
+	// cached statement) whatever the batch size.
+	anyID string
+}
+
+// Open connects to the database named by rawURL: postgres://… (or
+// postgresql://…) for PostgreSQL, sqlite:PATH for the embedded SQLite file.
+// It checks the connection, so a database that cannot be reached is an error
+// here, not at the first query. The error names the URL without its password.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	d, err := open(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.db.PingContext(ctx); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("store: connect to %s: %w", Redact(rawURL), err)
+	}
+	return d, nil
+}
+
+func open(rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		// The driver name "pgx" is the one sqlx rebinds to $1 placeholders.
+		db, err := sqlx.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", Redact(rawURL), err)
+		}
+		return &DB{db: db, dialect: Postgres, anyID: "= ANY(?)"}, nil
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		db, err := sqlx.Open("sqlite", sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:")))
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", rawURL, err)
+		}
+		return &DB{db: db, dialect: SQLite, anyID: "IN (SELECT value FROM json_each(?))"}, nil
+	default:
+		return nil, fmt.Errorf("store: unsupported database URL %q: want postgres://… or sqlite:PATH", Redact(rawURL))
+	}
+}
+
+// sqliteDSN sets the per-connection pragmas in the DSN, where they apply to
+// every pooled connection: WAL so readers never wait on the writer, a busy
+// timeout, enforced foreign keys, and write transactions that take the write
+// lock at BEGIN rather than failing with SQLITE_BUSY when they upgrade.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// Redact returns the URL with its password replaced by "xxxxx".
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	return u.Redacted()
+}
+
+// Dialect reports which SQL engine d talks to.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Statements returns how many SQL statements d has sent since it was opened.
+func (d *DB) Statements() int64 { return d.statements.Load() }
+
+// SQL returns the underlying handle, for migrations and tests.
+func (d *DB) SQL() *sql.DB { return d.db.DB }
+
+// Close closes the connection pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// idsArg encodes ids as the single argument of the anyID predicate: an array
+// for PostgreSQL, a JSON array for SQLite's json_each.
+func (d *DB) idsArg(ids []int64) any {
+	if d.dialect == Postgres {
+		return ids
+	}
+	b, _ := json.Marshal(ids) // a []int64 always encodes
+	return string(b)
+}
+
+// selectx runs a query that returns rows into dest, a pointer to a slice.
+func (d *DB) selectx(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
+	d.statements.Add(1)
+	return sqlx.SelectContext(ctx, q, dest, d.db.Rebind(query), args...)
+}
+
+// get runs a query that returns one row into dest. No row is sql.ErrNoRows.
+func (d *DB) get(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
+	d.statements.Add(1)
+	return sqlx.GetContext(ctx, q, dest, d.db.Rebind(query), args...)
+}
+
+// exec runs a statement that returns no rows.
+func (d *DB) exec(ctx context.Context, e sqlx.ExecerContext, query string, args ...any) (sql.Result, error) {
+	d.statements.Add(1)
+	return e.ExecContext(ctx, d.db.Rebind(query), args...)
+}
+
+// isNoRows reports whether err means a query found no row.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

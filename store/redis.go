@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+func init() {
+	// go-redis logs pool and dial failures through its own logger on every
+	// attempt; the cache reports Redis trouble itself, once, through slog.
+	redis.SetLogger(quietLogger{})
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// RedisOptions tunes the Redis client for use as a cache: fail fast rather
+// than wait, because SQL can always answer instead.
+type RedisOptions struct {
+	// Timeout bounds each socket read and write, and dialing. The cache also
+	// gives each call a context deadline of this length.
+	Timeout time.Duration
+}
+
+// NewRedis returns a client for rawURL (redis://host:port/db, or
+// rediss://…). It does not connect: the first command does.
+//
+// The go-redis defaults suit a primary store, not a cache: a 5 s read
+// timeout that a context deadline does not cut short, and three retries.
+// Here a context deadline bounds socket reads (ContextTimeoutEnabled), the
+// read and write timeouts are short, and retries are off.
+func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis url %s: %w", Redact(rawURL), err)
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 50 * time.Millisecond
+	}
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = 4 * opt.Timeout
+	o.ReadTimeout = opt.Timeout
+	o.WriteTimeout = opt.Timeout
+	o.PoolTimeout = 2 * opt.Timeout
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return redis.NewClient(o), nil
+}
+
+// RedisCounter is a go-redis hook that counts round trips (a command sent
+// alone, or a whole pipeline) and commands by name. The handshake of a new
+// connection is not counted. It is safe for concurrent
+// use. Add it with client.AddHook.
+type RedisCounter struct {
+	roundTrips atomic.Int64
+	mu         sync.Mutex
+	commands   map[string]int64
+}
+
+var _ redis.Hook = (*RedisCounter)(nil)
+
+// RedisStats is a snapshot of a RedisCounter.
+type RedisStats struct {
+	RoundTrips int64
+	Commands   map[string]int64 // by lower-case command name, e.g. "mget"
+}
+
+// Stats returns the counts so far.
+func (c *RedisCounter) Stats() RedisStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return RedisStats{RoundTrips: c.roundTrips.Load(), Commands: maps.Clone(c.commands)}
+}
+
+// Sub returns the counts of s that happened after before.
+func (s RedisStats) Sub(before RedisStats) RedisStats {
+	d := RedisStats{RoundTrips: s.RoundTrips - before.RoundTrips, Commands: map[string]int64{}}
+	for name, n := range s.Commands {
+		if n -= before.Commands[name]; n != 0 {
+			d.Commands[name] = n
+		}
+	}
+	return d
+}
+
+func (c *RedisCounter) count(cmds ...redis.Cmder) {
+	if handshake(cmds) {
+		return
+	}
+	c.roundTrips.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.commands == nil {
+		c.commands = map[string]int64{}
+	}
+	for _, cmd := range cmds {
+		c.commands[strings.ToLower(cmd.Name())]++
+	}
+}
+
+// handshake reports whether cmds are the setup that go-redis sends on a new
+// connection (HELLO, CLIENT SETINFO, SELECT, AUTH), which is not the cost
+// of any request.
+func handshake(cmds []redis.Cmder) bool {
+	for _, cmd := range cmds {
+		switch cmd.Name() {
+		case "hello", "client", "select", "auth":
+		default:
+			return false
+		}
+	}
+	return len(cmds) > 0
+}
+
+// DialHook implements redis.Hook.
+func (c *RedisCounter) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return next(ctx, network, addr)
+	}
+}
+
+// ProcessHook implements redis.Hook.
+func (c *RedisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (c *RedisCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.count(cmds...)
+		return next(ctx, cmds)
+	}
+}
