@@ -1,0 +1,197 @@
+package loaders
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"catalog-bff/store"
+)
+
+// cached is the batch function of a cached document type T.
+type cached[T any] struct {
+	f       *Factory
+	kind    string // the cache key's type segment, e.g. "product"
+	fetch   func(context.Context, []int64) (map[int64]*T, error)
+	version func(*T) int64
+}
+
+// batch loads keys, in key order. Its contract, for any keys:
+//   - one cache round trip (Get) for all distinct keys;
+//   - one Store call for the keys the cache did not have (a miss, or an entry
+//     that does not decode), and none when the cache had them all;
+//   - one cache round trip (Put) writing back what the Store call returned,
+//     documents and negative entries alike, skipped when the cache read failed;
+//   - a result for every key: the document, nil with no error when no row
+//     has the id, or the Store's error for keys that only SQL could answer.
+//
+// A cache failure is never a client error: the batch reads SQL instead.
+func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Result[*T] {
+	ids, slots := dedupe(keys)
+	vals := make([]*T, len(ids))
+	misses, cacheUp := c.read(ctx, ids, vals)
+	var err error
+	if len(misses) > 0 {
+		err = c.fill(ctx, ids, misses, vals, cacheUp)
+	}
+	failed := make([]bool, len(ids))
+	if err != nil {
+		for _, m := range misses {
+			failed[m] = true
+		}
+	}
+	out := make([]*dataloader.Result[*T], len(keys))
+	for i, s := range slots {
+		if failed[s] {
+			out[i] = &dataloader.Result[*T]{Error: err}
+		} else {
+			out[i] = &dataloader.Result[*T]{Data: vals[s]}
+		}
+	}
+	return out
+}
+
+// read fills vals from the cache and returns the indices of ids it did not
+// answer, and whether the cache answered at all.
+func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T) ([]int, bool) {
+	misses := make([]int, 0, len(ids))
+	if c.f.opt.Cache == nil {
+		return all(len(ids)), false
+	}
+	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
+	if err != nil {
+		c.f.warnCache("cache read failed; reading SQL", c.kind, err)
+		return all(len(ids)), false
+	}
+	for i, e := range entries {
+		switch e.State {
+		case store.Absent:
+		case store.Hit:
+			v := new(T)
+			if err := json.Unmarshal(e.Data, v); err != nil {
+				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
+					"kind", c.kind, "id", ids[i], "err", err)
+				misses = append(misses, i)
+				continue
+			}
+			vals[i] = v
+		case store.Corrupt:
+			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
+			misses = append(misses, i)
+		default:
+			misses = append(misses, i)
+		}
+	}
+	return misses, true
+}
+
+// fill fetches the misses from SQL into vals and, when the cache is up,
+// writes them back.
+func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []*T, cacheUp bool) error {
+	missIDs := make([]int64, len(misses))
+	for j, m := range misses {
+		missIDs[j] = ids[m]
+	}
+	found, err := c.fetch(ctx, missIDs)
+	if err != nil {
+		return err
+	}
+	fills := make([]store.Fill, 0, len(misses))
+	for j, m := range misses {
+		v, ok := found[missIDs[j]]
+		if !ok {
+			fills = append(fills, store.Fill{ID: missIDs[j], Absent: true})
+			continue
+		}
+		vals[m] = v
+		data, err := json.Marshal(v)
+		if err != nil {
+			continue // cannot happen for these types; the value is still served
+		}
+		fills = append(fills, store.Fill{ID: missIDs[j], Version: c.version(v), Data: data})
+	}
+	if cacheUp {
+		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
+			c.f.warnCache("cache write-back failed", c.kind, err)
+		}
+	}
+	return nil
+}
+
+// options is the batch function of the live Options loader.
+func (f *Factory) options(ctx context.Context, keys []int64) []*dataloader.Result[[]store.Option] {
+	ids, slots := dedupe(keys)
+	opts, err := f.opt.Store.Options(ctx, ids)
+	out := make([]*dataloader.Result[[]store.Option], len(keys))
+	for i, s := range slots {
+		o := opts[ids[s]]
+		if o == nil {
+			o = []store.Option{}
+		}
+		out[i] = &dataloader.Result[[]store.Option]{Data: o, Error: err}
+	}
+	return out
+}
+
+// stock is the batch function of the live Stock loader. A product that no
+// longer exists gets a NotFound error.
+func (f *Factory) stock(ctx context.Context, keys []int64) []*dataloader.Result[int64] {
+	ids, slots := dedupe(keys)
+	stock, err := f.opt.Store.Stock(ctx, ids)
+	out := make([]*dataloader.Result[int64], len(keys))
+	for i, s := range slots {
+		n, ok := stock[ids[s]]
+		r := &dataloader.Result[int64]{Data: n, Error: err}
+		if err == nil && !ok {
+			r.Error = store.Errorf(store.NotFound, "product %d no longer exists", ids[s])
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// dedupe returns the distinct keys in first-seen order, and for each key the
+// index of its distinct key.
+func dedupe(keys []int64) ([]int64, []int) {
+	ids := make([]int64, 0, len(keys))
+	slots := make([]int, len(keys))
+	seen := make(map[int64]int, len(keys))
+	for i, k := range keys {
+		s, ok := seen[k]
+		if !ok {
+			s = len(ids)
+			seen[k] = s
+			ids = append(ids, k)
+		}
+		slots[i] = s
+	}
+	return ids, slots
+}
+
+func all(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// throttle lets one event through per interval.
+type throttle struct{ last atomic.Int64 }
+
+func (t *throttle) allow(every time.Duration) bool {
+	now := time.Now().UnixNano()
+	last := t.last.Load()
+	return now-last >= int64(every) && t.last.CompareAndSwap(last, now)
+}
+
+// warnCache logs a cache failure at most once every ten seconds: during an
+// outage every batch fails the same way.
+func (f *Factory) warnCache(msg, kind string, err error) {
+	if f.cacheOK.allow(10 * time.Second) {
+		f.opt.Logger.Warn(msg, "kind", kind, "err", err)
+	}
+}

@@ -1,0 +1,137 @@
+// Package loaders holds the per-request dataloaders of the read path. A
+// request's resolvers call Load on them concurrently; each loader collects
+// the keys asked for within a short window and fetches them in one batch.
+//
+// Product, Seller and Category are cached: their batch function reads every
+// key from Redis in one round trip, fetches only the misses from SQL (one
+// statement per table), and writes what it fetched back in one pipelined
+// round trip. Options and Stock are live: one SQL statement a batch, never
+// cached.
+//
+// Loaders are made per request by Factory.Middleware and never shared between
+// requests: a loader memoizes what it loaded, and its batches run under the
+// context of the request that started them.
+package loaders
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"catalog-bff/store"
+)
+
+// Store is the SQL side of the read path. Each method sends at most one
+// statement per table, returns found rows keyed by id, and leaves ids with
+// no row out of the map.
+type Store interface {
+	Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error)
+	Sellers(ctx context.Context, ids []int64) (map[int64]*store.Seller, error)
+	Categories(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
+	Options(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error)
+	Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Cache is the Redis side of the read path: Get is one round trip for all
+// ids, Put one round trip for all fills.
+type Cache interface {
+	Get(ctx context.Context, kind string, ids []int64) ([]store.Entry, error)
+	Put(ctx context.Context, kind string, fills []store.Fill) error
+}
+
+var _ Cache = (*store.Cache)(nil)
+
+// Options configures a Factory.
+type Options struct {
+	Store Store
+	// Cache is consulted before Store. Nil means no cache: every load reads
+	// SQL.
+	Cache Cache
+	// Wait is how long a loader collects keys before it runs a batch. It is
+	// paid once per level of the query, so keep it short. Default 1ms.
+	Wait time.Duration
+	// MaxBatch caps the keys of one batch. Default 500.
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// Factory makes the loaders of each request. It is safe for concurrent use.
+type Factory struct {
+	opt     Options
+	cacheOK throttle // rate-limits warnings about a failing cache
+}
+
+// NewFactory returns a Factory that builds loaders over opt's store and cache.
+func NewFactory(opt Options) *Factory {
+	if opt.Wait <= 0 {
+		opt.Wait = time.Millisecond
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 500
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Factory{opt: opt}
+}
+
+// Loaders are one request's dataloaders.
+type Loaders struct {
+	Product  *dataloader.Loader[int64, *store.Product]
+	Seller   *dataloader.Loader[int64, *store.Seller]
+	Category *dataloader.Loader[int64, *store.Category]
+	Options  *dataloader.Loader[int64, []store.Option]
+	Stock    *dataloader.Loader[int64, int64]
+}
+
+// New returns a fresh set of loaders, for one request.
+func (f *Factory) New() *Loaders {
+	products := &cached[store.Product]{f: f, kind: "product", fetch: f.opt.Store.Products,
+		version: func(p *store.Product) int64 { return p.Version }}
+	sellers := &cached[store.Seller]{f: f, kind: "seller", fetch: f.opt.Store.Sellers,
+		version: func(s *store.Seller) int64 { return s.Version }}
+	categories := &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
+		version: func(c *store.Category) int64 { return c.Version }}
+	return &Loaders{
+		Product:  newLoader(f, products.batch),
+		Seller:   newLoader(f, sellers.batch),
+		Category: newLoader(f, categories.batch),
+		Options:  newLoader(f, f.options),
+		Stock:    newLoader(f, f.stock),
+	}
+}
+
+func newLoader[V any](f *Factory, batch dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	return dataloader.NewBatchedLoader(batch,
+		dataloader.WithWait[int64, V](f.opt.Wait),
+		dataloader.WithBatchCapacity[int64, V](f.opt.MaxBatch))
+}
+
+type ctxKey struct{}
+
+// Middleware gives each request its own Loaders, which For reads back.
+func (f *Factory) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), f.New())))
+	})
+}
+
+// With returns a copy of ctx that carries l.
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// For returns the loaders of ctx's request. It panics when the request did
+// not pass through Middleware, which is a wiring bug.
+func For(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		panic("loaders: no loaders in context; is the handler wrapped in Factory.Middleware?")
+	}
+	return l
+}
