@@ -25,8 +25,9 @@ type testServer struct {
 	db    *store.DB
 	rdb   redis.UniversalClient
 	redis *store.RedisCounter
-	cache *store.Cache
-	srv   *httptest.Server
+	cache  *store.Cache
+	prefix string // of this server's cache keys
+	srv    *httptest.Server
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
@@ -59,7 +60,8 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	t.Cleanup(func() { rdb.Close() })
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}}
 	rdb.AddHook(ts.redis)
-	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: storetest.Prefix(t, o.redisURL), Timeout: time.Second})
+	ts.prefix = storetest.Prefix(t, o.redisURL)
+	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := graph.NewHandler(graph.HandlerOptions{
 		Resolver: &graph.Resolver{Lister: db},

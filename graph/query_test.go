@@ -261,3 +261,29 @@ func listingOrder(t *testing.T, db *store.DB, cat string) []string {
 	}
 	return ids
 }
+
+// An entry that does not decode is a miss: the client gets the product from
+// SQL, never an error, and the entry is replaced.
+func TestCorruptEntryIsRefilled(t *testing.T) {
+	ts := newTestServer(t, store.SQLite, serverOptions{})
+	q := `{ product(id: "8") { id name } }`
+	ts.mustQuery(t, q, nil, nil)
+	key := ts.prefix + "product:8"
+	if ts.rdb.Exists(context.Background(), key).Val() != 1 {
+		t.Fatalf("product 8 was not cached under %s", key)
+	}
+	for _, garbage := range []string{"\x00\xff not an entry", `d:3:{"id":`, `d:3:[1,2]`} {
+		ts.rdb.Set(context.Background(), key, garbage, time.Minute)
+		var got struct{ Product struct{ ID, Name string } }
+		c := ts.measure(t, func() { ts.mustQuery(t, q, nil, &got) })
+		if got.Product.ID != "8" || got.Product.Name == "" {
+			t.Errorf("corrupt entry %q: product = %+v", garbage, got.Product)
+		}
+		if c.sql != 3 || c.redis.Commands["set"] != 1 {
+			t.Errorf("corrupt entry %q: %d SQL, %v; want a refill from SQL", garbage, c.sql, c.redis.Commands)
+		}
+		if v := ts.rdb.Get(context.Background(), key).Val(); !strings.HasPrefix(v, "d:1:{") {
+			t.Errorf("entry after refill = %.40q", v)
+		}
+	}
+}
