@@ -22,9 +22,9 @@ import (
 // testServer is the real GraphQL handler over a seeded database of its own
 // and a Redis key prefix of its own, with the counters the tests assert on.
 type testServer struct {
-	db    *store.DB
-	rdb   redis.UniversalClient
-	redis *store.RedisCounter
+	db     *store.DB
+	rdb    redis.UniversalClient
+	redis  *store.RedisCounter
 	cache  *store.Cache
 	prefix string // of this server's cache keys
 	srv    *httptest.Server
