@@ -151,11 +151,14 @@ func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, f
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	cache := store.NewCache(rdb, store.CacheOptions{Timeout: c.redisTimeout})
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		log.Warn("Redis unreachable at start; serving from SQL until it answers",
 			"url", store.Redact(c.redisURL), "err", err)
+	} else if err := cache.LoadScripts(pctx); err != nil {
+		log.Warn("cache scripts not loaded; they are sent on first use", "err", err)
 	}
-	return store.NewCache(rdb, store.CacheOptions{Timeout: c.redisTimeout}), func() { rdb.Close() }
+	return cache, func() { rdb.Close() }
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.

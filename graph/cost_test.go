@@ -11,7 +11,8 @@ const productFields = `id name description price { amount currency } images { ur
 
 // The read path's costs, counted by the SQL statement counter and the Redis
 // hook: a warm product is one MGET and no SQL; a cold batch is one MGET, at
-// most one statement per table for the misses, and one write-back pipeline.
+// most one statement per table for the misses, and one write-back round trip
+// (one EVALSHA of the conditional-set script for the whole batch).
 func TestReadPathCosts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts := newTestServer(t, d, serverOptions{products: 200})
@@ -44,8 +45,8 @@ func TestReadPathCosts(t *testing.T) {
 		t.Run("cold batch", func(t *testing.T) {
 			c := ts.measure(t, func() { ts.mustQuery(t, batch, vars, nil) })
 			// products, product_images, product_tags
-			if c.sql != 3 || c.redis.Commands["mget"] != 1 || c.redis.RoundTrips != 2 || c.redis.Commands["set"] != 40 {
-				t.Errorf("cold batch: %d SQL, %d round trips %v; want 3 SQL, 1 MGET + 1 pipeline of 40 SETs",
+			if c.sql != 3 || c.redis.Commands["mget"] != 1 || c.redis.RoundTrips != 2 || c.redis.Commands["evalsha"] != 1 {
+				t.Errorf("cold batch: %d SQL, %d round trips %v; want 3 SQL, 1 MGET + 1 write-back script for 40 entries",
 					c.sql, c.redis.RoundTrips, c.redis.Commands)
 			}
 		})
@@ -63,9 +64,9 @@ func TestReadPathCosts(t *testing.T) {
 		t.Run("cold batch with sellers and categories", func(t *testing.T) {
 			c := ts.measure(t, func() { ts.mustQuery(t, full, vars, nil) })
 			// MGETs: product, seller, category, parent category. SQL: seller,
-			// category, parent category. Pipelines: seller, category, parent.
-			if c.sql != 3 || c.redis.Commands["mget"] != 4 || c.redis.RoundTrips != 7 {
-				t.Errorf("cold full batch: %d SQL, %d round trips %v; want 3 SQL, 4 MGETs, 3 pipelines",
+			// category, parent category. Write-backs: seller, category, parent.
+			if c.sql != 3 || c.redis.Commands["mget"] != 4 || c.redis.Commands["evalsha"] != 3 || c.redis.RoundTrips != 7 {
+				t.Errorf("cold full batch: %d SQL, %d round trips %v; want 3 SQL, 4 MGETs, 3 write-backs",
 					c.sql, c.redis.RoundTrips, c.redis.Commands)
 			}
 		})

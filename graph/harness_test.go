@@ -62,6 +62,9 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	rdb.AddHook(ts.redis)
 	ts.prefix = storetest.Prefix(t, o.redisURL)
 	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
+	if err := ts.cache.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := graph.NewHandler(graph.HandlerOptions{
 		Resolver: &graph.Resolver{Lister: db},

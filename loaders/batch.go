@@ -32,10 +32,11 @@ type cached[T any] struct {
 func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Result[*T] {
 	ids, slots := dedupe(keys)
 	vals := make([]*T, len(ids))
-	misses, cacheUp := c.read(ctx, ids, vals)
+	bad := map[int64][]byte{}
+	misses, cacheUp := c.read(ctx, ids, vals, bad)
 	var err error
 	if len(misses) > 0 {
-		err = c.fill(ctx, ids, misses, vals, cacheUp)
+		err = c.fill(ctx, ids, misses, vals, cacheUp, bad)
 	}
 	failed := make([]bool, len(ids))
 	if err != nil {
@@ -55,8 +56,9 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 }
 
 // read fills vals from the cache and returns the indices of ids it did not
-// answer, and whether the cache answered at all.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T) ([]int, bool) {
+// answer, and whether the cache answered at all. It keeps, in bad, the
+// entries that did not decode, so that the write-back replaces them.
+func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[int64][]byte) ([]int, bool) {
 	misses := make([]int, 0, len(ids))
 	if c.f.opt.Cache == nil {
 		return all(len(ids)), false
@@ -74,12 +76,14 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T) ([]int, bo
 			if err := json.Unmarshal(e.Data, v); err != nil {
 				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
 					"kind", c.kind, "id", ids[i], "err", err)
+				bad[ids[i]] = e.Raw
 				misses = append(misses, i)
 				continue
 			}
 			vals[i] = v
 		case store.Corrupt:
 			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
+			bad[ids[i]] = e.Raw
 			misses = append(misses, i)
 		default:
 			misses = append(misses, i)
@@ -90,7 +94,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T) ([]int, bo
 
 // fill fetches the misses from SQL into vals and, when the cache is up,
 // writes them back.
-func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []*T, cacheUp bool) error {
+func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []*T, cacheUp bool, bad map[int64][]byte) error {
 	missIDs := make([]int64, len(misses))
 	for j, m := range misses {
 		missIDs[j] = ids[m]
@@ -101,9 +105,10 @@ func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []
 	}
 	fills := make([]store.Fill, 0, len(misses))
 	for j, m := range misses {
-		v, ok := found[missIDs[j]]
+		id := missIDs[j]
+		v, ok := found[id]
 		if !ok {
-			fills = append(fills, store.Fill{ID: missIDs[j], Absent: true})
+			fills = append(fills, store.Fill{ID: id, Absent: true, Replace: bad[id]})
 			continue
 		}
 		vals[m] = v
@@ -111,7 +116,7 @@ func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []
 		if err != nil {
 			continue // cannot happen for these types; the value is still served
 		}
-		fills = append(fills, store.Fill{ID: missIDs[j], Version: c.version(v), Data: data})
+		fills = append(fills, store.Fill{ID: id, Version: c.version(v), Data: data, Replace: bad[id]})
 	}
 	if cacheUp {
 		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -18,14 +17,37 @@ import (
 // that a change to a cached document's shape starts with a cold cache instead
 // of undecodable entries.
 //
-// An entry is either a document with the version of its row, or a negative
-// entry saying that no row has that id. Documents live for TTL with ±Jitter,
-// so that keys filled together do not expire together; negative entries live
-// for NegativeTTL. Cache is safe for concurrent use.
+// An entry is a document with the version of its row, a negative entry
+// saying that no row has that id, or an invalidation marker left by a write.
+// Documents live for TTL with ±Jitter, so that keys filled together do not
+// expire together; negative entries live for NegativeTTL, markers for
+// MarkerTTL. Cache is safe for concurrent use.
+//
+// Writes never go backwards. A write-back (Put) and an invalidation
+// (Invalidate) replace an entry only when they carry a newer version: a
+// marker carries the version the write created, a negative entry counts as
+// version 0. So a reader that read SQL before a write committed, and writes
+// back after the write invalidated, cannot put the old row back: its
+// version is older than the marker's. The first reader after the write
+// brings a document at the marker's version, which replaces the marker at
+// once.
 type Cache struct {
 	rdb redis.UniversalClient
 	opt CacheOptions
 }
+
+// Strategy is how a Cache fills and invalidates.
+type Strategy uint8
+
+const (
+	// Versioned fills and invalidates only forward in version, as described
+	// on Cache. It is the default.
+	Versioned Strategy = iota
+	// PlainDelete is textbook cache-aside: an unconditional SET on fill and
+	// a DEL on invalidation. It lets a racing reader put stale data back,
+	// and exists so that tests can show the race that Versioned closes.
+	PlainDelete
+)
 
 // CacheOptions configures a Cache. Zero fields take the defaults.
 type CacheOptions struct {
@@ -33,7 +55,13 @@ type CacheOptions struct {
 	TTL         time.Duration // default 1h
 	Jitter      float64       // fraction of TTL, default 0.1 (±10 %)
 	NegativeTTL time.Duration // default 30s
-	Timeout     time.Duration // deadline of each call, default 50ms
+	// MarkerTTL is how long an invalidation marker lives. It must outlast
+	// the slowest read that can race a write: a reader that fetched before
+	// the write and writes back after the marker expired could put its old
+	// row back. Default 1m, twice the server's write timeout.
+	MarkerTTL time.Duration
+	Timeout   time.Duration // deadline of each call, default 50ms
+	Strategy  Strategy
 }
 
 // NewCache returns a cache over rdb.
@@ -50,6 +78,9 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	if opt.NegativeTTL <= 0 {
 		opt.NegativeTTL = 30 * time.Second
 	}
+	if opt.MarkerTTL <= 0 {
+		opt.MarkerTTL = time.Minute
+	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 50 * time.Millisecond
 	}
@@ -65,13 +96,15 @@ const (
 	Hit                       // a document, in Data
 	Absent                    // a negative entry: no row has this id
 	Corrupt                   // an entry that does not decode; treat it as a miss
+	Invalidated               // a marker left by a write; a miss
 )
 
 // Entry is what the cache holds for one id.
 type Entry struct {
 	State   EntryState
-	Version int64  // the row's version, for a Hit
+	Version int64  // the row's version, for a Hit or an Invalidated marker
 	Data    []byte // the encoded document, for a Hit
+	Raw     []byte // the entry as stored, for Fill.Replace
 }
 
 // Fill is one entry to write back: a document (Data) at its row's Version,
@@ -81,13 +114,28 @@ type Fill struct {
 	Version int64
 	Data    []byte
 	Absent  bool
+	// Replace is an entry that the reader found and could not decode (its
+	// Entry.Raw). If the key still holds exactly that, the fill replaces it
+	// whatever its version says; if a write changed the key meanwhile, the
+	// usual version order applies.
+	Replace []byte
 }
 
-// Entries are stored as "d:<version>:<document>" or "n:", so that the
-// version can be read without decoding the document.
+// Invalidation says that a write created version Version of a row, so that
+// cached copies of older versions must go.
+type Invalidation struct {
+	Kind    string // "product", "seller" or "category"
+	ID      int64
+	Version int64
+}
+
+// Entries are stored as "d:<version>:<document>", "n:" or "t:<version>:",
+// so that the version can be read, in Lua too, without decoding the
+// document.
 const (
 	docTag    = "d:"
 	absentTag = "n:"
+	markerTag = "t:"
 )
 
 func (c *Cache) key(kind string, id int64) string {
@@ -110,74 +158,159 @@ func (c *Cache) Get(ctx context.Context, kind string, ids []int64) ([]Entry, err
 	entries := make([]Entry, len(ids))
 	for i, v := range vals {
 		if s, ok := v.(string); ok {
-			entries[i] = decodeEntry([]byte(s))
+			b := []byte(s)
+			entries[i] = decodeEntry(b)
+			entries[i].Raw = b
 		}
 	}
 	return entries, nil
 }
 
 func decodeEntry(b []byte) Entry {
+	state := Hit
 	switch {
 	case bytes.Equal(b, []byte(absentTag)):
 		return Entry{State: Absent}
 	case bytes.HasPrefix(b, []byte(docTag)):
-		rest := b[len(docTag):]
-		i := bytes.IndexByte(rest, ':')
-		if i <= 0 {
-			return Entry{State: Corrupt}
-		}
-		v, err := strconv.ParseInt(string(rest[:i]), 10, 64)
-		if err != nil || v < 0 {
-			return Entry{State: Corrupt}
-		}
-		return Entry{State: Hit, Version: v, Data: rest[i+1:]}
+	case bytes.HasPrefix(b, []byte(markerTag)):
+		state = Invalidated
 	default:
 		return Entry{State: Corrupt}
 	}
-}
-
-func encodeEntry(f Fill) []byte {
-	if f.Absent {
-		return []byte(absentTag)
+	rest := b[len(docTag):]
+	i := bytes.IndexByte(rest, ':')
+	if i <= 0 {
+		return Entry{State: Corrupt}
 	}
-	b := make([]byte, 0, len(docTag)+20+1+len(f.Data))
-	b = append(b, docTag...)
-	b = strconv.AppendInt(b, f.Version, 10)
-	b = append(b, ':')
-	return append(b, f.Data...)
+	v, err := strconv.ParseInt(string(rest[:i]), 10, 64)
+	if err != nil || v < 0 {
+		return Entry{State: Corrupt}
+	}
+	return Entry{State: state, Version: v, Data: rest[i+1:]}
 }
 
-// Put writes fills back in one pipelined round trip, documents with the
-// jittered TTL and negative entries with the negative TTL. It returns the
-// first error of any command.
+// encodeEntry encodes a tagged, versioned entry: a document, or a marker
+// when data is nil.
+func encodeEntry(tag string, version int64, data []byte) []byte {
+	b := make([]byte, 0, len(tag)+20+1+len(data))
+	b = append(b, tag...)
+	b = strconv.AppendInt(b, version, 10)
+	b = append(b, ':')
+	return append(b, data...)
+}
+
+// Put writes fills back in one round trip, documents with the jittered TTL
+// and negative entries with the negative TTL. Under Versioned, an entry
+// whose version is not older than the fill's stays as it is (see Cache).
 func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
 	if len(fills) == 0 {
 		return nil
 	}
+	keys := make([]string, len(fills))
+	args := make([]any, 0, 3*len(fills))
+	for i, f := range fills {
+		keys[i] = c.key(kind, f.ID)
+		if f.Absent {
+			args = append(args, absentTag, c.opt.NegativeTTL.Milliseconds(), f.Replace)
+		} else {
+			args = append(args, encodeEntry(docTag, f.Version, f.Data), c.ttl().Milliseconds(), f.Replace)
+		}
+	}
+	if err := c.setNewer(ctx, keys, args); err != nil {
+		return fmt.Errorf("store: cache put %s: %w", kind, err)
+	}
+	return nil
+}
+
+// Invalidate replaces the entries of older versions than invs' with markers,
+// in one round trip. Under PlainDelete it deletes the keys instead.
+func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(invs))
+	args := make([]any, 0, 3*len(invs))
+	for i, inv := range invs {
+		keys[i] = c.key(inv.Kind, inv.ID)
+		args = append(args, encodeEntry(markerTag, inv.Version, nil), c.opt.MarkerTTL.Milliseconds(), "")
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
-	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, f := range fills {
-			p.Set(ctx, c.key(kind, f.ID), encodeEntry(f), c.ttl(f.Absent))
+	var err error
+	if c.opt.Strategy == PlainDelete {
+		err = c.rdb.Del(ctx, keys...).Err()
+	} else {
+		err = c.setNewer(ctx, keys, args)
+	}
+	if err != nil {
+		return fmt.Errorf("store: cache invalidate: %w", err)
+	}
+	return nil
+}
+
+// setNewer sets each key to its value with its TTL in milliseconds, args
+// holding (value, ttl, replace) triples, unless the key holds an entry of a
+// version that is not older (setNewerScript). Under PlainDelete it sets
+// unconditionally.
+func (c *Cache) setNewer(ctx context.Context, keys []string, args []any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	if c.opt.Strategy == PlainDelete {
+		return c.setAll(ctx, keys, args)
+	}
+	return setNewerScript.Run(ctx, c.rdb, keys, args...).Err()
+}
+
+func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			p.Set(ctx, k, args[3*i], time.Duration(args[3*i+1].(int64))*time.Millisecond)
 		}
 		return nil
 	})
-	if err == nil {
-		return nil
-	}
-	for _, cmd := range cmds {
-		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("store: cache put %s: %w", kind, err)
-		}
-	}
-	return fmt.Errorf("store: cache put %s: %w", kind, err)
+	return err
 }
 
-// ttl returns a negative entry's TTL, or a document's TTL with jitter.
-func (c *Cache) ttl(absent bool) time.Duration {
-	if absent {
-		return c.opt.NegativeTTL
-	}
+// setNewerScript is the conditional set of Put and Invalidate, for a whole
+// batch in one round trip. An entry's rank is its version, 0 for a negative
+// entry, and -1 for no entry or one that does not parse (GET on a key of
+// another type fails, and counts as -1 too, so SET replaces it). A new value
+// replaces the current one when its rank is higher, when it is a document
+// of the very version a marker announced, or when the current one is
+// byte for byte the undecodable entry the reader asked to replace.
+var setNewerScript = redis.NewScript(`
+local function rank(s)
+  if type(s) ~= 'string' then return -1, '' end
+  local tag, v = string.match(s, '^([dnt]):(%d*)')
+  if not tag then return -1, '' end
+  if tag == 'n' then return 0, tag end
+  return tonumber(v) or -1, tag
+end
+local n = 0
+for i, key in ipairs(KEYS) do
+  local val, ttl, replace = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
+  local cur = redis.pcall('GET', key)
+  local nr, ntag = rank(val)
+  local cr, ctag = rank(cur)
+  if nr > cr or (nr == cr and ctag == 't' and ntag == 'd') or (replace ~= '' and cur == replace) then
+    redis.call('SET', key, val, 'PX', ttl)
+    n = n + 1
+  end
+end
+return n
+`)
+
+// LoadScripts loads the cache's Lua script into Redis, so that the first
+// write-back is one EVALSHA rather than a NOSCRIPT miss and an EVAL.
+// Failing is harmless: the script is sent in full on first use.
+func (c *Cache) LoadScripts(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	return setNewerScript.Load(ctx, c.rdb).Err()
+}
+
+// ttl returns a document's TTL, with jitter.
+func (c *Cache) ttl() time.Duration {
 	j := (rand.Float64()*2 - 1) * c.opt.Jitter
 	return time.Duration(float64(c.opt.TTL) * (1 + j))
 }

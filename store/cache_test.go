@@ -23,7 +23,11 @@ func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisC
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
 	ttl := func(key string) time.Duration { return rdb.PTTL(context.Background(), opt.Prefix+key).Val() }
-	return store.NewCache(rdb, opt), counter, ttl
+	c := store.NewCache(rdb, opt)
+	if err := c.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, counter, ttl
 }
 
 func TestCacheRoundTrip(t *testing.T) {
@@ -44,8 +48,8 @@ func TestCacheRoundTrip(t *testing.T) {
 		got[2].State != store.Hit || got[2].Version != 7 || string(got[2].Data) != `{"id":1}` {
 		t.Errorf("entries = %+v", got)
 	}
-	if s := counter.Stats(); s.RoundTrips != 2 || s.Commands["mget"] != 1 || s.Commands["set"] != 2 {
-		t.Errorf("redis traffic = %+v, want one pipeline of 2 SETs and one MGET", s)
+	if s := counter.Stats(); s.RoundTrips != 3 || s.Commands["mget"] != 1 || s.Commands["evalsha"] != 1 {
+		t.Errorf("redis traffic = %+v, want script load, one EVALSHA and one MGET", s)
 	}
 	if d := ttl("product:1"); d < 54*time.Minute || d > 66*time.Minute {
 		t.Errorf("document TTL = %v, want 1h ± 10%%", d)
@@ -135,3 +139,94 @@ func TestCachePurge(t *testing.T) {
 		t.Errorf("product:7 survived the purge (pttl %v)", d)
 	}
 }
+
+// Writes to the cache only go forward in version: a write-back older than
+// what the key holds, marker included, leaves the key as it is.
+func TestCacheVersionOrder(t *testing.T) {
+	doc := func(v int64) store.Fill { return store.Fill{ID: 1, Version: v, Data: []byte(`{}`)} }
+	absent := store.Fill{ID: 1, Absent: true}
+	type step struct {
+		fill *store.Fill // a write-back, or
+		inv  int64       // an invalidation to this version
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		want  store.EntryState
+		ver   int64
+	}{
+		{"fill empty", []step{{fill: ptr(doc(3))}}, store.Hit, 3},
+		{"newer doc replaces", []step{{fill: ptr(doc(3))}, {fill: ptr(doc(4))}}, store.Hit, 4},
+		{"older doc stays out", []step{{fill: ptr(doc(4))}, {fill: ptr(doc(3))}}, store.Hit, 4},
+		{"marker replaces older doc", []step{{fill: ptr(doc(3))}, {inv: 4}}, store.Invalidated, 4},
+		{"stale read after marker", []step{{inv: 4}, {fill: ptr(doc(3))}}, store.Invalidated, 4},
+		{"first read after write fills", []step{{inv: 4}, {fill: ptr(doc(4))}}, store.Hit, 4},
+		{"older marker does not downgrade", []step{{inv: 5}, {inv: 4}}, store.Invalidated, 5},
+		{"marker does not hide the same doc", []step{{fill: ptr(doc(4))}, {inv: 4}}, store.Hit, 4},
+		{"negative never hides a marker", []step{{inv: 1}, {fill: &absent}}, store.Invalidated, 1},
+		{"doc replaces negative", []step{{fill: &absent}, {fill: ptr(doc(1))}}, store.Hit, 1},
+		{"negative does not replace doc", []step{{fill: ptr(doc(1))}, {fill: &absent}}, store.Hit, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, _ := newCache(t, store.CacheOptions{})
+			ctx := context.Background()
+			for _, s := range tc.steps {
+				var err error
+				if s.fill != nil {
+					err = c.Put(ctx, "product", []store.Fill{*s.fill})
+				} else {
+					err = c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: s.inv}})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := c.Get(ctx, "product", []int64{1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[0].State != tc.want || got[0].Version != tc.ver {
+				t.Errorf("entry = state %d v%d, want state %d v%d", got[0].State, got[0].Version, tc.want, tc.ver)
+			}
+		})
+	}
+}
+
+// A fill replaces an undecodable entry it names, whatever version that
+// entry claims, but not once a write has changed the key.
+func TestCacheReplaceCorrupt(t *testing.T) {
+	url := storetest.RedisURL(t)
+	rdb, _ := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+	defer rdb.Close()
+	prefix := storetest.Prefix(t, url)
+	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
+	ctx := context.Background()
+	bad := `d:99:{"id":`
+	rdb.Set(ctx, prefix+"product:1", bad, time.Minute)
+	rdb.Set(ctx, prefix+"product:2", bad, time.Minute)
+	rdb.HSet(ctx, prefix+"product:3", "f", "v") // a key of the wrong type
+	if err := c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 2, Version: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Put(ctx, "product", []store.Fill{
+		{ID: 1, Version: 1, Data: []byte(`{}`), Replace: []byte(bad)},
+		{ID: 2, Version: 1, Data: []byte(`{}`), Replace: []byte(bad)},
+		{ID: 3, Version: 1, Data: []byte(`{}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := c.Get(ctx, "product", []int64{1, 2, 3})
+	if got[0].State != store.Hit || got[0].Version != 1 {
+		t.Errorf("corrupt entry not replaced: %+v", got[0])
+	}
+	if got[1].State != store.Invalidated || got[1].Version != 100 {
+		t.Errorf("a marker set after the read was overwritten: %+v", got[1])
+	}
+	if got[2].State != store.Hit {
+		t.Errorf("key of the wrong type not replaced: %+v", got[2])
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
