@@ -92,11 +92,11 @@ type EntryState uint8
 
 // The states of an Entry.
 const (
-	Miss    EntryState = iota // no entry
-	Hit                       // a document, in Data
-	Absent                    // a negative entry: no row has this id
-	Corrupt                   // an entry that does not decode; treat it as a miss
-	Invalidated               // a marker left by a write; a miss
+	Miss        EntryState = iota // no entry
+	Hit                           // a document, in Data
+	Absent                        // a negative entry: no row has this id
+	Corrupt                       // an entry that does not decode; treat it as a miss
+	Invalidated                   // a marker left by a write; a miss
 )
 
 // Entry is what the cache holds for one id.
