@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +51,7 @@ type config struct {
 	redisTimeout time.Duration
 	loaderWait   time.Duration
 	demoProducts int
+	adminTokens  string
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -80,6 +84,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	fs.IntVar(&c.demoProducts, "demo-products", c.demoProducts,
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
+	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
+		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
 	return c, fs, fs.Parse(args)
 }
 
@@ -104,7 +110,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	cache, closeCache := openCache(ctx, c, log)
 	defer closeCache()
-	return serve(ctx, c, newHandler(db, cache, c, log), log)
+	admin, err := adminTokens(c, db.Dialect(), log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, c, newHandler(db, cache, admin, c, log), log)
+}
+
+// adminTokens returns the accepted admin tokens. With none configured, the
+// embedded default makes one for this run and logs it, so that `go run .`
+// can try the mutations; PostgreSQL refuses admin mutations instead.
+func adminTokens(c config, dialect store.Dialect, log *slog.Logger) (*graph.Admin, error) {
+	tokens := strings.Split(c.adminTokens, ",")
+	if strings.TrimSpace(c.adminTokens) != "" || dialect != store.SQLite {
+		if dialect != store.SQLite && strings.TrimSpace(c.adminTokens) == "" {
+			log.Warn("no ADMIN_TOKENS: admin mutations are refused")
+		}
+		return graph.NewAdmin(tokens), nil
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	token := hex.EncodeToString(b)
+	log.Info("no ADMIN_TOKENS: made an admin token for this run", "token", token)
+	return graph.NewAdmin([]string{token}), nil
 }
 
 // openDB connects and migrates. Its errors name the URL, password hidden.
@@ -162,14 +192,15 @@ func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, f
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, c config, log *slog.Logger) http.Handler {
+func newHandler(db *store.DB, cache *store.Cache, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: db, Wait: c.loaderWait, Logger: log}
+	resolver := &graph.Resolver{Lister: db, Writer: db, Admin: admin, Logger: log}
 	if cache != nil {
-		opt.Cache = cache
+		opt.Cache, resolver.Cache = cache, cache
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: db},
+		Resolver: resolver,
 		Loaders:  loaders.NewFactory(opt),
 		Logger:   log,
 	}))

@@ -31,13 +31,17 @@ type HandlerOptions struct {
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON),
 // parsed queries cached, introspection on for the playground, errors
-// presented with an extensions.code, and a fresh set of loaders per request.
+// presented with an extensions.code, a fresh set of loaders per request, and
+// the request's bearer token for the admin check.
 func NewHandler(opt HandlerOptions) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 64 << 10
+	}
+	if opt.Resolver.Logger == nil {
+		opt.Resolver.Logger = opt.Logger
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver}))
 	srv.AddTransport(transport.Options{})
@@ -47,7 +51,7 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.SetErrorPresenter(presentError(opt.Logger))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
-	return opt.Loaders.Middleware(limitBody(opt.MaxBodyBytes, srv))
+	return opt.Loaders.Middleware(withBearer(limitBody(opt.MaxBodyBytes, srv)))
 }
 
 // limitBody caps how much of a request body the handler will read.

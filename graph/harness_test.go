@@ -27,6 +27,7 @@ type testServer struct {
 	redis  *store.RedisCounter
 	cache  *store.Cache
 	prefix string // of this server's cache keys
+	opt    serverOptions
 	srv    *httptest.Server
 }
 
@@ -37,9 +38,15 @@ type testServer struct {
 const testWait = 20 * time.Millisecond
 
 type serverOptions struct {
-	products int    // seeded products; default 200
-	redisURL string // default the test Redis
+	products   int    // seeded products; default 200
+	redisURL   string // default the test Redis
+	strategy   store.Strategy
+	wait       time.Duration // the loaders' batch window; default testWait
+	afterFetch func(ctx context.Context, kind string, ids []int64)
 }
+
+// adminToken is the token the test servers accept.
+const adminToken = "test-admin-token"
 
 func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
@@ -61,19 +68,28 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}}
 	rdb.AddHook(ts.redis)
 	ts.prefix = storetest.Prefix(t, o.redisURL)
-	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
+	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second, Strategy: o.strategy})
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: db},
-		Loaders:  loaders.NewFactory(loaders.Options{Store: db, Cache: ts.cache, Wait: testWait, Logger: log}),
-		Logger:   log,
-	})
-	ts.srv = httptest.NewServer(h)
+	if o.wait == 0 {
+		o.wait = testWait
+	}
+	ts.opt = o
+	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
 	t.Cleanup(ts.srv.Close)
 	return ts
+}
+
+// handlerWithAdmin builds the real handler over ts's database and cache.
+func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return graph.NewHandler(graph.HandlerOptions{
+		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.cache, Admin: admin},
+		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Wait: ts.opt.wait, Logger: log,
+			AfterFetch: ts.opt.afterFetch}),
+		Logger: log,
+	})
 }
 
 // gqlResponse is a GraphQL response with its errors decoded.
@@ -100,8 +116,25 @@ func (r gqlResponse) codes() []string {
 // the "data" member.
 func (ts *testServer) query(t *testing.T, q string, vars map[string]any, data any) gqlResponse {
 	t.Helper()
+	return ts.queryAs(t, "", q, vars, data)
+}
+
+// admin posts a query with the admin token.
+func (ts *testServer) admin(t *testing.T, q string, vars map[string]any, data any) gqlResponse {
+	t.Helper()
+	return ts.queryAs(t, "Bearer "+adminToken, q, vars, data)
+}
+
+// queryAs posts a query with the given Authorization header, if any.
+func (ts *testServer) queryAs(t *testing.T, auth, q string, vars map[string]any, data any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	res, err := http.Post(ts.srv.URL, "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

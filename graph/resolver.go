@@ -4,6 +4,7 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 
 	"catalog-bff/store"
 )
@@ -14,10 +15,36 @@ type Lister interface {
 	CategoryProductIDs(ctx context.Context, categoryID int64, first int, after *store.ListingKey) ([]store.ListingKey, bool, error)
 }
 
-var _ Lister = (*store.DB)(nil)
+// Writer is the SQL side of the admin mutations. Each method validates its
+// input, writes in one transaction, and returns the cache invalidations the
+// write calls for.
+type Writer interface {
+	CreateProduct(ctx context.Context, in store.ProductInput) (int64, []store.Invalidation, error)
+	UpdateProduct(ctx context.Context, id int64, p store.ProductPatch) ([]store.Invalidation, error)
+	DeleteProduct(ctx context.Context, id int64) ([]store.Invalidation, error)
+	SetStock(ctx context.Context, productID int64, optionID *int64, stock int64) error
+	UpdateSeller(ctx context.Context, id int64, p store.SellerPatch) ([]store.Invalidation, error)
+	UpdateCategory(ctx context.Context, id int64, p store.CategoryPatch) ([]store.Invalidation, error)
+}
+
+// Invalidator drops cached documents that a write made stale.
+type Invalidator interface {
+	Invalidate(ctx context.Context, invs []store.Invalidation) error
+}
+
+var (
+	_ Lister      = (*store.DB)(nil)
+	_ Writer      = (*store.DB)(nil)
+	_ Invalidator = (*store.Cache)(nil)
+)
 
 // Resolver holds the resolvers' dependencies. Per-request state, the
-// loaders, travels in the request's context (loaders.For).
+// loaders and the caller's token, travels in the request's context.
 type Resolver struct {
 	Lister Lister
+	Writer Writer
+	// Cache is invalidated after each write; nil when there is no cache.
+	Cache  Invalidator
+	Admin  *Admin
+	Logger *slog.Logger
 }

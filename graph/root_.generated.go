@@ -4,6 +4,7 @@ package graph
 
 import (
 	"bytes"
+	"catalog-bff/graph/model"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -22,6 +23,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Category() CategoryResolver
+	Mutation() MutationResolver
 	Product() ProductResolver
 	Query() QueryResolver
 }
@@ -44,6 +46,15 @@ type ComplexityRoot struct {
 	Money struct {
 		Amount   func(childComplexity int) int
 		Currency func(childComplexity int) int
+	}
+
+	Mutation struct {
+		CreateProduct  func(childComplexity int, input model.CreateProductInput) int
+		DeleteProduct  func(childComplexity int, id int64) int
+		SetStock       func(childComplexity int, productID int64, optionID *int64, stock int) int
+		UpdateCategory func(childComplexity int, id int64, input model.UpdateCategoryInput) int
+		UpdateProduct  func(childComplexity int, id int64, input model.UpdateProductInput) int
+		UpdateSeller   func(childComplexity int, id int64, input model.UpdateSellerInput) int
 	}
 
 	PageInfo struct {
@@ -157,6 +168,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Money.Currency(childComplexity), true
+
+	case "Mutation.createProduct":
+		if e.ComplexityRoot.Mutation.CreateProduct == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProduct_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProduct(childComplexity, args["input"].(model.CreateProductInput)), true
+	case "Mutation.deleteProduct":
+		if e.ComplexityRoot.Mutation.DeleteProduct == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteProduct_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteProduct(childComplexity, args["id"].(int64)), true
+	case "Mutation.setStock":
+		if e.ComplexityRoot.Mutation.SetStock == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setStock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetStock(childComplexity, args["productId"].(int64), args["optionId"].(*int64), args["stock"].(int)), true
+	case "Mutation.updateCategory":
+		if e.ComplexityRoot.Mutation.UpdateCategory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCategory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCategory(childComplexity, args["id"].(int64), args["input"].(model.UpdateCategoryInput)), true
+	case "Mutation.updateProduct":
+		if e.ComplexityRoot.Mutation.UpdateProduct == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProduct_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProduct(childComplexity, args["id"].(int64), args["input"].(model.UpdateProductInput)), true
+	case "Mutation.updateSeller":
+		if e.ComplexityRoot.Mutation.UpdateSeller == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSeller_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSeller(childComplexity, args["id"].(int64), args["input"].(model.UpdateSellerInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -385,7 +463,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
-		return graphql.NewInputUnmarshalerIndex()
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CreateProductInput", ec.unmarshalInputCreateProductInput),
+			graphql.NewInputUnmarshaler("ImageInput", ec.unmarshalInputImageInput),
+			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
+			graphql.NewInputUnmarshaler("UpdateCategoryInput", ec.unmarshalInputUpdateCategoryInput),
+			graphql.NewInputUnmarshaler("UpdateProductInput", ec.unmarshalInputUpdateProductInput),
+			graphql.NewInputUnmarshaler("UpdateSellerInput", ec.unmarshalInputUpdateSellerInput),
+		)
 	}
 	first := true
 
@@ -419,6 +504,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -460,6 +560,24 @@ type Query {
   seller(id: ID!): Seller
   """One category by id, or null when no category has that id."""
   category(id: ID!): Category
+}
+
+"""
+Admin mutations. Each needs ` + "`" + `Authorization: Bearer <token>` + "`" + `: without one it
+fails with UNAUTHENTICATED, with a wrong one with FORBIDDEN. A failed
+mutation changes nothing.
+"""
+type Mutation {
+  """Creates a product and returns it."""
+  createProduct(input: CreateProductInput!): Product!
+  """Changes the fields given in ` + "`" + `input` + "`" + ` and returns the product as it now is."""
+  updateProduct(id: ID!, input: UpdateProductInput!): Product!
+  """Deletes a product with its images, tags and options. NOT_FOUND if there is none."""
+  deleteProduct(id: ID!): Boolean!
+  """Sets the stock of a product, or of one of its options when optionId is given."""
+  setStock(productId: ID!, optionId: ID, stock: Int!): Product!
+  updateSeller(id: ID!, input: UpdateSellerInput!): Seller!
+  updateCategory(id: ID!, input: UpdateCategoryInput!): Category!
 }
 
 type Product {
@@ -527,6 +645,61 @@ type ProductEdge {
 type PageInfo {
   hasNextPage: Boolean!
   endCursor: String
+}
+
+input MoneyInput {
+  """In the currency's minor unit, 0 or more."""
+  amount: Int!
+  """A three-letter ISO 4217 code, for example EUR."""
+  currency: String!
+}
+
+input ImageInput {
+  """An http or https URL."""
+  url: String!
+  alt: String! = ""
+}
+
+input CreateProductInput {
+  """1 to 200 characters."""
+  name: String!
+  description: String! = ""
+  price: MoneyInput!
+  categoryId: ID
+  sellerId: ID!
+  """At most 20."""
+  images: [ImageInput!]! = []
+  """At most 20."""
+  tags: [String!]! = []
+  stock: Int! = 0
+}
+
+"""Fields left out stay as they are."""
+input UpdateProductInput {
+  name: String
+  description: String
+  price: MoneyInput
+  """null removes the product from its category."""
+  categoryId: ID
+  sellerId: ID
+  """Replaces all images."""
+  images: [ImageInput!]
+  """Replaces all tags."""
+  tags: [String!]
+}
+
+"""Fields left out stay as they are."""
+input UpdateSellerInput {
+  name: String
+  """From 0 to 5."""
+  rating: Float
+}
+
+"""Fields left out stay as they are."""
+input UpdateCategoryInput {
+  name: String
+  """null makes the category top-level. A category cannot be its own ancestor."""
+  parentId: ID
 }
 `, BuiltIn: false},
 }

@@ -17,6 +17,36 @@ func (r *categoryResolver) Parent(ctx context.Context, obj *store.Category) (*st
 	return categoryByID(ctx, obj.ParentID)
 }
 
+// CreateProduct is the resolver for the createProduct field.
+func (r *mutationResolver) CreateProduct(ctx context.Context, input model.CreateProductInput) (*store.Product, error) {
+	return r.createProduct(ctx, input)
+}
+
+// UpdateProduct is the resolver for the updateProduct field.
+func (r *mutationResolver) UpdateProduct(ctx context.Context, id int64, input model.UpdateProductInput) (*store.Product, error) {
+	return r.updateProduct(ctx, id, input)
+}
+
+// DeleteProduct is the resolver for the deleteProduct field.
+func (r *mutationResolver) DeleteProduct(ctx context.Context, id int64) (bool, error) {
+	return r.deleteProduct(ctx, id)
+}
+
+// SetStock is the resolver for the setStock field.
+func (r *mutationResolver) SetStock(ctx context.Context, productID int64, optionID *int64, stock int) (*store.Product, error) {
+	return r.setStock(ctx, productID, optionID, stock)
+}
+
+// UpdateSeller is the resolver for the updateSeller field.
+func (r *mutationResolver) UpdateSeller(ctx context.Context, id int64, input model.UpdateSellerInput) (*store.Seller, error) {
+	return r.updateSeller(ctx, id, input)
+}
+
+// UpdateCategory is the resolver for the updateCategory field.
+func (r *mutationResolver) UpdateCategory(ctx context.Context, id int64, input model.UpdateCategoryInput) (*store.Category, error) {
+	return r.updateCategory(ctx, id, input)
+}
+
 // Category is the resolver for the category field.
 func (r *productResolver) Category(ctx context.Context, obj *store.Product) (*store.Category, error) {
 	return categoryByID(ctx, obj.CategoryID)
@@ -66,6 +96,9 @@ func (r *queryResolver) Category(ctx context.Context, id int64) (*store.Category
 // Category returns CategoryResolver implementation.
 func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
@@ -74,6 +107,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
 	categoryResolver struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
 	productResolver  struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 )

@@ -118,6 +118,9 @@ func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []
 		}
 		fills = append(fills, store.Fill{ID: id, Version: c.version(v), Data: data, Replace: bad[id]})
 	}
+	if hook := c.f.opt.AfterFetch; hook != nil {
+		hook(ctx, c.kind, missIDs)
+	}
 	if cacheUp {
 		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
 			c.f.warnCache("cache write-back failed", c.kind, err)

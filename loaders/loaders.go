@@ -58,6 +58,10 @@ type Options struct {
 	// MaxBatch caps the keys of one batch. Default 500.
 	MaxBatch int
 	Logger   *slog.Logger
+	// AfterFetch, when set, runs after a cached batch has read its misses
+	// from SQL and before it writes them back: the window in which a write
+	// can race the reader. Tests use it to hold a reader there.
+	AfterFetch func(ctx context.Context, kind string, ids []int64)
 }
 
 // Factory makes the loaders of each request. It is safe for concurrent use.
@@ -87,6 +91,8 @@ type Loaders struct {
 	Category *dataloader.Loader[int64, *store.Category]
 	Options  *dataloader.Loader[int64, []store.Option]
 	Stock    *dataloader.Loader[int64, int64]
+
+	store Store
 }
 
 // New returns a fresh set of loaders, for one request.
@@ -103,6 +109,7 @@ func (f *Factory) New() *Loaders {
 		Category: newLoader(f, categories.batch),
 		Options:  newLoader(f, f.options),
 		Stock:    newLoader(f, f.stock),
+		store:    f.opt.Store,
 	}
 }
 

@@ -4,7 +4,42 @@ package model
 
 import (
 	"catalog-bff/store"
+
+	"github.com/99designs/gqlgen/graphql"
 )
+
+type CreateProductInput struct {
+	// 1 to 200 characters.
+	Name        string                    `json:"name"`
+	Description string                    `json:"description"`
+	Price       *MoneyInput               `json:"price"`
+	CategoryID  graphql.Omittable[*int64] `json:"categoryId,omitempty"`
+	SellerID    int64                     `json:"sellerId"`
+	// At most 20.
+	Images []ImageInput `json:"images"`
+	// At most 20.
+	Tags  []string `json:"tags"`
+	Stock int      `json:"stock"`
+}
+
+type ImageInput struct {
+	// An http or https URL.
+	URL string `json:"url"`
+	Alt string `json:"alt"`
+}
+
+type MoneyInput struct {
+	// In the currency's minor unit, 0 or more.
+	Amount int `json:"amount"`
+	// A three-letter ISO 4217 code, for example EUR.
+	Currency string `json:"currency"`
+}
+
+// Admin mutations. Each needs `Authorization: Bearer <token>`: without one it
+// fails with UNAUTHENTICATED, with a wrong one with FORBIDDEN. A failed
+// mutation changes nothing.
+type Mutation struct {
+}
 
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
@@ -22,4 +57,32 @@ type ProductEdge struct {
 }
 
 type Query struct {
+}
+
+// Fields left out stay as they are.
+type UpdateCategoryInput struct {
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// null makes the category top-level. A category cannot be its own ancestor.
+	ParentID graphql.Omittable[*int64] `json:"parentId,omitempty"`
+}
+
+// Fields left out stay as they are.
+type UpdateProductInput struct {
+	Name        graphql.Omittable[*string]     `json:"name,omitempty"`
+	Description graphql.Omittable[*string]     `json:"description,omitempty"`
+	Price       graphql.Omittable[*MoneyInput] `json:"price,omitempty"`
+	// null removes the product from its category.
+	CategoryID graphql.Omittable[*int64] `json:"categoryId,omitempty"`
+	SellerID   graphql.Omittable[*int64] `json:"sellerId,omitempty"`
+	// Replaces all images.
+	Images graphql.Omittable[[]ImageInput] `json:"images,omitempty"`
+	// Replaces all tags.
+	Tags graphql.Omittable[[]string] `json:"tags,omitempty"`
+}
+
+// Fields left out stay as they are.
+type UpdateSellerInput struct {
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// From 0 to 5.
+	Rating graphql.Omittable[*float64] `json:"rating,omitempty"`
 }

@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Opt is one field of a patch. Set says whether the client gave the field;
+// a field left out stays as it is.
+type Opt[T any] struct {
+	Value T
+	Set   bool
+}
+
+// Some returns an Opt that is set to v.
+func Some[T any](v T) Opt[T] { return Opt[T]{Value: v, Set: true} }
+
+// ProductInput is a new product.
+type ProductInput struct {
+	Name        string
+	Description string
+	Price       Money
+	CategoryID  *int64
+	SellerID    int64
+	Images      []Image
+	Tags        []string
+	Stock       int64
+}
+
+func (in *ProductInput) validate() error {
+	return firstError(validName("name", in.Name), validDescription(in.Description), validPrice(in.Price),
+		validImages(in.Images), validTags(in.Tags), validStock(in.Stock))
+}
+
+// ProductPatch changes the fields of a product that are Set. A Set
+// CategoryID of nil removes the product from its category.
+type ProductPatch struct {
+	Name        Opt[string]
+	Description Opt[string]
+	Price       Opt[Money]
+	CategoryID  Opt[*int64]
+	SellerID    Opt[int64]
+	Images      Opt[[]Image]
+	Tags        Opt[[]string]
+}
+
+func (p *ProductPatch) validate() error {
+	var errs []error
+	if p.Name.Set {
+		errs = append(errs, validName("name", p.Name.Value))
+	}
+	if p.Description.Set {
+		errs = append(errs, validDescription(p.Description.Value))
+	}
+	if p.Price.Set {
+		errs = append(errs, validPrice(p.Price.Value))
+	}
+	if p.Images.Set {
+		errs = append(errs, validImages(p.Images.Value))
+	}
+	if p.Tags.Set {
+		errs = append(errs, validTags(p.Tags.Value))
+	}
+	return firstError(errs...)
+}
+
+// assignments returns the SET clause items and arguments of p's row fields.
+func (p *ProductPatch) assignments() ([]string, []any) {
+	var set []string
+	var args []any
+	add := func(ok bool, col string, v ...any) {
+		if ok {
+			set, args = append(set, col), append(args, v...)
+		}
+	}
+	add(p.Name.Set, "name = ?", p.Name.Value)
+	add(p.Description.Set, "description = ?", p.Description.Value)
+	add(p.Price.Set, "price_amount = ?, price_currency = ?", p.Price.Value.Amount, p.Price.Value.Currency)
+	add(p.CategoryID.Set, "category_id = ?", p.CategoryID.Value)
+	add(p.SellerID.Set, "seller_id = ?", p.SellerID.Value)
+	return set, args
+}
+
+// SellerPatch changes the fields of a seller that are Set.
+type SellerPatch struct {
+	Name   Opt[string]
+	Rating Opt[float64]
+}
+
+// CategoryPatch changes the fields of a category that are Set. A Set
+// ParentID of nil makes the category top-level.
+type CategoryPatch struct {
+	Name     Opt[string]
+	ParentID Opt[*int64]
+}
+
+// inTx runs f in a transaction, and commits when f returns nil.
+func (d *DB) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
+	tx, err := d.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreateProduct validates in and inserts the product with its images and
+// tags, in one transaction. It returns the new id and the invalidation of
+// its cache key, which may hold a negative entry from before the insert.
+// A seller or category that does not exist is an Invalid error.
+func (d *DB) CreateProduct(ctx context.Context, in ProductInput) (int64, []Invalidation, error) {
+	if err := in.validate(); err != nil {
+		return 0, nil, err
+	}
+	var id int64
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.checkRefs(ctx, tx, Some(in.SellerID), Some(in.CategoryID)); err != nil {
+			return err
+		}
+		now := time.Now().UnixMicro()
+		err := d.get(ctx, tx, &id, `
+			INSERT INTO products (name, description, price_amount, price_currency, category_id,
+			                      seller_id, stock, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			in.Name, in.Description, in.Price.Amount, in.Price.Currency, in.CategoryID,
+			in.SellerID, in.Stock, now, now)
+		if err != nil {
+			return err
+		}
+		return d.replaceMedia(ctx, tx, id, Some(in.Images), Some(in.Tags))
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: create product: %w", err)
+	}
+	return id, []Invalidation{{Kind: "product", ID: id, Version: 1}}, nil
+}
+
+// UpdateProduct applies p to product id in one transaction and increments
+// its version. It returns the invalidation of the product's cache key. A
+// product that does not exist is NotFound; a seller or category that does
+// not exist is Invalid.
+func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Invalidation, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	var version int64
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockRow(ctx, tx, "products", "product", id); err != nil {
+			return err
+		}
+		if err := d.checkRefs(ctx, tx, p.SellerID, p.CategoryID); err != nil {
+			return err
+		}
+		set, args := p.assignments()
+		set = append(set, "version = version + 1", "updated_at = ?")
+		args = append(args, time.Now().UnixMicro(), id)
+		err := d.get(ctx, tx, &version,
+			`UPDATE products SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, args...)
+		if err != nil {
+			return err
+		}
+		return d.replaceMedia(ctx, tx, id, p.Images, p.Tags)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update product %d: %w", id, err)
+	}
+	return []Invalidation{{Kind: "product", ID: id, Version: version}}, nil
+}
+
+// DeleteProduct deletes a product with its images, tags and options. The
+// invalidation it returns carries a version that no document of the product
+// can reach, so its marker outlives every racing read. Ids are never reused.
+func (d *DB) DeleteProduct(ctx context.Context, id int64) ([]Invalidation, error) {
+	var version int64
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := d.get(ctx, tx, &version, `DELETE FROM products WHERE id = ? RETURNING version`, id)
+		if isNoRows(err) {
+			return Errorf(NotFound, "product %d not found", id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: delete product %d: %w", id, err)
+	}
+	return []Invalidation{{Kind: "product", ID: id, Version: version + 1}}, nil
+}
+
+// SetStock sets the stock of a product, or of its option optionID. Stock is
+// read live and is no part of any cached document, so SetStock invalidates
+// nothing and leaves the product's version, which orders cached documents,
+// as it is.
+func (d *DB) SetStock(ctx context.Context, productID int64, optionID *int64, stock int64) error {
+	if err := validStock(stock); err != nil {
+		return err
+	}
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockRow(ctx, tx, "products", "product", productID); err != nil {
+			return err
+		}
+		var n int64
+		if optionID == nil {
+			return d.get(ctx, tx, &n, `UPDATE products SET stock = ? WHERE id = ? RETURNING id`, stock, productID)
+		}
+		err := d.get(ctx, tx, &n, `UPDATE product_options SET stock = ? WHERE id = ? AND product_id = ? RETURNING id`,
+			stock, *optionID, productID)
+		if isNoRows(err) {
+			return Errorf(NotFound, "option %d of product %d not found", *optionID, productID)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: set stock of product %d: %w", productID, err)
+	}
+	return nil
+}
+
+// UpdateSeller applies p to seller id and increments its version.
+func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Invalidation, error) {
+	var errs []error
+	if p.Name.Set {
+		errs = append(errs, validName("name", p.Name.Value))
+	}
+	if p.Rating.Set {
+		errs = append(errs, validRating(p.Rating.Value))
+	}
+	if err := firstError(errs...); err != nil {
+		return nil, err
+	}
+	set, args := []string{"version = version + 1"}, []any{}
+	if p.Name.Set {
+		set, args = append(set, "name = ?"), append(args, p.Name.Value)
+	}
+	if p.Rating.Set {
+		set, args = append(set, "rating = ?"), append(args, p.Rating.Value)
+	}
+	var version int64
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := d.get(ctx, tx, &version,
+			`UPDATE sellers SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
+		if isNoRows(err) {
+			return Errorf(NotFound, "seller %d not found", id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update seller %d: %w", id, err)
+	}
+	return []Invalidation{{Kind: "seller", ID: id, Version: version}}, nil
+}
+
+// UpdateCategory applies p to category id and increments its version. A new
+// parent must exist and must not be the category or one of its descendants.
+func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]Invalidation, error) {
+	if p.Name.Set {
+		if err := validName("name", p.Name.Value); err != nil {
+			return nil, err
+		}
+	}
+	set, args := []string{"version = version + 1"}, []any{}
+	if p.Name.Set {
+		set, args = append(set, "name = ?"), append(args, p.Name.Value)
+	}
+	if p.ParentID.Set {
+		set, args = append(set, "parent_id = ?"), append(args, p.ParentID.Value)
+	}
+	var version int64
+	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockRow(ctx, tx, "categories", "category", id); err != nil {
+			return err
+		}
+		if p.ParentID.Set && p.ParentID.Value != nil {
+			if err := d.checkParent(ctx, tx, id, *p.ParentID.Value); err != nil {
+				return err
+			}
+		}
+		return d.get(ctx, tx, &version,
+			`UPDATE categories SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update category %d: %w", id, err)
+	}
+	return []Invalidation{{Kind: "category", ID: id, Version: version}}, nil
+}
+
+// lockRow locks row id of table for the rest of the transaction (SQLite's
+// write transactions are exclusive already), or returns NotFound.
+func (d *DB) lockRow(ctx context.Context, tx *sqlx.Tx, table, what string, id int64) error {
+	lock := ""
+	if d.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	var n int64
+	err := d.get(ctx, tx, &n, `SELECT id FROM `+table+` WHERE id = ?`+lock, id)
+	if isNoRows(err) {
+		return Errorf(NotFound, "%s %d not found", what, id)
+	}
+	return err
+}
+
+// checkRefs checks that the seller and category an input names exist.
+func (d *DB) checkRefs(ctx context.Context, tx *sqlx.Tx, seller Opt[int64], category Opt[*int64]) error {
+	var n int64
+	if seller.Set {
+		err := d.get(ctx, tx, &n, `SELECT id FROM sellers WHERE id = ?`, seller.Value)
+		if isNoRows(err) {
+			return invalid("sellerId", "seller %d does not exist", seller.Value)
+		} else if err != nil {
+			return err
+		}
+	}
+	if category.Set && category.Value != nil {
+		err := d.get(ctx, tx, &n, `SELECT id FROM categories WHERE id = ?`, *category.Value)
+		if isNoRows(err) {
+			return invalid("categoryId", "category %d does not exist", *category.Value)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkParent checks that parent exists and that id is not among its
+// ancestors, in one statement. On PostgreSQL it first takes a lock that
+// serializes moves in the tree, so two concurrent moves cannot make a cycle
+// that neither saw; SQLite's write transactions are serialized already.
+func (d *DB) checkParent(ctx context.Context, tx *sqlx.Tx, id, parent int64) error {
+	if d.dialect == Postgres {
+		if _, err := d.exec(ctx, tx, `LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+	}
+	var chain []int64
+	err := d.selectx(ctx, tx, &chain, `
+		WITH RECURSIVE up(id, parent_id, depth) AS (
+			SELECT id, parent_id, 0 FROM categories WHERE id = ?
+			UNION ALL
+			SELECT c.id, c.parent_id, up.depth + 1 FROM categories c JOIN up ON c.id = up.parent_id
+			WHERE up.depth < 1000
+		)
+		SELECT id FROM up`, parent)
+	switch {
+	case err != nil:
+		return err
+	case len(chain) == 0:
+		return invalid("parentId", "category %d does not exist", parent)
+	}
+	for _, a := range chain {
+		if a == id {
+			return invalid("parentId", "category %d cannot be its own ancestor", id)
+		}
+	}
+	return nil
+}
+
+// replaceMedia replaces the images and tags of a product that are Set.
+func (d *DB) replaceMedia(ctx context.Context, tx *sqlx.Tx, id int64, images Opt[[]Image], tags Opt[[]string]) error {
+	if images.Set {
+		if _, err := d.exec(ctx, tx, `DELETE FROM product_images WHERE product_id = ?`, id); err != nil {
+			return err
+		}
+		args := make([]any, 0, 4*len(images.Value))
+		for i, img := range images.Value {
+			args = append(args, id, i, img.URL, img.Alt)
+		}
+		if err := d.insertValues(ctx, tx, `INSERT INTO product_images (product_id, position, url, alt) VALUES `, 4, args); err != nil {
+			return err
+		}
+	}
+	if tags.Set {
+		if _, err := d.exec(ctx, tx, `DELETE FROM product_tags WHERE product_id = ?`, id); err != nil {
+			return err
+		}
+		args := make([]any, 0, 3*len(tags.Value))
+		for i, t := range tags.Value {
+			args = append(args, id, i, t)
+		}
+		return d.insertValues(ctx, tx, `INSERT INTO product_tags (product_id, position, tag) VALUES `, 3, args)
+	}
+	return nil
+}
+
+// insertValues runs insert followed by one "(?, …)" group of width
+// placeholders per row of args, or nothing when args is empty.
+func (d *DB) insertValues(ctx context.Context, tx *sqlx.Tx, insert string, width int, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	group := "(" + strings.Repeat("?, ", width-1) + "?)"
+	rows := make([]string, len(args)/width)
+	for i := range rows {
+		rows[i] = group
+	}
+	_, err := d.exec(ctx, tx, insert+strings.Join(rows, ", "), args...)
+	return err
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
