@@ -120,6 +120,10 @@ func TestSellerInvalidationFanOut(t *testing.T) {
 				t.Errorf("a product of seller 1 shows seller %+v", p.Seller)
 			}
 		}
+		doc := ts.rdb.Get(context.Background(), ts.prefix+"product:"+ids[0]).Val()
+		if !strings.Contains(doc, `"sellerId":1`) || strings.Contains(doc, "Renamed Seller") || strings.Contains(doc, "rating") {
+			t.Errorf("product entry embeds seller data: %.200s", doc)
+		}
 		// The mutation's own response read the seller back, which filled its
 		// entry at the new version; the product documents never changed.
 		if c.sql != 0 || c.redis.Commands["mget"] != 2 {
