@@ -132,7 +132,9 @@ func runReadYourWrites(t *testing.T, ts *testServer, products []int64, writers, 
 		wg.Go(func() {
 			for time.Now().Before(stop) {
 				p := products[rand.IntN(len(products))]
-				var got struct{ Product struct{ Price struct{ Amount int64 } } }
+				var got struct {
+					Product struct{ Price struct{ Amount int64 } }
+				}
 				start := time.Now()
 				r := ts.query(t, `query($id: ID!) { product(id: $id) { price { amount } } }`, map[string]any{"id": fmt.Sprint(p)}, &got)
 				if len(r.Errors) > 0 {
