@@ -15,7 +15,7 @@ const productFields = `id name description price { amount currency } images { ur
 // (one EVALSHA of the conditional-set script for the whole batch).
 func TestReadPathCosts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
-		ts := newTestServer(t, d, serverOptions{products: 200})
+		ts := newTestServer(t, d, serverOptions{products: 200, wait: countWait})
 
 		t.Run("warm product", func(t *testing.T) {
 			q := `query($id: ID!) { product(id: $id) { ` + productFields + ` } }`

@@ -32,10 +32,15 @@ type testServer struct {
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
-// service's default so that, on a loaded CI machine running the race
-// detector, the loads of one query level always land in one batch and the
-// counted round trips do not depend on scheduling.
+// service's default so that, on a CI machine running the race detector,
+// the loads of one query level land in one batch.
 const testWait = 20 * time.Millisecond
+
+// countWait is the batch window of tests that assert round-trip counts:
+// long enough that even on a machine saturated by parallel test packages,
+// every load of a query level lands in one batch, so the counts do not
+// depend on scheduling.
+const countWait = 250 * time.Millisecond
 
 type serverOptions struct {
 	products   int    // seeded products; default 200

@@ -103,7 +103,7 @@ func TestSetStock(t *testing.T) {
 // product entries hold only the seller's id.
 func TestSellerInvalidationFanOut(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
-		ts := newTestServer(t, d, serverOptions{})
+		ts := newTestServer(t, d, serverOptions{wait: countWait})
 		ids := productsOfSeller(t, ts.db, 1)
 		q := `query($ids: [ID!]!) { products(ids: $ids) { id seller { id name } } }`
 		ts.mustQuery(t, q, map[string]any{"ids": ids}, nil)
@@ -120,7 +120,7 @@ func TestSellerInvalidationFanOut(t *testing.T) {
 				t.Errorf("a product of seller 1 shows seller %+v", p.Seller)
 			}
 		}
-		doc := ts.rdb.Get(context.Background(), ts.prefix+"product:"+ids[0]).Val()
+		doc := ts.rdb.Get(context.Background(), ts.cache.Key("product", mustInt(t, ids[0]))).Val()
 		if !strings.Contains(doc, `"sellerId":1`) || strings.Contains(doc, "Renamed Seller") || strings.Contains(doc, "rating") {
 			t.Errorf("product entry embeds seller data: %.200s", doc)
 		}
@@ -235,4 +235,13 @@ func rebind(db *store.DB, q string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

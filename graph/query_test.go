@@ -268,7 +268,7 @@ func TestCorruptEntryIsRefilled(t *testing.T) {
 	ts := newTestServer(t, store.SQLite, serverOptions{})
 	q := `{ product(id: "8") { id name } }`
 	ts.mustQuery(t, q, nil, nil)
-	key := ts.prefix + "product:8"
+	key := ts.cache.Key("product", 8)
 	if ts.rdb.Exists(context.Background(), key).Val() != 1 {
 		t.Fatalf("product 8 was not cached under %s", key)
 	}

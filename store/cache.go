@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 )
 
 // Cache is the Redis cache in front of the catalogue's SQL reads. It stores
-// one entry per document under prefix + kind + ":" + id, for example
-// "catalog:v1:product:42". The prefix carries the entry format's version, so
+// one entry per document under prefix + generation + kind + id, for example
+// "catalog:v1:g1:product:42". The prefix carries the entry format's version, so
 // that a change to a cached document's shape starts with a cold cache instead
 // of undecodable entries.
 //
@@ -31,9 +33,26 @@ import (
 // version is older than the marker's. The first reader after the write
 // brings a document at the marker's version, which replaces the marker at
 // once.
+//
+// A circuit breaker guards every call: after a few timeouts or connection
+// failures in a row it opens, and calls fail at once with
+// ErrCacheUnavailable instead of waiting on a Redis that does not answer.
+// Reads are also fenced whenever an invalidation may have been missed (the
+// breaker opened, or an Invalidate failed): Get then answers
+// ErrCacheUnavailable until Unfence, which the invalidation worker calls
+// once every pending invalidation has reached Redis. Write-backs stay
+// allowed while fenced: being versioned, they cannot overwrite a newer
+// entry, and a pending invalidation still outranks them.
+//
+// Keys carry a generation (catalog:v1:g1:product:42). SetGeneration moves
+// every instance to an empty key space at once, the last resort when
+// invalidations cannot be delivered.
 type Cache struct {
-	rdb redis.UniversalClient
-	opt CacheOptions
+	rdb     redis.UniversalClient
+	opt     CacheOptions
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	fenced  atomic.Bool
+	gen     atomic.Int64
 }
 
 // Strategy is how a Cache fills and invalidates.
@@ -62,6 +81,7 @@ type CacheOptions struct {
 	MarkerTTL time.Duration
 	Timeout   time.Duration // deadline of each call, default 50ms
 	Strategy  Strategy
+	Breaker   BreakerOptions
 }
 
 // NewCache returns a cache over rdb.
@@ -84,7 +104,33 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 50 * time.Millisecond
 	}
-	return &Cache{rdb: rdb, opt: opt}
+	c := &Cache{rdb: rdb, opt: opt}
+	c.breaker = newBreaker(opt.Breaker, func() { c.fenced.Store(true) })
+	c.gen.Store(1)
+	return c
+}
+
+// SetGeneration sets the key generation. Entries of other generations are
+// never read again and expire with their TTL.
+func (c *Cache) SetGeneration(gen int64) { c.gen.Store(gen) }
+
+// Generation returns the key generation in use.
+func (c *Cache) Generation() int64 { return c.gen.Load() }
+
+// Fenced reports whether reads are fenced (see Cache).
+func (c *Cache) Fenced() bool { return c.fenced.Load() }
+
+// Fence stops reads until Unfence.
+func (c *Cache) Fence() { c.fenced.Store(true) }
+
+// Unfence lets reads back in. Call it only once no invalidation is pending.
+func (c *Cache) Unfence() { c.fenced.Store(false) }
+
+// Ping checks, through the breaker, that Redis answers.
+func (c *Cache) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	return c.guard(func() error { return c.rdb.Ping(ctx).Err() })
 }
 
 // EntryState says what a cache read found for one key.
@@ -138,20 +184,39 @@ const (
 	markerTag = "t:"
 )
 
+// Key returns the Redis key of a document, for tools and tests.
+func (c *Cache) Key(kind string, id int64) string { return c.key(kind, id) }
+
 func (c *Cache) key(kind string, id int64) string {
-	return c.opt.Prefix + kind + ":" + strconv.FormatInt(id, 10)
+	b := make([]byte, 0, len(c.opt.Prefix)+len(kind)+32)
+	b = append(b, c.opt.Prefix...)
+	b = append(b, 'g')
+	b = strconv.AppendInt(b, c.gen.Load(), 10)
+	b = append(b, ':')
+	b = append(b, kind...)
+	b = append(b, ':')
+	return string(strconv.AppendInt(b, id, 10))
 }
 
 // Get reads the entries of ids, in order, in one round trip (MGET). On error
 // no entry is returned, and the caller should treat every id as a miss.
+// While the breaker is open or reads are fenced, it fails at once with
+// ErrCacheUnavailable.
 func (c *Cache) Get(ctx context.Context, kind string, ids []int64) ([]Entry, error) {
+	if c.fenced.Load() {
+		return nil, ErrCacheUnavailable
+	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = c.key(kind, id)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
-	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	var vals []any
+	err := c.guard(func() (err error) {
+		vals, err = c.rdb.MGet(ctx, keys...).Result()
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: cache get %s: %w", kind, err)
 	}
@@ -238,11 +303,12 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 	defer cancel()
 	var err error
 	if c.opt.Strategy == PlainDelete {
-		err = c.rdb.Del(ctx, keys...).Err()
+		err = c.guard(func() error { return c.rdb.Del(ctx, keys...).Err() })
 	} else {
 		err = c.setNewer(ctx, keys, args)
 	}
 	if err != nil {
+		c.Fence() // an entry older than an acknowledged write may be in Redis
 		return fmt.Errorf("store: cache invalidate: %w", err)
 	}
 	return nil
@@ -255,10 +321,12 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 func (c *Cache) setNewer(ctx context.Context, keys []string, args []any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
-	if c.opt.Strategy == PlainDelete {
-		return c.setAll(ctx, keys, args)
-	}
-	return setNewerScript.Run(ctx, c.rdb, keys, args...).Err()
+	return c.guard(func() error {
+		if c.opt.Strategy == PlainDelete {
+			return c.setAll(ctx, keys, args)
+		}
+		return setNewerScript.Run(ctx, c.rdb, keys, args...).Err()
+	})
 }
 
 func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {

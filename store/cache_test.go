@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -10,7 +9,7 @@ import (
 	"catalog-bff/store/storetest"
 )
 
-func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(key string) time.Duration) {
+func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(kind string, id int64) time.Duration) {
 	t.Helper()
 	url := storetest.RedisURL(t)
 	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
@@ -22,8 +21,8 @@ func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisC
 	rdb.AddHook(counter)
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
-	ttl := func(key string) time.Duration { return rdb.PTTL(context.Background(), opt.Prefix+key).Val() }
 	c := store.NewCache(rdb, opt)
+	ttl := func(kind string, id int64) time.Duration { return rdb.PTTL(context.Background(), c.Key(kind, id)).Val() }
 	if err := c.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +50,10 @@ func TestCacheRoundTrip(t *testing.T) {
 	if s := counter.Stats(); s.RoundTrips != 3 || s.Commands["mget"] != 1 || s.Commands["evalsha"] != 1 {
 		t.Errorf("redis traffic = %+v, want script load, one EVALSHA and one MGET", s)
 	}
-	if d := ttl("product:1"); d < 54*time.Minute || d > 66*time.Minute {
+	if d := ttl("product", 1); d < 54*time.Minute || d > 66*time.Minute {
 		t.Errorf("document TTL = %v, want 1h ± 10%%", d)
 	}
-	if d := ttl("product:2"); d <= 0 || d > 30*time.Second {
+	if d := ttl("product", 2); d <= 0 || d > 30*time.Second {
 		t.Errorf("negative TTL = %v, want ≤ 30s", d)
 	}
 }
@@ -72,7 +71,7 @@ func TestCacheTTLJitter(t *testing.T) {
 	}
 	lo, hi := 2*time.Hour, time.Duration(0)
 	for i := range 50 {
-		d := ttl("seller:" + itoa(i+1))
+		d := ttl("seller", int64(i+1))
 		lo, hi = min(lo, d), max(hi, d)
 	}
 	if lo < 54*time.Minute || hi > 66*time.Minute || hi-lo < time.Minute {
@@ -88,8 +87,8 @@ func TestCacheCorruptEntries(t *testing.T) {
 	// Reach the same keys through a second cache with a known prefix.
 	prefix := storetest.Prefix(t, url)
 	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
-	for key, val := range map[string]string{"1": "garbage", "2": "d:x:{}", "3": "d:5", "4": "d:-1:{}"} {
-		rdb.Set(ctx, prefix+"product:"+key, val, time.Minute)
+	for id, val := range map[int64]string{1: "garbage", 2: "d:x:{}", 3: "d:5", 4: "d:-1:{}"} {
+		rdb.Set(ctx, c.Key("product", id), val, time.Minute)
 	}
 	got, err := c.Get(ctx, "product", []int64{1, 2, 3, 4})
 	if err != nil {
@@ -119,7 +118,6 @@ func TestCacheUnreachable(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestCachePurge(t *testing.T) {
 	c, _, ttl := newCache(t, store.CacheOptions{})
@@ -135,7 +133,7 @@ func TestCachePurge(t *testing.T) {
 	if err != nil || n != 2500 {
 		t.Fatalf("Purge = %d, %v; want 2500", n, err)
 	}
-	if d := ttl("product:7"); d != -2*time.Nanosecond {
+	if d := ttl("product", 7); d != -2*time.Nanosecond {
 		t.Errorf("product:7 survived the purge (pttl %v)", d)
 	}
 }
@@ -203,9 +201,9 @@ func TestCacheReplaceCorrupt(t *testing.T) {
 	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
 	ctx := context.Background()
 	bad := `d:99:{"id":`
-	rdb.Set(ctx, prefix+"product:1", bad, time.Minute)
-	rdb.Set(ctx, prefix+"product:2", bad, time.Minute)
-	rdb.HSet(ctx, prefix+"product:3", "f", "v") // a key of the wrong type
+	rdb.Set(ctx, c.Key("product", 1), bad, time.Minute)
+	rdb.Set(ctx, c.Key("product", 2), bad, time.Minute)
+	rdb.HSet(ctx, c.Key("product", 3), "f", "v") // a key of the wrong type
 	if err := c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 2, Version: 100}}); err != nil {
 		t.Fatal(err)
 	}
