@@ -22,7 +22,9 @@ func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisC
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
 	c := store.NewCache(rdb, opt)
-	ttl := func(kind string, id int64) time.Duration { return rdb.PTTL(context.Background(), c.Key(kind, id)).Val() }
+	ttl := func(kind string, id int64) time.Duration {
+		return rdb.PTTL(context.Background(), c.Key(kind, id)).Val()
+	}
 	if err := c.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,6 @@ func TestCacheUnreachable(t *testing.T) {
 		t.Errorf("Get on a dead Redis took %v", d)
 	}
 }
-
 
 func TestCachePurge(t *testing.T) {
 	c, _, ttl := newCache(t, store.CacheOptions{})
