@@ -114,7 +114,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	return serve(ctx, c, newHandler(db, cache, admin, c, log), log)
+	var inv *store.Invalidator
+	if cache != nil {
+		db.EnableOutbox()
+		inv = store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
+		go inv.Run(ctx)
+	}
+	return serve(ctx, c, newHandler(db, cache, inv, admin, c, log), log)
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -192,11 +198,11 @@ func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, f
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
+func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: db, Wait: c.loaderWait, Logger: log}
 	resolver := &graph.Resolver{Lister: db, Writer: db, Admin: admin, Logger: log}
 	if cache != nil {
-		opt.Cache, resolver.Cache = cache, cache
+		opt.Cache, resolver.Cache = cache, inv
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{

@@ -27,6 +27,9 @@ type testServer struct {
 	redis  *store.RedisCounter
 	cache  *store.Cache
 	prefix string // of this server's cache keys
+	// invalidator delivers the writes' invalidations; tests call its Drain
+	// where a server would run it in the background.
+	invalidator *store.Invalidator
 	opt    serverOptions
 	srv    *httptest.Server
 }
@@ -77,6 +80,11 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	db.EnableOutbox()
+	ts.invalidator = store.NewInvalidator(db, ts.cache, store.InvalidatorOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
+		t.Fatal(err)
+	}
 	if o.wait == 0 {
 		o.wait = testWait
 	}
@@ -90,7 +98,7 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.cache, Admin: admin},
+		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Admin: admin},
 		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Wait: ts.opt.wait, Logger: log,
 			AfterFetch: ts.opt.afterFetch}),
 		Logger: log,

@@ -35,7 +35,7 @@ type Invalidator interface {
 var (
 	_ Lister      = (*store.DB)(nil)
 	_ Writer      = (*store.DB)(nil)
-	_ Invalidator = (*store.Cache)(nil)
+	_ Invalidator = (*store.Invalidator)(nil)
 )
 
 // Resolver holds the resolvers' dependencies. Per-request state, the

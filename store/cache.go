@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +52,11 @@ type Cache struct {
 	rdb     redis.UniversalClient
 	opt     CacheOptions
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
-	fenced  atomic.Bool
 	gen     atomic.Int64
+
+	fenceMu sync.Mutex
+	fenced  atomic.Bool // written under fenceMu
+	epoch   int64       // counts Fence calls; under fenceMu
 }
 
 // Strategy is how a Cache fills and invalidates.
@@ -84,7 +88,8 @@ type CacheOptions struct {
 	Breaker   BreakerOptions
 }
 
-// NewCache returns a cache over rdb.
+// NewCache returns a cache over rdb. Its reads start fenced, until an
+// Invalidator's Drain has delivered what the outbox holds.
 func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	if opt.Prefix == "" {
 		opt.Prefix = "catalog:v1:"
@@ -105,8 +110,12 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 		opt.Timeout = 50 * time.Millisecond
 	}
 	c := &Cache{rdb: rdb, opt: opt}
-	c.breaker = newBreaker(opt.Breaker, func() { c.fenced.Store(true) })
+	c.breaker = newBreaker(opt.Breaker, c.Fence)
 	c.gen.Store(1)
+	// A new process has not looked at the outbox yet: an instance that died
+	// between a commit and its invalidation may have left a stale entry.
+	// Reads open at the Invalidator's first Drain.
+	c.fenced.Store(true)
 	return c
 }
 
@@ -117,14 +126,33 @@ func (c *Cache) SetGeneration(gen int64) { c.gen.Store(gen) }
 // Generation returns the key generation in use.
 func (c *Cache) Generation() int64 { return c.gen.Load() }
 
-// Fenced reports whether reads are fenced (see Cache).
-func (c *Cache) Fenced() bool { return c.fenced.Load() }
+// Fenced reports whether reads are fenced (see Cache), and the fence's
+// epoch, for UnfenceIf.
+func (c *Cache) Fenced() (bool, int64) {
+	c.fenceMu.Lock()
+	defer c.fenceMu.Unlock()
+	return c.fenced.Load(), c.epoch
+}
 
-// Fence stops reads until Unfence.
-func (c *Cache) Fence() { c.fenced.Store(true) }
+// Fence stops reads until UnfenceIf.
+func (c *Cache) Fence() {
+	c.fenceMu.Lock()
+	defer c.fenceMu.Unlock()
+	c.epoch++
+	c.fenced.Store(true)
+}
 
-// Unfence lets reads back in. Call it only once no invalidation is pending.
-func (c *Cache) Unfence() { c.fenced.Store(false) }
+// UnfenceIf lets reads back in, unless the cache was fenced again since
+// Fenced returned epoch: the caller saw no pending invalidation, but one
+// may have failed since. It reports whether reads are open.
+func (c *Cache) UnfenceIf(epoch int64) bool {
+	c.fenceMu.Lock()
+	defer c.fenceMu.Unlock()
+	if c.epoch == epoch {
+		c.fenced.Store(false)
+	}
+	return !c.fenced.Load()
+}
 
 // Ping checks, through the breaker, that Redis answers.
 func (c *Cache) Ping(ctx context.Context) error {
@@ -173,6 +201,7 @@ type Invalidation struct {
 	Kind    string // "product", "seller" or "category"
 	ID      int64
 	Version int64
+	Seq     int64 // its place in the outbox; 0 when it was not queued
 }
 
 // Entries are stored as "d:<version>:<document>", "n:" or "t:<version>:",

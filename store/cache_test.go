@@ -21,7 +21,7 @@ func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisC
 	rdb.AddHook(counter)
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
-	c := store.NewCache(rdb, opt)
+	c := open(store.NewCache(rdb, opt))
 	ttl := func(kind string, id int64) time.Duration {
 		return rdb.PTTL(context.Background(), c.Key(kind, id)).Val()
 	}
@@ -88,7 +88,7 @@ func TestCacheCorruptEntries(t *testing.T) {
 	ctx := context.Background()
 	// Reach the same keys through a second cache with a known prefix.
 	prefix := storetest.Prefix(t, url)
-	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
+	c := open(store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second}))
 	for id, val := range map[int64]string{1: "garbage", 2: "d:x:{}", 3: "d:5", 4: "d:-1:{}"} {
 		rdb.Set(ctx, c.Key("product", id), val, time.Minute)
 	}
@@ -110,7 +110,7 @@ func TestCacheUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	c := store.NewCache(rdb, store.CacheOptions{Timeout: 50 * time.Millisecond})
+	c := open(store.NewCache(rdb, store.CacheOptions{Timeout: 50 * time.Millisecond}))
 	start := time.Now()
 	if _, err := c.Get(context.Background(), "product", []int64{1}); err == nil {
 		t.Fatal("Get on a dead Redis succeeded")
@@ -199,7 +199,7 @@ func TestCacheReplaceCorrupt(t *testing.T) {
 	rdb, _ := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
 	defer rdb.Close()
 	prefix := storetest.Prefix(t, url)
-	c := store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second})
+	c := open(store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second}))
 	ctx := context.Background()
 	bad := `d:99:{"id":`
 	rdb.Set(ctx, c.Key("product", 1), bad, time.Minute)
@@ -229,3 +229,11 @@ func TestCacheReplaceCorrupt(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// open unfences a new cache's reads, as an Invalidator's first Drain would
+// over an empty outbox.
+func open(c *store.Cache) *store.Cache {
+	_, epoch := c.Fenced()
+	c.UnfenceIf(epoch)
+	return c
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/jmoiron/sqlx"
@@ -32,6 +33,8 @@ type DB struct {
 	db         *sqlx.DB
 	dialect    Dialect
 	statements atomic.Int64
+	timeout    time.Duration // of each statement
+	outbox     bool          // writes queue their invalidations
 	// anyID is the dialect's "column is one of the ids in the single bound
 	// argument" predicate, so that a batch query has one fixed text (and one
 	// cached statement) whatever the batch size.
@@ -62,13 +65,13 @@ func open(rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", Redact(rawURL), err)
 		}
-		return &DB{db: db, dialect: Postgres, anyID: "= ANY(?)"}, nil
+		return &DB{db: db, dialect: Postgres, anyID: "= ANY(?)", timeout: defaultStatementTimeout}, nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		db, err := sqlx.Open("sqlite", sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:")))
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", rawURL, err)
 		}
-		return &DB{db: db, dialect: SQLite, anyID: "IN (SELECT value FROM json_each(?))"}, nil
+		return &DB{db: db, dialect: SQLite, anyID: "IN (SELECT value FROM json_each(?))", timeout: defaultStatementTimeout}, nil
 	default:
 		return nil, fmt.Errorf("store: unsupported database URL %q: want postgres://… or sqlite:PATH", Redact(rawURL))
 	}
@@ -92,6 +95,15 @@ func Redact(rawURL string) string {
 	return u.Redacted()
 }
 
+// defaultStatementTimeout bounds each statement unless SetStatementTimeout
+// says otherwise.
+const defaultStatementTimeout = 2 * time.Second
+
+// SetStatementTimeout bounds each statement d sends, whatever the caller's
+// deadline: a database that hangs fails the statement with Unavailable
+// instead of holding the request. Call it before first use.
+func (d *DB) SetStatementTimeout(t time.Duration) { d.timeout = t }
+
 // Dialect reports which SQL engine d talks to.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
@@ -114,22 +126,33 @@ func (d *DB) idsArg(ids []int64) any {
 	return string(b)
 }
 
+// The query helpers below are the only way statements are sent: each counts
+// its statement, bounds it by the statement timeout, and reports a database
+// that cannot be reached as Unavailable.
+
 // selectx runs a query that returns rows into dest, a pointer to a slice.
 func (d *DB) selectx(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
 	d.statements.Add(1)
-	return sqlx.SelectContext(ctx, q, dest, d.db.Rebind(query), args...)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return unavailable(sqlx.SelectContext(ctx, q, dest, d.db.Rebind(query), args...))
 }
 
 // get runs a query that returns one row into dest. No row is sql.ErrNoRows.
 func (d *DB) get(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
 	d.statements.Add(1)
-	return sqlx.GetContext(ctx, q, dest, d.db.Rebind(query), args...)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return unavailable(sqlx.GetContext(ctx, q, dest, d.db.Rebind(query), args...))
 }
 
 // exec runs a statement that returns no rows.
 func (d *DB) exec(ctx context.Context, e sqlx.ExecerContext, query string, args ...any) (sql.Result, error) {
 	d.statements.Add(1)
-	return e.ExecContext(ctx, d.db.Rebind(query), args...)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	res, err := e.ExecContext(ctx, d.db.Rebind(query), args...)
+	return res, unavailable(err)
 }
 
 // isNoRows reports whether err means a query found no row.

@@ -103,13 +103,13 @@ type CategoryPatch struct {
 func (d *DB) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 	tx, err := d.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	defer tx.Rollback()
 	if err := f(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return unavailable(tx.Commit())
 }
 
 // CreateProduct validates in and inserts the product with its images and
@@ -121,6 +121,7 @@ func (d *DB) CreateProduct(ctx context.Context, in ProductInput) (int64, []Inval
 		return 0, nil, err
 	}
 	var id int64
+	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.checkRefs(ctx, tx, Some(in.SellerID), Some(in.CategoryID)); err != nil {
 			return err
@@ -135,12 +136,16 @@ func (d *DB) CreateProduct(ctx context.Context, in ProductInput) (int64, []Inval
 		if err != nil {
 			return err
 		}
-		return d.replaceMedia(ctx, tx, id, Some(in.Images), Some(in.Tags))
+		if err := d.replaceMedia(ctx, tx, id, Some(in.Images), Some(in.Tags)); err != nil {
+			return err
+		}
+		invs = []Invalidation{{Kind: "product", ID: id, Version: 1}}
+		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: create product: %w", err)
 	}
-	return id, []Invalidation{{Kind: "product", ID: id, Version: 1}}, nil
+	return id, invs, nil
 }
 
 // UpdateProduct applies p to product id in one transaction and increments
@@ -151,7 +156,7 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Inv
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	var version int64
+	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockRow(ctx, tx, "products", "product", id); err != nil {
 			return err
@@ -162,35 +167,44 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Inv
 		set, args := p.assignments()
 		set = append(set, "version = version + 1", "updated_at = ?")
 		args = append(args, time.Now().UnixMicro(), id)
+		var version int64
 		err := d.get(ctx, tx, &version,
 			`UPDATE products SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, args...)
 		if err != nil {
 			return err
 		}
-		return d.replaceMedia(ctx, tx, id, p.Images, p.Tags)
+		if err := d.replaceMedia(ctx, tx, id, p.Images, p.Tags); err != nil {
+			return err
+		}
+		invs = []Invalidation{{Kind: "product", ID: id, Version: version}}
+		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update product %d: %w", id, err)
 	}
-	return []Invalidation{{Kind: "product", ID: id, Version: version}}, nil
+	return invs, nil
 }
 
 // DeleteProduct deletes a product with its images, tags and options. The
 // invalidation it returns carries a version that no document of the product
 // can reach, so its marker outlives every racing read. Ids are never reused.
 func (d *DB) DeleteProduct(ctx context.Context, id int64) ([]Invalidation, error) {
-	var version int64
+	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		var version int64
 		err := d.get(ctx, tx, &version, `DELETE FROM products WHERE id = ? RETURNING version`, id)
 		if isNoRows(err) {
 			return Errorf(NotFound, "product %d not found", id)
+		} else if err != nil {
+			return err
 		}
-		return err
+		invs = []Invalidation{{Kind: "product", ID: id, Version: version + 1}}
+		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: delete product %d: %w", id, err)
 	}
-	return []Invalidation{{Kind: "product", ID: id, Version: version + 1}}, nil
+	return invs, nil
 }
 
 // SetStock sets the stock of a product, or of its option optionID. Stock is
@@ -241,19 +255,23 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 	if p.Rating.Set {
 		set, args = append(set, "rating = ?"), append(args, p.Rating.Value)
 	}
-	var version int64
+	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+		var version int64
 		err := d.get(ctx, tx, &version,
 			`UPDATE sellers SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
 		if isNoRows(err) {
 			return Errorf(NotFound, "seller %d not found", id)
+		} else if err != nil {
+			return err
 		}
-		return err
+		invs = []Invalidation{{Kind: "seller", ID: id, Version: version}}
+		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update seller %d: %w", id, err)
 	}
-	return []Invalidation{{Kind: "seller", ID: id, Version: version}}, nil
+	return invs, nil
 }
 
 // UpdateCategory applies p to category id and increments its version. A new
@@ -271,7 +289,7 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 	if p.ParentID.Set {
 		set, args = append(set, "parent_id = ?"), append(args, p.ParentID.Value)
 	}
-	var version int64
+	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockRow(ctx, tx, "categories", "category", id); err != nil {
 			return err
@@ -281,13 +299,19 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 				return err
 			}
 		}
-		return d.get(ctx, tx, &version,
+		var version int64
+		err := d.get(ctx, tx, &version,
 			`UPDATE categories SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
+		if err != nil {
+			return err
+		}
+		invs = []Invalidation{{Kind: "category", ID: id, Version: version}}
+		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update category %d: %w", id, err)
 	}
-	return []Invalidation{{Kind: "category", ID: id, Version: version}}, nil
+	return invs, nil
 }
 
 // lockRow locks row id of table for the rest of the transaction (SQLite's
