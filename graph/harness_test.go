@@ -30,8 +30,8 @@ type testServer struct {
 	// invalidator delivers the writes' invalidations; tests call its Drain
 	// where a server would run it in the background.
 	invalidator *store.Invalidator
-	opt    serverOptions
-	srv    *httptest.Server
+	opt         serverOptions
+	srv         *httptest.Server
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
