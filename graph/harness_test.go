@@ -17,6 +17,7 @@ import (
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
+	"catalog-bff/views"
 )
 
 // testServer is the real GraphQL handler over a seeded database of its own
@@ -26,6 +27,8 @@ type testServer struct {
 	rdb    redis.UniversalClient
 	redis  *store.RedisCounter
 	cache  *store.Cache
+	views  *views.Counter
+	rv     *store.RedisViews
 	prefix string // of this server's cache keys
 	srv    *httptest.Server
 }
@@ -39,6 +42,12 @@ const testWait = 20 * time.Millisecond
 type serverOptions struct {
 	products int    // seeded products; default 200
 	redisURL string // default the test Redis
+	// flushInterval runs the view counter's flusher; 0 runs none, and
+	// tests flush with ts.views.Flush.
+	flushInterval time.Duration
+	// wait is the loaders' batch window; default testWait. Tests that send
+	// many requests and count no batches make it short.
+	wait time.Duration
 }
 
 func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
@@ -53,6 +62,9 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	if o.redisURL == "" {
 		o.redisURL = storetest.RedisURL(t)
 	}
+	if o.wait == 0 {
+		o.wait = testWait
+	}
 	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -63,14 +75,29 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	ts.prefix = storetest.Prefix(t, o.redisURL)
 	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
+	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
+		Timeout: time.Second, Logger: log})
+	if o.flushInterval > 0 {
+		runFlusher(t, ts.views)
+	}
 	h := graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: db},
-		Loaders:  loaders.NewFactory(loaders.Options{Store: db, Cache: ts.cache, Wait: testWait, Logger: log}),
-		Logger:   log,
+		Resolver: &graph.Resolver{Lister: db, Views: ts.views},
+		Loaders: loaders.NewFactory(loaders.Options{Store: db, Cache: ts.cache, Hits: ts.views,
+			Wait: o.wait, Logger: log}),
+		Logger: log,
 	})
 	ts.srv = httptest.NewServer(h)
 	t.Cleanup(ts.srv.Close)
 	return ts
+}
+
+// runFlusher runs c's flusher until t ends.
+func runFlusher(t *testing.T, c *views.Counter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // gqlResponse is a GraphQL response with its errors decoded.

@@ -16,8 +16,16 @@ type Lister interface {
 
 var _ Lister = (*store.DB)(nil)
 
+// Viewer counts product views (views.Counter). Record counts one view of a
+// product that exists and returns its hits, this view included; a nil error
+// means the view is counted exactly once.
+type Viewer interface {
+	Record(ctx context.Context, productID int64) (int64, error)
+}
+
 // Resolver holds the resolvers' dependencies. Per-request state, the
 // loaders, travels in the request's context (loaders.For).
 type Resolver struct {
 	Lister Lister
+	Views  Viewer
 }

@@ -17,6 +17,11 @@ func (r *categoryResolver) Parent(ctx context.Context, obj *store.Category) (*st
 	return categoryByID(ctx, obj.ParentID)
 }
 
+// RecordView is the resolver for the recordView field.
+func (r *mutationResolver) RecordView(ctx context.Context, productID int64) (*store.Product, error) {
+	return r.recordView(ctx, productID)
+}
+
 // Category is the resolver for the category field.
 func (r *productResolver) Category(ctx context.Context, obj *store.Product) (*store.Category, error) {
 	return categoryByID(ctx, obj.CategoryID)
@@ -35,6 +40,12 @@ func (r *productResolver) Options(ctx context.Context, obj *store.Product) ([]st
 // Stock is the resolver for the stock field.
 func (r *productResolver) Stock(ctx context.Context, obj *store.Product) (int, error) {
 	n, err := loaders.For(ctx).Stock.Load(ctx, obj.ID)()
+	return int(n), err
+}
+
+// Hits is the resolver for the hits field.
+func (r *productResolver) Hits(ctx context.Context, obj *store.Product) (int, error) {
+	n, err := loaders.For(ctx).Hits.Load(ctx, obj.ID)()
 	return int(n), err
 }
 
@@ -66,6 +77,9 @@ func (r *queryResolver) Category(ctx context.Context, id int64) (*store.Category
 // Category returns CategoryResolver implementation.
 func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
@@ -74,6 +88,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
 	categoryResolver struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
 	productResolver  struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 )

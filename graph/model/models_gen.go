@@ -6,6 +6,9 @@ import (
 	"catalog-bff/store"
 )
 
+type Mutation struct {
+}
+
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
