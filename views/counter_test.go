@@ -263,7 +263,7 @@ func TestHitsMonotonicUnderFlushesAndCountLoss(t *testing.T) {
 		base := f.sqlHits(t, ids(products)...)
 		flusher := f.instance(t, instanceOptions{interval: 5 * time.Millisecond})
 		ctx := context.Background()
-		rdb, _ := f.redis(t, "")
+		rdb, _ := f.redis(t, "", 0)
 		stop := make(chan struct{})
 		var loss sync.WaitGroup
 		loss.Add(1)
@@ -358,5 +358,62 @@ func TestRecordUnknownOutcome(t *testing.T) {
 	}
 	if n := refused.Stats().LocalViews; n != 1 {
 		t.Errorf("views counted in process = %d, want 1", n)
+	}
+}
+
+// A Redis that hangs (accepts, never answers) blocks a view for one
+// timeout at most: that view's outcome is unknown (UNAVAILABLE), and the
+// views after it count in process at once, until the flusher reaches Redis
+// again. The views the clients saw acknowledged all reach SQL, once.
+func TestRedisHangDoesNotBlockViews(t *testing.T) {
+	f := newFixture(t, store.SQLite, 3)
+	base := f.sqlHits(t, 1)[1]
+	u, _ := url.Parse(f.redisURL)
+	proxy := storetest.NewProxy(t, u.Host)
+	const timeout = 50 * time.Millisecond
+	in := f.instance(t, instanceOptions{redisURL: proxy.RedisURL(t, f.redisURL), timeout: timeout,
+		interval: 20 * time.Millisecond})
+	ctx := context.Background()
+	var acked int64
+	record := func() (time.Duration, error) {
+		start := time.Now()
+		_, err := in.Record(ctx, 1)
+		if err == nil {
+			acked++
+		}
+		return time.Since(start), err
+	}
+	for range 5 {
+		if _, err := record(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Hang()
+	// (Unless the flusher timed out first, which makes this view count in
+	// process at once.)
+	took, err := record()
+	if (err != nil && !errors.Is(err, views.ErrUnknown)) || took > 4*timeout {
+		t.Errorf("first view into the hang: %v after %v; want ErrUnknown within about %v", err, took, timeout)
+	}
+	var slowest time.Duration
+	for range 20 {
+		took, err := record()
+		if err != nil {
+			t.Fatalf("view during the hang: %v", err)
+		}
+		slowest = max(slowest, took)
+	}
+	if slowest > timeout {
+		t.Errorf("slowest view during the hang took %v; want it counted in process without waiting on Redis", slowest)
+	}
+	proxy.Restore(t)
+	waitFor(t, "views to go to Redis again", func() bool {
+		before := in.Stats().LocalViews
+		record()
+		return in.Stats().LocalViews == before
+	})
+	in.stop()
+	if got := f.sqlHits(t, 1)[1]; got != base+acked {
+		t.Errorf("SQL hits = %d, want %d (%d acknowledged)", got, base+acked, acked)
 	}
 }

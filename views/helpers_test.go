@@ -52,13 +52,16 @@ func (f *fixture) open(t *testing.T) *store.DB {
 }
 
 // redis returns a new client, through url when given, with a round-trip
-// counter.
-func (f *fixture) redis(t *testing.T, url string) (redis.UniversalClient, *store.RedisCounter) {
+// counter. Its calls time out after timeout, default 200 ms.
+func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.UniversalClient, *store.RedisCounter) {
 	t.Helper()
 	if url == "" {
 		url = f.redisURL
 	}
-	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: 200 * time.Millisecond})
+	if timeout == 0 {
+		timeout = 200 * time.Millisecond
+	}
+	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,8 @@ type instance struct {
 }
 
 type instanceOptions struct {
-	redisURL string // through a proxy; default the fixture's Redis
+	redisURL string        // through a proxy; default the fixture's Redis
+	timeout  time.Duration // of each Redis call; default 200 ms
 	noRedis  bool
 	interval time.Duration // flusher interval; 0: no flusher runs
 	flushMax int64
@@ -90,14 +94,17 @@ type instanceOptions struct {
 func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
 	t.Helper()
 	in := &instance{db: f.open(t), stop: func() {}}
+	if o.timeout == 0 {
+		o.timeout = 200 * time.Millisecond
+	}
 	opt := views.Options{SQL: in.db, FlushInterval: o.interval, FlushMax: o.flushMax,
-		Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Timeout: o.timeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if o.sql != nil {
 		opt.SQL = o.sql(in.db)
 	}
 	if !o.noRedis {
 		var rdb redis.UniversalClient
-		rdb, in.redis = f.redis(t, o.redisURL)
+		rdb, in.redis = f.redis(t, o.redisURL, o.timeout)
 		in.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: f.prefix})
 		opt.Redis = in.rv
 		if o.wrap != nil {

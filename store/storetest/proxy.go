@@ -1,19 +1,21 @@
 package storetest
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
 // Proxy is a TCP proxy in the test process, between a client and a service,
-// that a test can cut to simulate the service going down and restore to
-// bring it back. It listens on 127.0.0.1 on a port of its own.
+// that a test can cut (connections refused) or hang (connections accepted,
+// nothing answered) to simulate the service going down, and restore to bring
+// it back. It listens on 127.0.0.1 on a port of its own.
 type Proxy struct {
 	upstream string
 	addr     string
+	hung     atomic.Bool
 	mu       sync.Mutex
 	ln       net.Listener // nil while cut
 	conns    map[net.Conn]struct{}
@@ -62,9 +64,21 @@ func (p *Proxy) Cut() {
 	clear(p.conns)
 }
 
-// Restore listens again, on the same address.
+// Hang makes the service stop answering without closing anything: bytes
+// sent either way are dropped, and new connections are accepted and never
+// answered. Restore ends it.
+func (p *Proxy) Hang() { p.hung.Store(true) }
+
+// Restore ends a hang and, after a cut, listens again on the same address.
 func (p *Proxy) Restore(tb testing.TB) {
 	tb.Helper()
+	p.hung.Store(false)
+	p.mu.Lock()
+	listening := p.ln != nil
+	p.mu.Unlock()
+	if listening {
+		return
+	}
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		tb.Fatalf("proxy: listen again on %s: %v", p.addr, err)
@@ -90,8 +104,15 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 // pipe connects c to the upstream, or closes it when the proxy is cut or
-// the upstream refuses.
+// the upstream refuses. While hung, it only reads c.
 func (p *Proxy) pipe(c net.Conn) {
+	if p.hung.Load() {
+		if p.track(c) {
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.copy(nil, c) }()
+		}
+		return
+	}
 	up, err := net.Dial("tcp", p.upstream)
 	if err != nil {
 		c.Close()
@@ -106,10 +127,27 @@ func (p *Proxy) pipe(c net.Conn) {
 		p.wg.Add(1)
 		go func(dst, src net.Conn) {
 			defer p.wg.Done()
-			io.Copy(dst, src) // ends when either side closes, or Cut
+			p.copy(dst, src)
 			dst.Close()
 			src.Close()
 		}(dir[0], dir[1])
+	}
+}
+
+// copy forwards src to dst, dropping what it reads while hung or when dst
+// is nil, until either side closes or Cut.
+func (p *Proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && dst != nil && !p.hung.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
