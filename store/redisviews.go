@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 //
 //	n:<id>      a product's display count: the absolute hits clients see.
 //	            Set once from SQL (Init), then only incremented by Record;
-//	            a flush never touches it. Expires DisplayTTL after its last
-//	            view or Init.
+//	            a flush never touches it. Expires DisplayTTL (±10 %) after
+//	            Init, views or not, so that a count that drifted from SQL
+//	            (see views.Counter) heals within that time.
 //	pending     hash id → views recorded and not yet claimed by a flush
 //	queued      the total of pending, which tells when to flush early
 //	batch:<b>   hash id → views of batch b, claimed by a flush (pending
@@ -40,7 +42,7 @@ type RedisViews struct {
 // RedisViewsOptions configures a RedisViews. Zero fields take the defaults.
 type RedisViewsOptions struct {
 	Prefix     string        // default "catalog:"
-	DisplayTTL time.Duration // default 24h
+	DisplayTTL time.Duration // default 1h
 }
 
 // NewRedisViews returns the view counter's keys and scripts over rdb.
@@ -49,7 +51,7 @@ func NewRedisViews(rdb redis.UniversalClient, opt RedisViewsOptions) *RedisViews
 		opt.Prefix = "catalog:"
 	}
 	if opt.DisplayTTL <= 0 {
-		opt.DisplayTTL = 24 * time.Hour
+		opt.DisplayTTL = time.Hour
 	}
 	return &RedisViews{rdb: rdb, opt: opt}
 }
@@ -60,18 +62,21 @@ func (v *RedisViews) display(id int64) string { return v.key("n:" + strconv.Form
 
 func (v *RedisViews) batch(id string) string { return v.key("batch:" + id) }
 
-func (v *RedisViews) ttl() string { return strconv.FormatInt(int64(v.opt.DisplayTTL/time.Second), 10) }
+// ttl returns the display TTL in seconds with ±10 % jitter, so that counts
+// set together do not expire together.
+func (v *RedisViews) ttl() int64 {
+	j := 1 + (rand.Float64()*2-1)*0.1
+	return max(1, int64(v.opt.DisplayTTL.Seconds()*j))
+}
 
-// recordScript counts one view: KEYS display, pending, queued; ARGV id, ttl.
+// recordScript counts one view: KEYS display, pending, queued; ARGV id.
 // It returns {display count after the view, or -1 when the product has no
 // display count yet; views queued}.
 var recordScript = redis.NewScript(`
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 local q = redis.call('INCR', KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, q} end
-local n = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {n, q}`)
+return {redis.call('INCR', KEYS[1]), q}`)
 
 // Record counts one view of a product, in pending and, when the product has
 // one, in its display count. It returns the display count after the view,
@@ -79,7 +84,7 @@ return {n, q}`)
 // for the next flush.
 func (v *RedisViews) Record(ctx context.Context, id int64) (display, queued int64, err error) {
 	keys := []string{v.display(id), v.key("pending"), v.key("queued")}
-	res, err := recordScript.Run(ctx, v.rdb, keys, id, v.ttl()).Int64Slice()
+	res, err := recordScript.Run(ctx, v.rdb, keys, id).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return 0, 0, fmt.Errorf("store: views record: %w", errOrShape(err))
 	}

@@ -248,3 +248,29 @@ func hashTag(key string) string {
 	}
 	return key[i+1 : i+1+j]
 }
+
+// A display count expires about DisplayTTL after it was set, views or not.
+func TestRedisViewsDisplayTTL(t *testing.T) {
+	url := storetest.RedisURL(t)
+	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	prefix := storetest.Prefix(t, url)
+	v := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: prefix, DisplayTTL: time.Hour})
+	ctx := context.Background()
+	r, _ := v.Read(ctx, []int64{1})
+	if _, err := v.Init(ctx, r.Gen, []int64{1}, []int64{0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ttl := func() time.Duration { return rdb.TTL(ctx, prefix+"{views}:n:1").Val() }
+	before := ttl()
+	if before < 54*time.Minute || before > 66*time.Minute {
+		t.Errorf("TTL = %v, want 1h ± 10%%", before)
+	}
+	v.Record(ctx, 1)
+	if after := ttl(); after > before {
+		t.Errorf("a view extended the TTL from %v to %v", before, after)
+	}
+}
