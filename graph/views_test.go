@@ -180,12 +180,14 @@ func TestViewsBecomeOneUpdate(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		s0, u0 := ts.db.Statements(), ts.db.Updates()
+		s0, u0, r0 := ts.db.Statements(), ts.db.Updates(), ts.redis.Stats()
 		if err := ts.views.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if s, u := ts.db.Statements()-s0, ts.db.Updates()-u0; s != 2 || u != 1 {
-			t.Errorf("flush of 10,000 views of 1,000 products: %d statements, %d UPDATEs; want 2 and 1", s, u)
+		s, u, r := ts.db.Statements()-s0, ts.db.Updates()-u0, ts.redis.Stats().Sub(r0)
+		if s != 2 || u != 1 || r.RoundTrips != 2 {
+			t.Errorf("flush of 10,000 views of 1,000 products: %d statements, %d UPDATEs, %d round trips %v; "+
+				"want 2 (INSERT of the batch, UPDATE), 1, and 2 (claim, ack)", s, u, r.RoundTrips, r.Commands)
 		}
 		got := ts.sqlHits(t, span(1, 1000))
 		for id := int64(1); id <= 1000; id++ {
