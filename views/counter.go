@@ -119,13 +119,13 @@ var ErrUnknown = errors.New("the view counter did not answer")
 // Record counts one view of product id, which the caller has checked
 // exists, and returns the product's hits including this view.
 //
-// A nil error means the view is counted exactly once. With Redis it costs
-// one round trip and no SQL, once the product has a display count (the
-// first view of a product since Redis had its count also reads SQL). When
-// Redis cannot be reached, the view is counted in process instead and the
-// count is read from SQL. When a Redis call fails after it may have reached
-// Redis, Record returns a store.Unavailable error wrapping ErrUnknown, and
-// the view may or may not be counted.
+// A nil error means the view is counted exactly once; after an error it
+// may or may not be. With Redis it costs one round trip and no SQL once the
+// product has a display count (otherwise the count is made as in Hits).
+// When Redis cannot be reached, the view is counted in process instead and
+// the count is read from SQL. When a Redis call fails after it may have
+// reached Redis, Record returns a store.Unavailable error wrapping
+// ErrUnknown rather than count the view in process too.
 func (c *Counter) Record(ctx context.Context, id int64) (int64, error) {
 	if c.redisUp() {
 		n, err := c.recordRedis(ctx, id)
