@@ -147,6 +147,10 @@ func TestViewsBecomeOneUpdate(t *testing.T) {
 		ts := newTestServer(t, d, serverOptions{products: 1000, wait: time.Millisecond})
 		ctx := context.Background()
 		base := ts.sqlHits(t, span(1, 1000))
+		// The pages were read before: the counts are in Redis.
+		if _, err := ts.views.Hits(ctx, span(1, 1000)); err != nil {
+			t.Fatal(err)
+		}
 		// 10 views of each product: 2 each of products 1..100 through the
 		// handler, the rest through the counter by 8 concurrent clients.
 		for id := int64(1); id <= 100; id++ {
