@@ -28,10 +28,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/graph"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/views"
 )
 
 func main() {
@@ -45,13 +47,19 @@ func main() {
 
 // config is everything the service reads from its environment and flags.
 type config struct {
-	port         string
-	databaseURL  string
-	redisURL     string
-	redisTimeout time.Duration
-	loaderWait   time.Duration
-	demoProducts int
-	adminTokens  string
+	port          string
+	databaseURL   string
+	redisURL      string
+	redisPrefix   string
+	redisTimeout  time.Duration
+	loaderWait    time.Duration
+	demoProducts  int
+	adminTokens   string
+	flushInterval time.Duration
+	flushMax      int64
+	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
+	// itself with SIGKILL at that point of a view flush, for crash tests.
+	crashAt string
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -86,7 +94,29 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
+		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
+	if err := parseViewsConfig(fs, env, &c); err != nil {
+		return c, fs, err
+	}
+	c.crashAt = getenv("CATALOG_CRASH_AT")
 	return c, fs, fs.Parse(args)
+}
+
+// parseViewsConfig reads the view counter's settings.
+func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	var err error
+	if c.flushInterval, err = time.ParseDuration(env("VIEWS_FLUSH_INTERVAL", "1s")); err != nil {
+		return fmt.Errorf("VIEWS_FLUSH_INTERVAL: %w", err)
+	}
+	fs.DurationVar(&c.flushInterval, "views-flush-interval", c.flushInterval,
+		"how often counted views are written to SQL (VIEWS_FLUSH_INTERVAL)")
+	if c.flushMax, err = strconv.ParseInt(env("VIEWS_FLUSH_MAX", "10000"), 10, 64); err != nil {
+		return fmt.Errorf("VIEWS_FLUSH_MAX: %w", err)
+	}
+	fs.Int64Var(&c.flushMax, "views-flush-max", c.flushMax,
+		"flush sooner once more views than this wait (VIEWS_FLUSH_MAX)")
+	return nil
 }
 
 // run is the whole program: it serves until ctx is done, or runs the seed
@@ -108,19 +138,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	cache, closeCache := openCache(ctx, c, log)
-	defer closeCache()
+	rdb, closeRedis := openRedis(ctx, c, log)
+	defer closeRedis()
 	admin, err := adminTokens(c, db.Dialect(), log)
 	if err != nil {
 		return err
 	}
-	var inv *store.Invalidator
-	if cache != nil {
-		db.EnableOutbox()
-		inv = store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
-		go inv.Run(ctx)
-	}
-	return serve(ctx, c, newHandler(db, cache, inv, admin, c, log), log)
+	cache, inv := openCache(ctx, db, rdb, c, log)
+	counter := newCounter(db, rdb, c, log)
+	stopFlusher := startFlusher(ctx, counter)
+	defer stopFlusher()
+	err = serve(ctx, c, newHandler(db, cache, inv, counter, admin, c, log), log)
+	stopFlusher() // after the last request: flushes what this process holds
+	return err
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -172,35 +202,84 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 	return db.Seed(ctx, store.SeedOptions{Products: products, Seed: 1})
 }
 
-// openCache returns the Redis cache, or nil when REDIS_URL is "off". A Redis
-// that does not answer at start is not fatal: the service serves from SQL
-// and uses the cache once Redis answers.
-func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, func()) {
+// openRedis returns the Redis client, or nil when REDIS_URL is "off". A
+// Redis that does not answer at start is not fatal: the service serves from
+// SQL, counts views in process, and uses Redis once it answers.
+func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.UniversalClient, func()) {
 	if c.redisURL == "off" {
-		log.Info("cache off (REDIS_URL=off): every read goes to SQL")
+		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, func() {}
 	}
 	rdb, err := store.NewRedis(c.redisURL, store.RedisOptions{Timeout: c.redisTimeout})
 	if err != nil {
-		log.Warn("cache disabled: bad REDIS_URL", "err", err)
+		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
 		return nil, func() {}
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	cache := store.NewCache(rdb, store.CacheOptions{Timeout: c.redisTimeout})
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		log.Warn("Redis unreachable at start; serving from SQL until it answers",
 			"url", store.Redact(c.redisURL), "err", err)
-	} else if err := cache.LoadScripts(pctx); err != nil {
-		log.Warn("cache scripts not loaded; they are sent on first use", "err", err)
 	}
-	return cache, func() { rdb.Close() }
+	return rdb, func() { rdb.Close() }
+}
+
+// openCache returns the document cache over rdb and the invalidation
+// worker that keeps it honest, running until ctx is done; nil, nil without
+// Redis. Writes then queue their invalidations in the outbox.
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator) {
+	if rdb == nil {
+		return nil, nil
+	}
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout})
+	if err := cache.LoadScripts(ctx); err != nil {
+		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
+	}
+	db.EnableOutbox()
+	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
+	go inv.Run(ctx)
+	return cache, inv
+}
+
+// newCounter returns the view counter, over Redis when there is one.
+func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) *views.Counter {
+	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
+		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(c.crashAt, log)}
+	if rdb != nil {
+		opt.Redis = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix})
+	}
+	return views.New(opt)
+}
+
+// crashHook returns nil, or for crash tests a hook that kills the process
+// with SIGKILL (no deferred call, no flush) when a flush reaches point.
+func crashHook(point string, log *slog.Logger) func(string) {
+	if point == "" {
+		return nil
+	}
+	log.Warn("test-only CATALOG_CRASH_AT is set: this process will kill itself", "at", point)
+	return func(p string) {
+		if p == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
+}
+
+// startFlusher runs the view counter's flusher until the returned function
+// is called; that function waits for the final flush, and is idempotent.
+func startFlusher(ctx context.Context, counter *views.Counter) func() {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { counter.Run(fctx); close(done) }()
+	return func() { cancel(); <-done }
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
-	opt := loaders.Options{Store: db, Wait: c.loaderWait, Logger: log}
-	resolver := &graph.Resolver{Lister: db, Writer: db, Admin: admin, Logger: log}
+func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, counter *views.Counter,
+	admin *graph.Admin, c config, log *slog.Logger) http.Handler {
+	opt := loaders.Options{Store: db, Hits: counter, Wait: c.loaderWait, Logger: log}
+	resolver := &graph.Resolver{Lister: db, Writer: db, Views: counter, Admin: admin, Logger: log}
 	if cache != nil {
 		opt.Cache, resolver.Cache = cache, inv
 	}
@@ -287,10 +366,15 @@ func purgeCache(ctx context.Context, c config, log *slog.Logger) {
 		return
 	}
 	defer rdb.Close()
-	n, err := store.NewCache(rdb, store.CacheOptions{}).Purge(ctx)
+	n, err := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:"}).Purge(ctx)
 	if err != nil {
 		log.Warn("cache not purged after reset; entries of the old catalogue may be served until they expire", "err", err)
 		return
 	}
-	log.Info("cache purged after reset", "keys", n)
+	m, err := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix}).Reset(ctx)
+	if err != nil {
+		log.Warn("view counts not reset; the old catalogue's counts may be shown until they expire", "err", err)
+		return
+	}
+	log.Info("cache and view counts purged after reset", "keys", n+m)
 }

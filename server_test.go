@@ -148,3 +148,27 @@ func TestSeedCommand(t *testing.T) {
 		t.Errorf("seed -reset: %v", err)
 	}
 }
+
+// The view counter's settings come from the environment, flags override
+// them, and a bad duration is an error that names the variable.
+func TestViewsConfig(t *testing.T) {
+	env := map[string]string{"VIEWS_FLUSH_INTERVAL": "250ms", "VIEWS_FLUSH_MAX": "500"}
+	c, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.flushInterval != 250*time.Millisecond || c.flushMax != 500 {
+		t.Errorf("from env: %v, %d, %v", c.flushInterval, c.flushMax, err)
+	}
+	c, _, err = parseConfig("t", []string{"-views-flush-interval", "2s", "-views-flush-max", "7"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.flushInterval != 2*time.Second || c.flushMax != 7 {
+		t.Errorf("flags over env: %v, %d, %v", c.flushInterval, c.flushMax, err)
+	}
+	c, _, err = parseConfig("t", nil, func(string) string { return "" }, io.Discard)
+	if err != nil || c.flushInterval != time.Second || c.flushMax != 10000 || c.redisPrefix != "catalog:" {
+		t.Errorf("defaults: %v, %d, %q, %v", c.flushInterval, c.flushMax, c.redisPrefix, err)
+	}
+	env["VIEWS_FLUSH_INTERVAL"] = "soon"
+	if _, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "VIEWS_FLUSH_INTERVAL") {
+		t.Errorf("bad interval: %v", err)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"catalog-bff/store"
 )
 
-const productFields = `id name description price { amount currency } images { url alt } tags hits createdAt updatedAt`
+// productFields are the fields of the cached product document. hits is not
+// one of them: it comes from the view counter (graph/views_test.go counts it).
+const productFields = `id name description price { amount currency } images { url alt } tags createdAt updatedAt`
 
 // The read path's costs, counted by the SQL statement counter and the Redis
 // hook: a warm product is one MGET and no SQL; a cold batch is one MGET, at

@@ -17,6 +17,7 @@ import (
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
+	"catalog-bff/store/views"
 )
 
 // testServer is the real GraphQL handler over a seeded database of its own
@@ -26,6 +27,8 @@ type testServer struct {
 	rdb    redis.UniversalClient
 	redis  *store.RedisCounter
 	cache  *store.Cache
+	views  *views.Counter
+	rv     *store.RedisViews
 	prefix string // of this server's cache keys
 	// invalidator delivers the writes' invalidations; tests call its Drain
 	// where a server would run it in the background.
@@ -46,11 +49,16 @@ const testWait = 20 * time.Millisecond
 const countWait = 250 * time.Millisecond
 
 type serverOptions struct {
-	products   int    // seeded products; default 200
-	redisURL   string // default the test Redis
-	strategy   store.Strategy
-	wait       time.Duration // the loaders' batch window; default testWait
+	products int    // seeded products; default 200
+	redisURL string // default the test Redis
+	strategy store.Strategy
+	// wait is the loaders' batch window; default testWait. Tests that send
+	// many requests and count no batches make it short.
+	wait       time.Duration
 	afterFetch func(ctx context.Context, kind string, ids []int64)
+	// flushInterval runs the view counter's flusher; 0 runs none, and
+	// tests flush with ts.views.Flush.
+	flushInterval time.Duration
 }
 
 // adminToken is the token the test servers accept.
@@ -68,6 +76,9 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	if o.redisURL == "" {
 		o.redisURL = storetest.RedisURL(t)
 	}
+	if o.wait == 0 {
+		o.wait = testWait
+	}
 	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +91,17 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db.EnableOutbox()
-	ts.invalidator = store.NewInvalidator(db, ts.cache, store.InvalidatorOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts.invalidator = store.NewInvalidator(db, ts.cache, store.InvalidatorOptions{Logger: log})
 	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
 		t.Fatal(err)
+	}
+	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
+	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
+		Timeout: time.Second, Logger: log})
+	if o.flushInterval > 0 {
+		runFlusher(t, ts.views)
 	}
 	if o.wait == 0 {
 		o.wait = testWait
@@ -98,11 +116,19 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Admin: admin},
-		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Wait: ts.opt.wait, Logger: log,
-			AfterFetch: ts.opt.afterFetch}),
+		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Views: ts.views, Admin: admin},
+		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Hits: ts.views,
+			Wait: ts.opt.wait, Logger: log, AfterFetch: ts.opt.afterFetch}),
 		Logger: log,
 	})
+}
+
+// runFlusher runs c's flusher until t ends.
+func runFlusher(t *testing.T, c *views.Counter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // gqlResponse is a GraphQL response with its errors decoded.

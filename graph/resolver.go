@@ -38,6 +38,13 @@ var (
 	_ Invalidator = (*store.Invalidator)(nil)
 )
 
+// Viewer counts product views (views.Counter). Record counts one view of a
+// product that exists and returns its hits, this view included; a nil error
+// means the view is counted exactly once.
+type Viewer interface {
+	Record(ctx context.Context, productID int64) (int64, error)
+}
+
 // Resolver holds the resolvers' dependencies. Per-request state, the
 // loaders and the caller's token, travels in the request's context.
 type Resolver struct {
@@ -45,6 +52,7 @@ type Resolver struct {
 	Writer Writer
 	// Cache is invalidated after each write; nil when there is no cache.
 	Cache  Invalidator
+	Views  Viewer
 	Admin  *Admin
 	Logger *slog.Logger
 }

@@ -51,6 +51,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateProduct  func(childComplexity int, input model.CreateProductInput) int
 		DeleteProduct  func(childComplexity int, id int64) int
+		RecordView     func(childComplexity int, productID int64) int
 		SetStock       func(childComplexity int, productID int64, optionID *int64, stock int) int
 		UpdateCategory func(childComplexity int, id int64, input model.UpdateCategoryInput) int
 		UpdateProduct  func(childComplexity int, id int64, input model.UpdateProductInput) int
@@ -191,6 +192,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteProduct(childComplexity, args["id"].(int64)), true
+	case "Mutation.recordView":
+		if e.ComplexityRoot.Mutation.RecordView == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordView_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordView(childComplexity, args["productId"].(int64)), true
 	case "Mutation.setStock":
 		if e.ComplexityRoot.Mutation.SetStock == nil {
 			break
@@ -563,11 +575,13 @@ type Query {
 }
 
 """
-Admin mutations. Each needs ` + "`" + `Authorization: Bearer <token>` + "`" + `: without one it
-fails with UNAUTHENTICATED, with a wrong one with FORBIDDEN. A failed
-mutation changes nothing.
+Views and admin mutations. Admin mutations need ` + "`" + `Authorization: Bearer
+<token>` + "`" + `: without one they fail with UNAUTHENTICATED, with a wrong one with
+FORBIDDEN. A failed mutation changes nothing.
 """
 type Mutation {
+  """Counts one view of a product and returns the product, hits included. Needs no token."""
+  recordView(productId: ID!): Product!
   """Creates a product and returns it."""
   createProduct(input: CreateProductInput!): Product!
   """Changes the fields given in ` + "`" + `input` + "`" + ` and returns the product as it now is."""
@@ -593,7 +607,10 @@ type Product {
   options: [ProductOption!]!
   """Units in stock. Read live, never from the cache."""
   stock: Int!
-  """Views counted so far, including those not yet written to the database."""
+  """
+  Views counted so far, including those not yet written to the database.
+  Never goes down.
+  """
   hits: Int!
   createdAt: Time!
   updatedAt: Time!

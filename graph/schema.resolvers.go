@@ -17,6 +17,11 @@ func (r *categoryResolver) Parent(ctx context.Context, obj *store.Category) (*st
 	return categoryByID(ctx, obj.ParentID)
 }
 
+// RecordView is the resolver for the recordView field.
+func (r *mutationResolver) RecordView(ctx context.Context, productID int64) (*store.Product, error) {
+	return r.recordView(ctx, productID)
+}
+
 // CreateProduct is the resolver for the createProduct field.
 func (r *mutationResolver) CreateProduct(ctx context.Context, input model.CreateProductInput) (*store.Product, error) {
 	return r.createProduct(ctx, input)
@@ -65,6 +70,12 @@ func (r *productResolver) Options(ctx context.Context, obj *store.Product) ([]st
 // Stock is the resolver for the stock field.
 func (r *productResolver) Stock(ctx context.Context, obj *store.Product) (int, error) {
 	n, err := loaders.For(ctx).Stock.Load(ctx, obj.ID)()
+	return int(n), err
+}
+
+// Hits is the resolver for the hits field.
+func (r *productResolver) Hits(ctx context.Context, obj *store.Product) (int, error) {
+	n, err := loaders.For(ctx).Hits.Load(ctx, obj.ID)()
 	return int(n), err
 }
 

@@ -3,6 +3,7 @@ package loaders
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -157,6 +158,25 @@ func (f *Factory) stock(ctx context.Context, keys []int64) []*dataloader.Result[
 			r.Error = store.Errorf(store.NotFound, "product %d no longer exists", ids[s])
 		}
 		out[i] = r
+	}
+	return out
+}
+
+// hits is the batch function of the Hits loader: one call to the view
+// counter for the distinct keys. A product that does not exist has 0.
+func (f *Factory) hits(ctx context.Context, keys []int64) []*dataloader.Result[int64] {
+	out := make([]*dataloader.Result[int64], len(keys))
+	if f.opt.Hits == nil {
+		err := errors.New("loaders: no view counter configured (Options.Hits)")
+		for i := range out {
+			out[i] = &dataloader.Result[int64]{Error: err}
+		}
+		return out
+	}
+	ids, slots := dedupe(keys)
+	hits, err := f.opt.Hits.Hits(ctx, ids)
+	for i, s := range slots {
+		out[i] = &dataloader.Result[int64]{Data: hits[ids[s]], Error: err}
 	}
 	return out
 }

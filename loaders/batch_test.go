@@ -213,3 +213,45 @@ func TestLoaderBatchesConcurrentLoads(t *testing.T) {
 		t.Errorf("fetches = %v, want one batch [1 2]", s.calls)
 	}
 }
+
+// fakeHits records every call to the view counter and its keys.
+type fakeHits struct {
+	mu    sync.Mutex
+	calls [][]int64
+}
+
+func (h *fakeHits) Hits(_ context.Context, ids []int64) (map[int64]int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, slices.Clone(ids))
+	out := map[int64]int64{}
+	for _, id := range ids {
+		if id != 404 {
+			out[id] = id * 10
+		}
+	}
+	return out, nil
+}
+
+// The hits of one query level are one call to the view counter, for the
+// distinct ids; a product the counter does not know has 0.
+func TestHitsLoaderBatches(t *testing.T) {
+	h := &fakeHits{}
+	l := NewFactory(Options{Store: &fakeStore{}, Hits: h, Wait: 20e6}).New()
+	ctx := context.Background()
+	thunks := []func() (int64, error){l.Hits.Load(ctx, 1), l.Hits.Load(ctx, 404), l.Hits.Load(ctx, 2), l.Hits.Load(ctx, 1)}
+	var got []int64
+	for _, th := range thunks {
+		n, err := th()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if want := []int64{10, 0, 20, 10}; !slices.Equal(got, want) {
+		t.Errorf("hits = %v, want %v", got, want)
+	}
+	if want := [][]int64{{1, 404, 2}}; !slices.EqualFunc(h.calls, want, slices.Equal) {
+		t.Errorf("calls = %v, want one of the distinct ids %v", h.calls, want)
+	}
+}

@@ -6,7 +6,7 @@
 // key from Redis in one round trip, fetches only the misses from SQL (one
 // statement per table), and writes what it fetched back in one pipelined
 // round trip. Options and Stock are live: one SQL statement a batch, never
-// cached.
+// cached. Hits comes from the view counter: one Redis round trip a batch.
 //
 // Loaders are made per request by Factory.Middleware and never shared between
 // requests: a loader memoizes what it loaded, and its batches run under the
@@ -46,12 +46,22 @@ type Cache interface {
 
 var _ Cache = (*store.Cache)(nil)
 
+// Hits is the view counter (views.Counter): the hits of the products among
+// ids that exist, views not yet flushed to SQL included; products that do
+// not exist are absent. One call per batch.
+type Hits interface {
+	Hits(ctx context.Context, ids []int64) (map[int64]int64, error)
+}
+
 // Options configures a Factory.
 type Options struct {
 	Store Store
 	// Cache is consulted before Store. Nil means no cache: every load reads
 	// SQL.
 	Cache Cache
+	// Hits answers the Hits loader. Required when a query can ask for
+	// Product.hits.
+	Hits Hits
 	// Wait is how long a loader collects keys before it runs a batch. It is
 	// paid once per level of the query, so keep it short. Default 1ms.
 	Wait time.Duration
@@ -91,6 +101,9 @@ type Loaders struct {
 	Category *dataloader.Loader[int64, *store.Category]
 	Options  *dataloader.Loader[int64, []store.Option]
 	Stock    *dataloader.Loader[int64, int64]
+	// Hits is a product's views, from the view counter. recordView primes
+	// it with the count it returns.
+	Hits *dataloader.Loader[int64, int64]
 
 	store Store
 }
@@ -109,6 +122,7 @@ func (f *Factory) New() *Loaders {
 		Category: newLoader(f, categories.batch),
 		Options:  newLoader(f, f.options),
 		Stock:    newLoader(f, f.stock),
+		Hits:     newLoader(f, f.hits),
 		store:    f.opt.Store,
 	}
 }

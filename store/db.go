@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ type DB struct {
 	statements atomic.Int64
 	timeout    time.Duration // of each statement
 	outbox     bool          // writes queue their invalidations
+	updates    atomic.Int64  // the statements that are an UPDATE … SET
 	// anyID is the dialect's "column is one of the ids in the single bound
 	// argument" predicate, so that a batch query has one fixed text (and one
 	// cached statement) whatever the batch size.
@@ -110,6 +112,10 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 // Statements returns how many SQL statements d has sent since it was opened.
 func (d *DB) Statements() int64 { return d.statements.Load() }
 
+// Updates returns how many of those statements were an UPDATE … SET,
+// with or without a leading WITH clause.
+func (d *DB) Updates() int64 { return d.updates.Load() }
+
 // SQL returns the underlying handle, for migrations and tests.
 func (d *DB) SQL() *sql.DB { return d.db.DB }
 
@@ -149,11 +155,17 @@ func (d *DB) get(ctx context.Context, q sqlx.QueryerContext, dest any, query str
 // exec runs a statement that returns no rows.
 func (d *DB) exec(ctx context.Context, e sqlx.ExecerContext, query string, args ...any) (sql.Result, error) {
 	d.statements.Add(1)
+	if updateStmt.MatchString(query) {
+		d.updates.Add(1)
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	res, err := e.ExecContext(ctx, d.db.Rebind(query), args...)
 	return res, unavailable(err)
 }
+
+// updateStmt matches the statements that Updates counts.
+var updateStmt = regexp.MustCompile(`(?is)\bUPDATE\s+\w+\s+SET\b`)
 
 // isNoRows reports whether err means a query found no row.
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -35,9 +35,9 @@ type MoneyInput struct {
 	Currency string `json:"currency"`
 }
 
-// Admin mutations. Each needs `Authorization: Bearer <token>`: without one it
-// fails with UNAUTHENTICATED, with a wrong one with FORBIDDEN. A failed
-// mutation changes nothing.
+// Views and admin mutations. Admin mutations need `Authorization: Bearer
+// <token>`: without one they fail with UNAUTHENTICATED, with a wrong one with
+// FORBIDDEN. A failed mutation changes nothing.
 type Mutation struct {
 }
 

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// childEnv switches the test binary into the service: crash tests run it
+// as a child process that they can SIGKILL or SIGTERM.
+const childEnv = "CATALOG_BFF_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// child is the service running in a process of its own.
+type child struct {
+	cmd  *exec.Cmd
+	base string
+	logs *syncBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's error, set before done is closed
+}
+
+// startChild starts the service as a child process with env, and waits
+// until it serves. It is killed, if still running, when t ends.
+func startChild(t *testing.T, env map[string]string) *child {
+	t.Helper()
+	env = maps.Clone(env)
+	env["PORT"] = freePort(t)
+	env[childEnv] = "1"
+	c := &child{cmd: exec.Command(os.Args[0]), logs: &syncBuffer{}, done: make(chan struct{})}
+	c.cmd.Env = os.Environ()
+	for k, v := range env {
+		c.cmd.Env = append(c.cmd.Env, k+"="+v)
+	}
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		<-c.done
+	})
+	c.base = "http://127.0.0.1:" + env["PORT"]
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(c.base + "/"); err == nil {
+			res.Body.Close()
+			return c
+		}
+		if c.exited() {
+			t.Fatalf("child exited at start: %v; logs:\n%s", c.err, c.logs)
+		}
+	}
+	t.Fatalf("child did not start; logs:\n%s", c.logs)
+	return nil
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the child to exit and returns how: the signal that killed
+// it, or "exit N".
+func (c *child) wait(t *testing.T, within time.Duration) string {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(within):
+		t.Fatalf("child still running after %v; logs:\n%s", within, c.logs)
+	}
+	ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return ws.Signal().String()
+	}
+	return fmt.Sprint("exit ", ws.ExitStatus())
+}
+
+// recordView sends one view and reports whether the service acknowledged
+// it: a response with the product and no error.
+func recordView(base string, id int64) bool {
+	body := fmt.Sprintf(`{"query":"mutation { recordView(productId: \"%d\") { id hits } }"}`, id)
+	res, err := http.Post(base+"/query", "application/json", strings.NewReader(body))
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	s := string(b)
+	return err == nil && res.StatusCode == 200 && !strings.Contains(s, `"errors"`) && strings.Contains(s, fmt.Sprintf(`"id":"%d"`, id))
+}
+
+// sqlHits reads products.hits of ids 1..n straight from the database.
+func sqlHits(t *testing.T, dbURL string, n int) map[int64]int64 {
+	t.Helper()
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	hits, _, err := db.ViewBase(context.Background(), ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// The flusher is killed with SIGKILL at each point of a flush, on
+// PostgreSQL: after it claimed a batch in Redis, between its UPDATE and
+// COMMIT, after the COMMIT, and after the ack. Views keep arriving at a
+// second instance (in this process, flushing only when it stops), whose
+// clients see every view acknowledged. The killed instance is restarted
+// and flushes; SQL then holds exactly the acknowledged views.
+func TestViewsExactAfterCrash(t *testing.T) {
+	for _, point := range []string{"after-claim", "before-commit", "after-commit", "after-ack"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			const products = 5
+			redisURL := storetest.RedisURL(t)
+			env := map[string]string{
+				"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+				"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
+				"DEMO_PRODUCTS": "20", "VIEWS_FLUSH_INTERVAL": "1h",
+			}
+			front, _ := start(t, maps.Clone(env)) // migrates and seeds
+			base := sqlHits(t, env["DATABASE_URL"], products)
+			env["VIEWS_FLUSH_INTERVAL"] = "20ms"
+			crashing := maps.Clone(env)
+			crashing["CATALOG_CRASH_AT"] = point
+			flusher := startChild(t, crashing)
+
+			acked := map[int64]int64{}
+			send := func(i int) {
+				id := int64(1 + i%products)
+				if !recordView(front, id) {
+					t.Fatalf("view %d not acknowledged", i)
+				}
+				acked[id]++
+			}
+			i := 0
+			for ; !flusher.exited() && i < 5000; i++ {
+				send(i)
+			}
+			if how := flusher.wait(t, 10*time.Second); how != "killed" {
+				t.Fatalf("flusher ended with %s, want killed at %s; logs:\n%s", how, point, flusher.logs)
+			}
+			checkCrashState(t, env, point)
+			for range 50 { // views while no flusher runs
+				send(i)
+				i++
+			}
+			flusher = startChild(t, env)
+			for range 50 {
+				send(i)
+				i++
+			}
+			syscall.Kill(flusher.cmd.Process.Pid, syscall.SIGTERM)
+			if how := flusher.wait(t, 10*time.Second); how != "exit 0" {
+				t.Fatalf("restarted flusher ended with %s; logs:\n%s", how, flusher.logs)
+			}
+			got := sqlHits(t, env["DATABASE_URL"], products)
+			var total int64
+			for id := int64(1); id <= products; id++ {
+				total += acked[id]
+				if got[id]-base[id] != acked[id] {
+					t.Errorf("product %d: SQL has %d new views, clients saw %d acknowledged", id, got[id]-base[id], acked[id])
+				}
+			}
+			t.Logf("killed %s: %d views acknowledged, %d in SQL", point, total, sum(got)-sum(base))
+		})
+	}
+}
+
+// checkCrashState checks what the kill left: a batch claimed in Redis and
+// not acknowledged, except after the ack; recorded as applied in SQL only
+// once committed.
+func checkCrashState(t *testing.T, env map[string]string, point string) {
+	t.Helper()
+	ctx := context.Background()
+	rdb, err := store.NewRedis(env["REDIS_URL"], store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	claimed, err := rdb.ZRange(ctx, env["REDIS_PREFIX"]+"{views}:claimed", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, applied, err := db.ViewBase(ctx, nil, claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClaimed, wantApplied := 1, map[string]int{"after-commit": 1}[point]
+	if point == "after-ack" {
+		wantClaimed = 0
+	}
+	if len(claimed) != wantClaimed || len(applied) != wantApplied {
+		t.Errorf("killed %s: %d batches claimed and not acknowledged, %d of them applied; want %d and %d",
+			point, len(claimed), len(applied), wantClaimed, wantApplied)
+	}
+}
+
+// SIGTERM: the service stops taking requests, finishes those in flight, and
+// flushes the views it holds before it exits. Without Redis they are all in
+// the process.
+func TestSigtermFlushesViewsHeldInProcess(t *testing.T) {
+	dbURL := "sqlite:" + t.TempDir() + "/catalog.db"
+	svc := startChild(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": "off",
+		"DEMO_PRODUCTS": "5", "VIEWS_FLUSH_INTERVAL": "1h"})
+	base := sqlHits(t, dbURL, 5)
+	for i := range 30 {
+		if !recordView(svc.base, int64(1+i%5)) {
+			t.Fatalf("view %d not acknowledged", i)
+		}
+	}
+	if got := sqlHits(t, dbURL, 5); sum(got) != sum(base) {
+		t.Fatalf("views reached SQL before the flush: %v", got)
+	}
+	syscall.Kill(svc.cmd.Process.Pid, syscall.SIGTERM)
+	if how := svc.wait(t, 10*time.Second); how != "exit 0" {
+		t.Fatalf("service ended with %s; logs:\n%s", how, svc.logs)
+	}
+	got := sqlHits(t, dbURL, 5)
+	for id := int64(1); id <= 5; id++ {
+		if got[id] != base[id]+6 {
+			t.Errorf("product %d: SQL hits %d, want %d", id, got[id], base[id]+6)
+		}
+	}
+}
+
+func sum(m map[int64]int64) int64 {
+	var s int64
+	for _, n := range m {
+		s += n
+	}
+	return s
+}

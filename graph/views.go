@@ -1,0 +1,30 @@
+package graph
+
+import (
+	"context"
+
+	"catalog-bff/loaders"
+	"catalog-bff/store"
+)
+
+// recordView counts one view of a product and returns it, with the Hits
+// loader primed with the count that includes this view. The product comes
+// from the product loader (from the cache when it is warm), so that a
+// product that does not exist fails with NotFound before anything is
+// counted.
+func (r *Resolver) recordView(ctx context.Context, id int64) (*store.Product, error) {
+	l := loaders.For(ctx)
+	p, err := l.Product.Load(ctx, id)()
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, store.Errorf(store.NotFound, "product %d not found", id)
+	}
+	hits, err := r.Views.Record(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l.Hits.Clear(ctx, id).Prime(ctx, id, hits)
+	return p, nil
+}

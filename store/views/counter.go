@@ -1,0 +1,342 @@
+// Package views is the write-behind view counter: recordView counts a view
+// in Redis in one round trip, Product.hits reads counts in one round trip
+// per batch, and a background flusher moves the views into SQL in one
+// UPDATE per flush window, exactly once. docs/VIEWS.md explains the design;
+// the doc comments here state the contracts.
+package views
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/store"
+)
+
+// SQL is the database side of the counter (store.DB).
+type SQL interface {
+	ApplyViews(ctx context.Context, b store.ViewBatch) (bool, error)
+	ViewBase(ctx context.Context, ids []int64, batchIDs []string) (map[int64]int64, map[string]bool, error)
+	PruneViewBatches(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Redis is the Redis side of the counter (store.RedisViews): each method is
+// one round trip.
+type Redis interface {
+	Record(ctx context.Context, id int64) (display, queued int64, err error)
+	Read(ctx context.Context, ids []int64) (store.ViewRead, error)
+	Init(ctx context.Context, gen string, ids, bases []int64, unapplied []string) ([]int64, error)
+	Claim(ctx context.Context, batchID string) (store.ViewClaim, error)
+	Batch(ctx context.Context, batchID string) (map[int64]int64, error)
+	Ack(ctx context.Context, batchID string) error
+	Invalidate(ctx context.Context, ids []int64) error
+}
+
+var (
+	_ SQL   = (*store.DB)(nil)
+	_ Redis = (*store.RedisViews)(nil)
+)
+
+// Options configures a Counter. Zero fields take the defaults.
+type Options struct {
+	SQL SQL
+	// Redis holds the counts. Nil means no Redis: views count in process
+	// and flush straight to SQL.
+	Redis Redis
+	// FlushInterval is how often the flusher runs. Default 1s.
+	FlushInterval time.Duration
+	// FlushMax makes the flusher run early once more views than this wait.
+	// Default 10,000.
+	FlushMax int64
+	// Timeout bounds each Redis call of a request. Default 50ms.
+	Timeout time.Duration
+	// FlushTimeout bounds each step of a flush. Default 5s.
+	FlushTimeout time.Duration
+	// Retention is how long view_batches keeps the record of an applied
+	// batch. Default 7 days.
+	Retention time.Duration
+	// Remember bounds the products whose highest shown count is remembered
+	// per generation (see highWater). Default 100,000.
+	Remember int
+	Logger   *slog.Logger
+	// Hook, when set, is called at each point of a flush: "after-claim",
+	// "before-commit", "after-commit", "after-ack". It is for crash tests.
+	Hook func(point string)
+}
+
+// Counter counts product views. It is safe for concurrent use; Run runs its
+// flusher.
+type Counter struct {
+	opt       Options
+	local     *local
+	hw        *highWater
+	down      atomic.Bool // Redis failed; cleared by the flusher's next success
+	kick      chan struct{}
+	flushMu   sync.Mutex // one flush at a time
+	lastPrune time.Time
+	stats     counters
+	warn      throttle
+}
+
+// New returns a Counter over opt's SQL and Redis.
+func New(opt Options) *Counter {
+	if opt.FlushInterval <= 0 {
+		opt.FlushInterval = time.Second
+	}
+	if opt.FlushMax <= 0 {
+		opt.FlushMax = 10_000
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 50 * time.Millisecond
+	}
+	if opt.FlushTimeout <= 0 {
+		opt.FlushTimeout = 5 * time.Second
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = 7 * 24 * time.Hour
+	}
+	if opt.Remember <= 0 {
+		opt.Remember = 100_000
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
+		kick: make(chan struct{}, 1), lastPrune: time.Now()}
+}
+
+// ErrUnknown is the error (wrapped in a store.Unavailable error) of a view
+// whose Redis call failed after it may have reached Redis: it may or may not
+// have been counted, and counting it in process too could count it twice.
+var ErrUnknown = errors.New("the view counter did not answer")
+
+// Record counts one view of product id, which the caller has checked
+// exists, and returns the product's hits including this view.
+//
+// A nil error means the view is counted exactly once; after an error it
+// may or may not be. With Redis it costs one round trip and no SQL once the
+// product has a display count (otherwise the count is made as in Hits).
+// When Redis cannot be reached, the view is counted in process instead and
+// the count is read from SQL. When a Redis call fails after it may have
+// reached Redis, Record returns a store.Unavailable error wrapping
+// ErrUnknown rather than count the view in process too.
+func (c *Counter) Record(ctx context.Context, id int64) (int64, error) {
+	if c.redisUp() {
+		n, err := c.recordRedis(ctx, id)
+		if !errors.Is(err, errNotSent) {
+			return n, err
+		}
+	}
+	return c.recordLocal(ctx, id)
+}
+
+func (c *Counter) recordRedis(ctx context.Context, id int64) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	n, queued, err := c.opt.Redis.Record(rctx, id)
+	cancel()
+	if err != nil {
+		return 0, c.redisFailed(err)
+	}
+	if queued > c.opt.FlushMax {
+		c.flushSoon()
+	}
+	if n < 0 { // no display count yet: the read makes one, this view included
+		hits, err := c.Hits(ctx, []int64{id})
+		return hits[id], err
+	}
+	c.hw.bump(id)
+	return c.hw.raise(id, n), nil
+}
+
+// recordLocal reads the product's count first, so that a failed read
+// counts nothing, then counts the view in process.
+func (c *Counter) recordLocal(ctx context.Context, id int64) (int64, error) {
+	hits, err := c.localHits(ctx, []int64{id})
+	if err != nil {
+		return 0, err
+	}
+	if c.local.add(id) > c.opt.FlushMax {
+		c.flushSoon()
+	}
+	c.stats.localViews.Add(1)
+	c.hw.raise(id, hits[id])
+	c.hw.bump(id)
+	return c.hw.raise(id, hits[id]+1), nil
+}
+
+// Hits returns the hits of the products among ids that exist: the views in
+// SQL plus those counted and not yet flushed. Products that do not exist
+// are absent from the map. A value is never lower than one this process
+// returned before for the same product (see highWater).
+//
+// With Redis, and every product having a display count, it is one round
+// trip and no SQL. Products without one cost one SQL statement and one
+// more round trip for the batch. When Redis cannot be used it reads SQL and
+// adds the views counted in process, one statement.
+func (c *Counter) Hits(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	var vals map[int64]int64
+	err := errNotSent
+	if c.redisUp() {
+		vals, err = c.redisHits(ctx, ids)
+	}
+	if isRedisErr(err) {
+		vals, err = c.localHits(ctx, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for id, v := range vals {
+		vals[id] = c.hw.raise(id, v)
+	}
+	return vals, nil
+}
+
+// maxInitTries bounds how often a read retries initializing display counts
+// while flushes keep moving batches; then it serves the SQL-based count.
+const maxInitTries = 4
+
+func (c *Counter) redisHits(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	for try := 0; try < maxInitTries; try++ {
+		r, err := c.read(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out, missing := make(map[int64]int64, len(ids)), []int64(nil)
+		for i, n := range r.Display {
+			if n >= 0 {
+				out[ids[i]] = n
+			} else {
+				missing = append(missing, ids[i])
+			}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		if err := c.initCounts(ctx, r, missing, out); !errors.Is(err, store.ErrViewsMoved) {
+			return out, err
+		}
+	}
+	c.stats.initGaveUp.Add(1)
+	return c.localHits(ctx, ids)
+}
+
+func (c *Counter) read(ctx context.Context, ids []int64) (store.ViewRead, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	r, err := c.opt.Redis.Read(rctx, ids)
+	if err != nil {
+		return r, c.redisFailed(err)
+	}
+	return r, nil
+}
+
+// initCounts makes the display counts of missing, which exist in SQL, from
+// one SQL snapshot: a product's hits there, plus its views pending in Redis,
+// plus its views in each claimed batch that the snapshot does not record as
+// applied. The batch generation r.Gen proves that no batch was claimed or
+// acknowledged between the read and the write, so that no view is in two of
+// those terms or in none (docs/VIEWS.md). Products not in SQL get no count.
+func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []int64, out map[int64]int64) error {
+	base, applied, err := c.opt.SQL.ViewBase(ctx, missing, r.Claimed)
+	if err != nil {
+		return err
+	}
+	ids, bases := make([]int64, 0, len(missing)), make([]int64, 0, len(missing))
+	for _, id := range missing {
+		if b, ok := base[id]; ok {
+			ids, bases = append(ids, id), append(bases, b)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var unapplied []string
+	for _, b := range r.Claimed {
+		if !applied[b] {
+			unapplied = append(unapplied, b)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	counts, err := c.opt.Redis.Init(rctx, r.Gen, ids, bases, unapplied)
+	if err != nil {
+		if errors.Is(err, store.ErrViewsMoved) {
+			return err
+		}
+		return c.redisFailed(err)
+	}
+	for i, id := range ids {
+		out[id] = counts[i]
+	}
+	return nil
+}
+
+// localHits is the count without Redis: SQL hits plus the views counted in
+// process that SQL does not hold yet, from one SQL snapshot.
+func (c *Counter) localHits(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	batches := c.local.snapshot(ids)
+	batchIDs := make([]string, len(batches))
+	for i, b := range batches {
+		batchIDs[i] = b.id
+	}
+	hits, applied, err := c.opt.SQL.ViewBase(ctx, ids, batchIDs)
+	if err != nil {
+		return nil, err
+	}
+	for id := range hits {
+		for _, b := range batches {
+			if !applied[b.id] {
+				hits[id] += b.views[id]
+			}
+		}
+	}
+	return hits, nil
+}
+
+// flushSoon asks the flusher to run now rather than at its next tick.
+func (c *Counter) flushSoon() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Counter) redisUp() bool { return c.opt.Redis != nil && !c.down.Load() }
+
+// errNotSent marks a Redis failure where the command cannot have reached
+// Redis: a refused or failed dial, a pool timeout, or no Redis at all.
+var errNotSent = errors.New("views: redis not reached")
+
+// redisError is a failed Redis call.
+type redisError struct{ err error }
+
+func (e *redisError) Error() string { return e.err.Error() }
+func (e *redisError) Unwrap() error { return e.err }
+
+func isRedisErr(err error) bool {
+	var re *redisError
+	return errors.Is(err, errNotSent) || errors.As(err, &re)
+}
+
+// redisFailed stops the request path from using Redis until the flusher
+// reaches it again, and classifies err: errNotSent when the command cannot
+// have reached Redis, else an Unavailable error wrapping ErrUnknown.
+func (c *Counter) redisFailed(err error) error {
+	c.down.Store(true)
+	if c.warn.allow(10 * time.Second) {
+		c.opt.Logger.Warn("view counter: Redis failed; counting views in process", "err", err)
+	}
+	var op *net.OpError
+	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, redis.ErrPoolTimeout) {
+		return &redisError{err: errors.Join(errNotSent, err)}
+	}
+	return &redisError{err: &store.Error{Code: store.Unavailable,
+		Message: "the view may not have been counted; the view counter did not answer",
+		Err:     errors.Join(ErrUnknown, err)}}
+}

@@ -1,0 +1,218 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"catalog-bff/store"
+)
+
+// Run is the flusher: it flushes once at start, which re-applies any batch
+// a crashed process left claimed, then every FlushInterval, and sooner when
+// more than FlushMax views wait. When ctx is done it flushes one last time,
+// under a fresh FlushTimeout, and returns. Errors are logged, and what failed
+// is retried at the next flush.
+func (c *Counter) Run(ctx context.Context) {
+	t := time.NewTicker(c.opt.FlushInterval)
+	defer t.Stop()
+	for {
+		c.flushAndLog(ctx)
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.FlushTimeout)
+			defer cancel()
+			c.flushAndLog(fctx)
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+func (c *Counter) flushAndLog(ctx context.Context) {
+	if err := c.Flush(ctx); err != nil && ctx.Err() == nil && c.warn.allow(10*time.Second) {
+		c.opt.Logger.Warn("view counter: flush failed; retrying at the next one", "err", err)
+	}
+}
+
+// Flush writes every view counted so far to SQL:
+//  1. with Redis, it claims the pending views as a new batch (one round
+//     trip), applies every claimed batch (the new one and any left by a
+//     crash or by another instance: at most two statements each, one
+//     INSERT and one UPDATE, in one transaction) and acknowledges each (one
+//     round trip each);
+//  2. it applies the views counted in process as a batch of their own;
+//  3. with Redis answering, it drops the display counts of the products
+//     whose views reached SQL without passing through Redis.
+//
+// Every batch is applied exactly once, whatever fails or crashes in
+// between (store.DB.ApplyViews). A failed step is retried at the next
+// flush. Safe for concurrent use; flushes run one at a time.
+func (c *Counter) Flush(ctx context.Context) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	c.stats.flushes.Add(1)
+	var errs []error
+	if c.opt.Redis != nil {
+		errs = append(errs, c.flushRedis(ctx))
+	}
+	errs = append(errs, c.flushLocal(ctx))
+	if c.redisUp() {
+		errs = append(errs, c.invalidateStale(ctx))
+	}
+	errs = append(errs, c.prune(ctx))
+	return errors.Join(errs...)
+}
+
+// flushRedis claims, applies and acknowledges. A successful claim is what
+// tells the request path that Redis answers again.
+func (c *Counter) flushRedis(ctx context.Context) error {
+	id := newBatchID()
+	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	claim, err := c.opt.Redis.Claim(rctx, id)
+	cancel()
+	if err != nil {
+		c.down.Store(true)
+		return err
+	}
+	c.down.Store(false)
+	if len(claim.Views) > 0 {
+		c.hook("after-claim")
+	}
+	var errs []error
+	for _, b := range claim.Claimed { // oldest first; the new batch is last
+		views := claim.Views
+		if b != id {
+			if views, err = c.batch(ctx, b); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		errs = append(errs, c.applyClaimed(ctx, b, views))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Counter) batch(ctx context.Context, id string) (map[int64]int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	defer cancel()
+	return c.opt.Redis.Batch(rctx, id)
+}
+
+// applyClaimed applies a claimed batch, then acknowledges it. A batch found
+// empty was acknowledged meanwhile; acknowledging it again is harmless.
+func (c *Counter) applyClaimed(ctx context.Context, id string, views map[int64]int64) error {
+	if len(views) > 0 {
+		if err := c.apply(ctx, id, views); err != nil {
+			return err
+		}
+		c.hook("after-commit")
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	defer cancel()
+	if err := c.opt.Redis.Ack(rctx, id); err != nil {
+		return err
+	}
+	if len(views) > 0 {
+		c.hook("after-ack")
+	}
+	return nil
+}
+
+func (c *Counter) apply(ctx context.Context, id string, views map[int64]int64) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	defer cancel()
+	applied, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: id, Deltas: views,
+		BeforeCommit: func() { c.hook("before-commit") }})
+	switch {
+	case err != nil:
+		return err
+	case applied:
+		c.stats.applied.Add(1)
+	default:
+		c.stats.replayed.Add(1)
+	}
+	return nil
+}
+
+// flushLocal applies the views counted in process. A batch that fails is
+// kept and retried under the same id, so an unknown commit outcome cannot
+// count it twice.
+func (c *Counter) flushLocal(ctx context.Context) error {
+	b := c.local.take()
+	if b == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	defer cancel()
+	if _, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: b.id, Deltas: b.views}); err != nil {
+		return err
+	}
+	c.stats.localBatches.Add(1)
+	c.local.done(b)
+	return nil
+}
+
+// invalidateStale drops the display counts that lack views counted in
+// process, now that those views are in SQL.
+func (c *Counter) invalidateStale(ctx context.Context) error {
+	ids := c.local.takeStale()
+	if len(ids) == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	defer cancel()
+	if err := c.opt.Redis.Invalidate(rctx, ids); err != nil {
+		c.local.restale(ids)
+		return err
+	}
+	return nil
+}
+
+// prune deletes old batch records, at most once an hour.
+func (c *Counter) prune(ctx context.Context) error {
+	if time.Since(c.lastPrune) < time.Hour {
+		return nil
+	}
+	c.lastPrune = time.Now()
+	_, err := c.opt.SQL.PruneViewBatches(ctx, time.Now().Add(-c.opt.Retention))
+	return err
+}
+
+func (c *Counter) hook(point string) {
+	if c.opt.Hook != nil {
+		c.opt.Hook(point)
+	}
+}
+
+// Stats counts what a Counter did, for tests and diagnostics.
+type Stats struct {
+	Flushes      int64 // Flush calls
+	Applied      int64 // Redis batches this counter applied to SQL
+	Replayed     int64 // Redis batches it found already applied: no-ops
+	LocalViews   int64 // views counted in process
+	LocalBatches int64 // batches of those applied to SQL
+	InitGaveUp   int64 // reads that served the SQL-based count after retries
+}
+
+type counters struct {
+	flushes, applied, replayed, localViews, localBatches, initGaveUp atomic.Int64
+}
+
+// Stats returns the counts so far.
+func (c *Counter) Stats() Stats {
+	s := &c.stats
+	return Stats{Flushes: s.flushes.Load(), Applied: s.applied.Load(), Replayed: s.replayed.Load(),
+		LocalViews: s.localViews.Load(), LocalBatches: s.localBatches.Load(), InitGaveUp: s.initGaveUp.Load()}
+}
+
+// throttle lets one event through per interval.
+type throttle struct{ last atomic.Int64 }
+
+func (t *throttle) allow(every time.Duration) bool {
+	now := time.Now().UnixNano()
+	last := t.last.Load()
+	return now-last >= int64(every) && t.last.CompareAndSwap(last, now)
+}

@@ -1,0 +1,201 @@
+package views_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+	"catalog-bff/store/views"
+)
+
+// fixture is a seeded database and a Redis key prefix of one test, from
+// which the test makes as many counters (instances) as it likes.
+type fixture struct {
+	dialect  store.Dialect
+	dbURL    string
+	db       *store.DB // the test's own handle, for assertions
+	redisURL string
+	prefix   string
+}
+
+func newFixture(t *testing.T, d store.Dialect, products int) *fixture {
+	t.Helper()
+	f := &fixture{dialect: d, dbURL: storetest.DatabaseURL(t, d), redisURL: storetest.RedisURL(t)}
+	f.db = f.open(t)
+	if err := f.db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	f.prefix = storetest.Prefix(t, f.redisURL)
+	return f
+}
+
+// open returns a new handle on the fixture's database, as another process
+// would have.
+func (f *fixture) open(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// redis returns a new client, through url when given, with a round-trip
+// counter. Its calls time out after timeout, default 200 ms.
+func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.UniversalClient, *store.RedisCounter) {
+	t.Helper()
+	if url == "" {
+		url = f.redisURL
+	}
+	if timeout == 0 {
+		timeout = 200 * time.Millisecond
+	}
+	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	counter := &store.RedisCounter{}
+	rdb.AddHook(counter)
+	return rdb, counter
+}
+
+// instance is one service instance's counter, with its own SQL and Redis
+// connections.
+type instance struct {
+	*views.Counter
+	db    *store.DB
+	rv    *store.RedisViews
+	redis *store.RedisCounter
+	stop  func() // stops the flusher after its final flush
+}
+
+type instanceOptions struct {
+	redisURL string        // through a proxy; default the fixture's Redis
+	timeout  time.Duration // of each Redis call; default 200 ms
+	noRedis  bool
+	interval time.Duration // flusher interval; 0: no flusher runs
+	flushMax int64
+	sql      func(views.SQL) views.SQL     // wraps the SQL side
+	wrap     func(views.Redis) views.Redis // wraps the Redis side
+}
+
+func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
+	t.Helper()
+	in := &instance{db: f.open(t), stop: func() {}}
+	if o.timeout == 0 {
+		o.timeout = 200 * time.Millisecond
+	}
+	opt := views.Options{SQL: in.db, FlushInterval: o.interval, FlushMax: o.flushMax,
+		Timeout: o.timeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if o.sql != nil {
+		opt.SQL = o.sql(in.db)
+	}
+	if !o.noRedis {
+		var rdb redis.UniversalClient
+		rdb, in.redis = f.redis(t, o.redisURL, o.timeout)
+		in.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: f.prefix})
+		opt.Redis = in.rv
+		if o.wrap != nil {
+			opt.Redis = o.wrap(in.rv)
+		}
+	}
+	in.Counter = views.New(opt)
+	if o.interval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { in.Run(ctx); close(done) }()
+		var once sync.Once
+		in.stop = func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(in.stop)
+	}
+	return in
+}
+
+// sqlHits reads products.hits of ids from the fixture's database.
+func (f *fixture) sqlHits(t *testing.T, ids ...int64) map[int64]int64 {
+	t.Helper()
+	hits, _, err := f.db.ViewBase(context.Background(), ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// tally counts acknowledged views per product. Safe for concurrent use.
+type tally struct {
+	mu sync.Mutex
+	n  map[int64]int64
+}
+
+func (c *tally) add(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[int64]int64{}
+	}
+	c.n[id]++
+}
+
+func (c *tally) get(id int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[id]
+}
+
+func (c *tally) total() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s int64
+	for _, n := range c.n {
+		s += n
+	}
+	return s
+}
+
+// forEachDialect runs f as a parallel subtest against each SQL engine.
+func forEachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f(t, d)
+		})
+	}
+}
+
+// ids returns 1..n.
+func ids(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i + 1)
+	}
+	return out
+}
+
+// monotonic checks that the hits a client sees for each product never go
+// down. Safe for use by one goroutine.
+type monotonic struct {
+	t    *testing.T
+	last map[int64]int64
+}
+
+func (m *monotonic) see(id, v int64) {
+	if m.last == nil {
+		m.last = map[int64]int64{}
+	}
+	if old, ok := m.last[id]; ok && v < old {
+		m.t.Errorf("product %d: hits went down from %d to %d", id, old, v)
+	}
+	m.last[id] = v
+}
