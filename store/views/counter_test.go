@@ -370,7 +370,8 @@ func TestRedisHangDoesNotBlockViews(t *testing.T) {
 	base := f.sqlHits(t, 1)[1]
 	u, _ := url.Parse(f.redisURL)
 	proxy := storetest.NewProxy(t, u.Host)
-	const timeout = 50 * time.Millisecond
+	// Long enough that a loaded CI machine never times out a healthy call.
+	const timeout = 250 * time.Millisecond
 	in := f.instance(t, instanceOptions{redisURL: proxy.RedisURL(t, f.redisURL), timeout: timeout,
 		interval: 20 * time.Millisecond})
 	ctx := context.Background()
