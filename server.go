@@ -57,6 +57,9 @@ type config struct {
 	adminTokens   string
 	flushInterval time.Duration
 	flushMax      int64
+	sqlTimeout    time.Duration
+	leaseTTL      time.Duration
+	fallbackMax   int
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush, for crash tests.
 	crashAt string
@@ -99,11 +102,43 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseViewsConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
+	if err := parseResilienceConfig(fs, env, &c); err != nil {
+		return c, fs, err
+	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
 	return c, fs, fs.Parse(args)
 }
 
 // parseViewsConfig reads the view counter's settings.
+// parseResilienceConfig reads the settings that bound the damage of a slow
+// or dead dependency.
+func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	durations := []struct {
+		dst       *time.Duration
+		key, flag string
+		def, doc  string
+	}{
+		{&c.sqlTimeout, "SQL_TIMEOUT", "sql-timeout", "2s", "deadline of each SQL statement"},
+		{&c.leaseTTL, "CACHE_LEASE_TTL", "cache-lease-ttl", "100ms",
+			"fill lease of a missed key: the most a reader waits for another to fill it; 0 for none"},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(env(d.key, d.def))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.key, err)
+		}
+		*d.dst = v
+		fs.DurationVar(d.dst, d.flag, v, d.doc+" ("+d.key+")")
+	}
+	n, err := strconv.Atoi(env("DB_FALLBACK_MAX_INFLIGHT", "16"))
+	if err != nil {
+		return fmt.Errorf("DB_FALLBACK_MAX_INFLIGHT: %w", err)
+	}
+	fs.IntVar(&c.fallbackMax, "db-fallback-max-inflight", n,
+		"SQL reads at once standing in for a Redis that is down; past it UNAVAILABLE (DB_FALLBACK_MAX_INFLIGHT)")
+	return nil
+}
+
 func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
 	var err error
 	if c.flushInterval, err = time.ParseDuration(env("VIEWS_FLUSH_INTERVAL", "1s")); err != nil {
@@ -135,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer db.Close()
+	db.SetStatementTimeout(c.sqlTimeout)
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
@@ -278,7 +314,8 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
 func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, counter *views.Counter,
 	admin *graph.Admin, c config, log *slog.Logger) http.Handler {
-	opt := loaders.Options{Store: db, Hits: counter, Wait: c.loaderWait, Logger: log}
+	opt := loaders.Options{Store: db, Hits: counter, Wait: c.loaderWait, Logger: log,
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
 	resolver := &graph.Resolver{Lister: db, Writer: db, Views: counter, Admin: admin, Logger: log}
 	if cache != nil {
 		opt.Cache, resolver.Cache = cache, inv

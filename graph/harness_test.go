@@ -56,6 +56,8 @@ type serverOptions struct {
 	// many requests and count no batches make it short.
 	wait       time.Duration
 	afterFetch func(ctx context.Context, kind string, ids []int64)
+	// fallbackMax bounds SQL reads while the cache is down; 0 for none.
+	fallbackMax int
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
@@ -118,7 +120,8 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	return graph.NewHandler(graph.HandlerOptions{
 		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Views: ts.views, Admin: admin},
 		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Hits: ts.views,
-			Wait: ts.opt.wait, Logger: log, AfterFetch: ts.opt.afterFetch}),
+			Wait: ts.opt.wait, Logger: log, AfterFetch: ts.opt.afterFetch,
+			LeaseTTL: 100 * time.Millisecond, FallbackMaxInflight: ts.opt.fallbackMax}),
 		Logger: log,
 	})
 }

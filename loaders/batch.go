@@ -2,7 +2,6 @@ package loaders
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"time"
@@ -11,124 +10,6 @@ import (
 
 	"catalog-bff/store"
 )
-
-// cached is the batch function of a cached document type T.
-type cached[T any] struct {
-	f       *Factory
-	kind    string // the cache key's type segment, e.g. "product"
-	fetch   func(context.Context, []int64) (map[int64]*T, error)
-	version func(*T) int64
-}
-
-// batch loads keys, in key order. Its contract, for any keys:
-//   - one cache round trip (Get) for all distinct keys;
-//   - one Store call for the keys the cache did not have (a miss, or an entry
-//     that does not decode), and none when the cache had them all;
-//   - one cache round trip (Put) writing back what the Store call returned,
-//     documents and negative entries alike, skipped when the cache read failed;
-//   - a result for every key: the document, nil with no error when no row
-//     has the id, or the Store's error for keys that only SQL could answer.
-//
-// A cache failure is never a client error: the batch reads SQL instead.
-func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Result[*T] {
-	ids, slots := dedupe(keys)
-	vals := make([]*T, len(ids))
-	bad := map[int64][]byte{}
-	misses, cacheUp := c.read(ctx, ids, vals, bad)
-	var err error
-	if len(misses) > 0 {
-		err = c.fill(ctx, ids, misses, vals, cacheUp, bad)
-	}
-	failed := make([]bool, len(ids))
-	if err != nil {
-		for _, m := range misses {
-			failed[m] = true
-		}
-	}
-	out := make([]*dataloader.Result[*T], len(keys))
-	for i, s := range slots {
-		if failed[s] {
-			out[i] = &dataloader.Result[*T]{Error: err}
-		} else {
-			out[i] = &dataloader.Result[*T]{Data: vals[s]}
-		}
-	}
-	return out
-}
-
-// read fills vals from the cache and returns the indices of ids it did not
-// answer, and whether the cache answered at all. It keeps, in bad, the
-// entries that did not decode, so that the write-back replaces them.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[int64][]byte) ([]int, bool) {
-	misses := make([]int, 0, len(ids))
-	if c.f.opt.Cache == nil {
-		return all(len(ids)), false
-	}
-	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
-	if err != nil {
-		c.f.warnCache("cache read failed; reading SQL", c.kind, err)
-		return all(len(ids)), false
-	}
-	for i, e := range entries {
-		switch e.State {
-		case store.Absent:
-		case store.Hit:
-			v := new(T)
-			if err := json.Unmarshal(e.Data, v); err != nil {
-				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
-					"kind", c.kind, "id", ids[i], "err", err)
-				bad[ids[i]] = e.Raw
-				misses = append(misses, i)
-				continue
-			}
-			vals[i] = v
-		case store.Corrupt:
-			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
-			bad[ids[i]] = e.Raw
-			misses = append(misses, i)
-		default:
-			misses = append(misses, i)
-		}
-	}
-	return misses, true
-}
-
-// fill fetches the misses from SQL into vals and, when the cache is up,
-// writes them back.
-func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []*T, cacheUp bool, bad map[int64][]byte) error {
-	missIDs := make([]int64, len(misses))
-	for j, m := range misses {
-		missIDs[j] = ids[m]
-	}
-	found, err := c.fetch(ctx, missIDs)
-	if err != nil {
-		return err
-	}
-	fills := make([]store.Fill, 0, len(misses))
-	for j, m := range misses {
-		id := missIDs[j]
-		v, ok := found[id]
-		if !ok {
-			fills = append(fills, store.Fill{ID: id, Absent: true, Replace: bad[id]})
-			continue
-		}
-		vals[m] = v
-		data, err := json.Marshal(v)
-		if err != nil {
-			continue // cannot happen for these types; the value is still served
-		}
-		fills = append(fills, store.Fill{ID: id, Version: c.version(v), Data: data, Replace: bad[id]})
-	}
-	if hook := c.f.opt.AfterFetch; hook != nil {
-		hook(ctx, c.kind, missIDs)
-	}
-	if cacheUp {
-		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
-			c.f.warnCache("cache write-back failed", c.kind, err)
-		}
-	}
-	return nil
-}
 
 // options is the batch function of the live Options loader.
 func (f *Factory) options(ctx context.Context, keys []int64) []*dataloader.Result[[]store.Option] {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"golang.org/x/sync/semaphore"
 
 	"catalog-bff/store"
 )
@@ -38,9 +39,10 @@ type Store interface {
 var _ Store = (*store.DB)(nil)
 
 // Cache is the Redis side of the read path: Get is one round trip for all
-// ids, Put one round trip for all fills.
+// ids, Lease one for the fill leases of the misses, Put one for all fills.
 type Cache interface {
 	Get(ctx context.Context, kind string, ids []int64) ([]store.Entry, error)
+	Lease(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]store.LeaseResult, error)
 	Put(ctx context.Context, kind string, fills []store.Fill) error
 }
 
@@ -72,12 +74,24 @@ type Options struct {
 	// from SQL and before it writes them back: the window in which a write
 	// can race the reader. Tests use it to hold a reader there.
 	AfterFetch func(ctx context.Context, kind string, ids []int64)
+	// LeaseTTL is the fill lease of a missed key (see store.Cache.Lease):
+	// the most a reader waits for another to fill a key before it reads SQL
+	// itself. 0 takes no leases.
+	LeaseTTL time.Duration
+	// FallbackMaxInflight bounds the SQL reads that stand in for a cache
+	// that is down; 0 sets no bound. FallbackWait is how long a read waits
+	// for a slot before it is refused with Unavailable; default 100ms.
+	FallbackMaxInflight int
+	FallbackWait        time.Duration
 }
 
 // Factory makes the loaders of each request. It is safe for concurrent use.
 type Factory struct {
-	opt     Options
-	cacheOK throttle // rate-limits warnings about a failing cache
+	opt      Options
+	cacheOK  throttle // rate-limits warnings about a failing cache
+	flights  flights
+	fallback *semaphore.Weighted // nil: no bound
+	stats    stats
 }
 
 // NewFactory returns a Factory that builds loaders over opt's store and cache.
@@ -91,7 +105,14 @@ func NewFactory(opt Options) *Factory {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Factory{opt: opt}
+	if opt.FallbackWait <= 0 {
+		opt.FallbackWait = 100 * time.Millisecond
+	}
+	f := &Factory{opt: opt}
+	if opt.FallbackMaxInflight > 0 {
+		f.fallback = semaphore.NewWeighted(int64(opt.FallbackMaxInflight))
+	}
+	return f
 }
 
 // Loaders are one request's dataloaders.
