@@ -60,6 +60,7 @@ type config struct {
 	sqlTimeout    time.Duration
 	leaseTTL      time.Duration
 	fallbackMax   int
+	auditFraction float64
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush, for crash tests.
 	crashAt string
@@ -136,6 +137,12 @@ func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c
 	}
 	fs.IntVar(&c.fallbackMax, "db-fallback-max-inflight", n,
 		"SQL reads at once standing in for a Redis that is down; past it UNAVAILABLE (DB_FALLBACK_MAX_INFLIGHT)")
+	f, err := strconv.ParseFloat(env("AUDIT_FRACTION", "0.001"), 64)
+	if err != nil {
+		return fmt.Errorf("AUDIT_FRACTION: %w", err)
+	}
+	fs.Float64Var(&c.auditFraction, "audit-fraction", f,
+		"fraction of cache hits re-checked against SQL by the consistency auditor (AUDIT_FRACTION)")
 	return nil
 }
 
@@ -176,17 +183,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	rdb, closeRedis := openRedis(ctx, c, log)
 	defer closeRedis()
-	admin, err := adminTokens(c, db.Dialect(), log)
-	if err != nil {
+	svc := services{db: db}
+	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
 	}
-	cache, inv := openCache(ctx, db, rdb, c, log)
-	counter := newCounter(db, rdb, c, log)
-	stopFlusher := startFlusher(ctx, counter)
+	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, log)
+	svc.counter = newCounter(db, rdb, c, log)
+	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
-	err = serve(ctx, c, newHandler(db, cache, inv, counter, admin, c, log), log)
+	err = serve(ctx, c, newHandler(svc, c, log), log)
 	stopFlusher() // after the last request: flushes what this process holds
 	return err
+}
+
+// services are the parts that run wires together. cache, inv and audit are
+// nil without Redis.
+type services struct {
+	db      *store.DB
+	cache   *store.Cache
+	inv     *store.Invalidator
+	audit   *store.Auditor
+	counter *views.Counter
+	admin   *graph.Admin
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -260,12 +278,13 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	return rdb, func() { rdb.Close() }
 }
 
-// openCache returns the document cache over rdb and the invalidation
-// worker that keeps it honest, running until ctx is done; nil, nil without
-// Redis. Writes then queue their invalidations in the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator) {
+// openCache returns the document cache over rdb, the invalidation worker
+// that keeps it honest and the auditor that measures how honest, both
+// running until ctx is done; all nil without Redis. Writes then queue their
+// invalidations in the outbox.
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
 	if rdb == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout})
 	if err := cache.LoadScripts(ctx); err != nil {
@@ -274,7 +293,9 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 	db.EnableOutbox()
 	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
 	go inv.Run(ctx)
-	return cache, inv
+	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction})
+	go audit.Run(ctx)
+	return cache, inv, audit
 }
 
 // newCounter returns the view counter, over Redis when there is one.
@@ -312,15 +333,16 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, counter *views.Counter,
-	admin *graph.Admin, c config, log *slog.Logger) http.Handler {
-	opt := loaders.Options{Store: db, Hits: counter, Wait: c.loaderWait, Logger: log,
+func newHandler(s services, c config, log *slog.Logger) http.Handler {
+	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
-	resolver := &graph.Resolver{Lister: db, Writer: db, Views: counter, Admin: admin, Logger: log}
-	if cache != nil {
-		opt.Cache, resolver.Cache = cache, inv
+	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log}
+	if s.cache != nil {
+		opt.Cache, resolver.Cache, opt.Audit = s.cache, s.inv, s.audit
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", healthz())
+	mux.Handle("GET /readyz", readyz(s))
 	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
 		Resolver: resolver,
 		Loaders:  loaders.NewFactory(opt),

@@ -65,6 +65,9 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 		switch {
 		case ok:
 			vals[i] = v
+			if a := c.f.opt.Audit; a != nil && e.State == store.Hit {
+				a.Sample(c.kind, ids[i], e.Version)
+			}
 		case e.State == store.Hit || e.State == store.Corrupt:
 			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
 			bad[ids[i]] = e.Raw

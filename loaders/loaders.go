@@ -83,6 +83,14 @@ type Options struct {
 	// for a slot before it is refused with Unavailable; default 100ms.
 	FallbackMaxInflight int
 	FallbackWait        time.Duration
+	// Audit, when set, is offered every cache hit (store.Auditor).
+	Audit Sampler
+}
+
+// Sampler is offered each document served from the cache, with the
+// version the cache held.
+type Sampler interface {
+	Sample(kind string, id, version int64)
 }
 
 // Factory makes the loaders of each request. It is safe for concurrent use.

@@ -169,3 +169,10 @@ var updateStmt = regexp.MustCompile(`(?is)\bUPDATE\s+\w+\s+SET\b`)
 
 // isNoRows reports whether err means a query found no row.
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Ping checks that the database answers, within the statement timeout.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return unavailable(d.db.PingContext(ctx))
+}
