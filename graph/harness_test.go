@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type testServer struct {
 	// invalidator delivers the writes' invalidations; tests call its Drain
 	// where a server would run it in the background.
 	invalidator *store.Invalidator
+	audit       *store.Auditor
+	factory     *loaders.Factory
 	opt         serverOptions
 	srv         *httptest.Server
 }
@@ -58,6 +61,17 @@ type serverOptions struct {
 	afterFetch func(ctx context.Context, kind string, ids []int64)
 	// fallbackMax bounds SQL reads while the cache is down; 0 for none.
 	fallbackMax int
+	db          *store.DB // a database to share; default a fresh seeded one
+	prefix      string    // a key prefix to share; default a fresh one
+	// redisTimeout is the deadline of each Redis call; default 1s, long
+	// enough that a loaded machine never times out a healthy call.
+	redisTimeout time.Duration
+	noCache      bool                              // no document cache, as with REDIS_URL=off
+	wrapStore    func(loaders.Store) loaders.Store // wraps the loaders' SQL side
+	// background runs the invalidation worker and the auditor, as a
+	// server does; otherwise tests call Drain and Check.
+	background    bool
+	auditFraction float64
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
@@ -68,62 +82,97 @@ const adminToken = "test-admin-token"
 
 func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
-	if o.products == 0 {
-		o.products = 200
+	db := o.db
+	if db == nil {
+		db = seededDB(t, dialect, o.products)
 	}
-	db := storetest.MustOpen(t, dialect)
-	if err := db.Seed(context.Background(), store.SeedOptions{Products: o.products, Seed: 7}); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
+	direct := storetest.RedisURL(t)
 	if o.redisURL == "" {
-		o.redisURL = storetest.RedisURL(t)
+		o.redisURL = direct
 	}
 	if o.wait == 0 {
 		o.wait = testWait
 	}
-	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: time.Second})
+	if o.redisTimeout == 0 {
+		o.redisTimeout = time.Second
+	}
+	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: o.redisTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}}
+	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
 	rdb.AddHook(ts.redis)
-	ts.prefix = storetest.Prefix(t, o.redisURL)
-	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second, Strategy: o.strategy})
-	if err := ts.cache.LoadScripts(context.Background()); err != nil {
-		t.Fatal(err)
+	if ts.prefix == "" {
+		ts.prefix = storetest.Prefix(t, direct) // cleaned up through the direct URL, even behind a cut proxy
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db.EnableOutbox()
-	ts.invalidator = store.NewInvalidator(db, ts.cache, store.InvalidatorOptions{Logger: log})
-	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
-		t.Fatal(err)
-	}
 	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
 	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
-		Timeout: time.Second, Logger: log})
+		Timeout: o.redisTimeout, Logger: log})
 	if o.flushInterval > 0 {
 		runFlusher(t, ts.views)
 	}
-	if o.wait == 0 {
-		o.wait = testWait
+	if !o.noCache {
+		ts.openCache(t, log)
 	}
-	ts.opt = o
 	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
 	t.Cleanup(ts.srv.Close)
 	return ts
 }
 
+// seededDB returns a fresh database with a deterministic catalogue.
+func seededDB(t *testing.T, dialect store.Dialect, products int) *store.DB {
+	t.Helper()
+	if products == 0 {
+		products = 200
+	}
+	db := storetest.MustOpen(t, dialect)
+	if err := db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 7}); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return db
+}
+
+// openCache sets up the document cache, its invalidation worker and its
+// auditor, and opens the cache's reads.
+func (ts *testServer) openCache(t *testing.T, log *slog.Logger) {
+	t.Helper()
+	o := ts.opt
+	ts.cache = store.NewCache(ts.rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy})
+	if err := ts.cache.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts.db.EnableOutbox()
+	ts.invalidator = store.NewInvalidator(ts.db, ts.cache, store.InvalidatorOptions{Logger: log, Interval: 20 * time.Millisecond})
+	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
+		t.Fatal(err)
+	}
+	ts.audit = store.NewAuditor(ts.db, ts.cache, store.AuditorOptions{Fraction: o.auditFraction, Bound: 200 * time.Millisecond})
+	if o.background {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { ts.invalidator.Run(ctx) })
+		wg.Go(func() { ts.audit.Run(ctx) })
+		t.Cleanup(func() { cancel(); wg.Wait() })
+	}
+}
+
 // handlerWithAdmin builds the real handler over ts's database and cache.
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Views: ts.views, Admin: admin},
-		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Hits: ts.views,
-			Wait: ts.opt.wait, Logger: log, AfterFetch: ts.opt.afterFetch,
-			LeaseTTL: 100 * time.Millisecond, FallbackMaxInflight: ts.opt.fallbackMax}),
-		Logger: log,
-	})
+	var sql loaders.Store = ts.db
+	if ts.opt.wrapStore != nil {
+		sql = ts.opt.wrapStore(sql)
+	}
+	opt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
+		AfterFetch: ts.opt.afterFetch, LeaseTTL: 100 * time.Millisecond, FallbackMaxInflight: ts.opt.fallbackMax}
+	resolver := &graph.Resolver{Lister: ts.db, Writer: ts.db, Views: ts.views, Admin: admin}
+	if ts.cache != nil {
+		opt.Cache, opt.Audit, resolver.Cache = ts.cache, ts.audit, ts.invalidator
+	}
+	ts.factory = loaders.NewFactory(opt)
+	return graph.NewHandler(graph.HandlerOptions{Resolver: resolver, Loaders: ts.factory, Logger: log})
 }
 
 // runFlusher runs c's flusher until t ends.
