@@ -27,9 +27,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"catalog-bff/graph"
+	"catalog-bff/graph/playground"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
@@ -191,7 +190,8 @@ func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, f
 	return cache, func() { rdb.Close() }
 }
 
-// newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
+// newHandler wires the HTTP routes: GraphQL at /query, the playground at /
+// with its bundle under /playground/.
 func newHandler(db *store.DB, cache *store.Cache, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: db, Wait: c.loaderWait, Logger: log}
 	resolver := &graph.Resolver{Lister: db, Writer: db, Admin: admin, Logger: log}
@@ -204,7 +204,9 @@ func newHandler(db *store.DB, cache *store.Cache, admin *graph.Admin, c config, 
 		Loaders:  loaders.NewFactory(opt),
 		Logger:   log,
 	}))
-	mux.Handle("GET /{$}", playground.Handler("catalog-bff", "/query"))
+	pg := playground.Handler("/query", log)
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET "+playground.AssetPrefix, pg)
 	return mux
 }
 
