@@ -36,10 +36,12 @@ const AssetPrefix = "/playground/"
 // ContentSecurityPolicy is sent with the page and with every file of the
 // bundle. Scripts, workers and requests stay on the service's own origin.
 // Two allowances are what GraphiQL 5 needs to render, found by removing them
-// in the browser test: 'unsafe-inline' styles (Monaco and GraphiQL's panes
-// set style attributes and insert <style> elements at run time) and data:
-// fonts and images (GraphiQL's stylesheet embeds its fonts and icons as
-// data: URIs). Scripts get no 'unsafe-inline' and no 'unsafe-eval'.
+// and running the browser test (with a misspelt field, for Monaco's error
+// underlines): 'unsafe-inline' styles (Monaco sets style attributes and
+// inserts <style> elements at run time) and data: fonts and images
+// (GraphiQL's stylesheet embeds its fonts, and Monaco's its error
+// underlines, as data: URIs). Scripts get no 'unsafe-inline' and no
+// 'unsafe-eval'.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; worker-src 'self'; " +
 	"connect-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; " +
 	"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; " +
