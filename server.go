@@ -27,10 +27,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/graph"
+	"catalog-bff/graph/playground"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"
@@ -332,7 +332,8 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 	return func() { cancel(); <-done }
 }
 
-// newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
+// newHandler wires the HTTP routes: GraphQL at /query, the playground at /
+// with its bundle under /playground/, and the health checks.
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
@@ -348,7 +349,9 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		Loaders:  loaders.NewFactory(opt),
 		Logger:   log,
 	}))
-	mux.Handle("GET /{$}", playground.Handler("catalog-bff", "/query"))
+	pg := playground.Handler("/query", log)
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET "+playground.AssetPrefix, pg)
 	return mux
 }
 
