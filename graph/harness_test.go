@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -160,7 +161,11 @@ func (ts *testServer) openCache(t *testing.T, log *slog.Logger) {
 
 // handlerWithAdmin builds the real handler over ts's database and cache.
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var w io.Writer = io.Discard
+	if os.Getenv("TEST_LOG") != "" {
+		w = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(w, nil))
 	var sql loaders.Store = ts.db
 	if ts.opt.wrapStore != nil {
 		sql = ts.opt.wrapStore(sql)
@@ -169,7 +174,10 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		AfterFetch: ts.opt.afterFetch, LeaseTTL: 100 * time.Millisecond, FallbackMaxInflight: ts.opt.fallbackMax}
 	resolver := &graph.Resolver{Lister: ts.db, Writer: ts.db, Views: ts.views, Admin: admin}
 	if ts.cache != nil {
-		opt.Cache, opt.Audit, resolver.Cache = ts.cache, ts.audit, ts.invalidator
+		opt.Cache, resolver.Cache = ts.cache, ts.invalidator
+	}
+	if ts.audit != nil {
+		opt.Audit = ts.audit
 	}
 	ts.factory = loaders.NewFactory(opt)
 	return graph.NewHandler(graph.HandlerOptions{Resolver: resolver, Loaders: ts.factory, Logger: log})
