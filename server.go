@@ -309,7 +309,8 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 }
 
 // crashHook returns nil, or for crash tests a hook that kills the process
-// with SIGKILL (no deferred call, no flush) when a flush reaches point.
+// with SIGKILL (no deferred call, no flush) when a view flush or a mutation
+// reaches point.
 func crashHook(point string, log *slog.Logger) func(string) {
 	if point == "" {
 		return nil
@@ -337,7 +338,8 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
-	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log}
+	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
+		Hook: crashHook(c.crashAt, log)}
 	if s.cache != nil {
 		opt.Cache, resolver.Cache, opt.Audit = s.cache, s.inv, s.audit
 	}

@@ -55,4 +55,8 @@ type Resolver struct {
 	Views  Viewer
 	Admin  *Admin
 	Logger *slog.Logger
+	// Hook, when set, is called at named points of a mutation; crash tests
+	// kill the process at "after-write-commit", between a write's commit
+	// and its invalidation.
+	Hook func(point string)
 }
