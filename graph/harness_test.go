@@ -73,6 +73,7 @@ type serverOptions struct {
 	// server does; otherwise tests call Drain and Check.
 	background    bool
 	auditFraction float64
+	leaseTTL      time.Duration // default 100ms
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
@@ -96,6 +97,9 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	}
 	if o.redisTimeout == 0 {
 		o.redisTimeout = time.Second
+	}
+	if o.leaseTTL == 0 {
+		o.leaseTTL = 100 * time.Millisecond
 	}
 	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: o.redisTimeout})
 	if err != nil {
@@ -171,7 +175,7 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		sql = ts.opt.wrapStore(sql)
 	}
 	opt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
-		AfterFetch: ts.opt.afterFetch, LeaseTTL: 100 * time.Millisecond, FallbackMaxInflight: ts.opt.fallbackMax}
+		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
 	resolver := &graph.Resolver{Lister: ts.db, Writer: ts.db, Views: ts.views, Admin: admin}
 	if ts.cache != nil {
 		opt.Cache, resolver.Cache = ts.cache, ts.invalidator
