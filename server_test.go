@@ -172,3 +172,37 @@ func TestViewsConfig(t *testing.T) {
 		t.Errorf("bad interval: %v", err)
 	}
 }
+
+// /healthz answers while the process lives; /readyz is ready while SQL
+// answers and reports Redis without failing on it.
+func TestHealthEndpoints(t *testing.T) {
+	for _, tc := range []struct{ redis, want string }{
+		{storetest.RedisURL(t), `"redis":"ok"`},
+		{"redis://127.0.0.1:1/0", `"redis":"degraded"`},
+		{"off", `"redis":"off"`},
+	} {
+		base, _ := start(t, map[string]string{
+			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+			"REDIS_URL":    tc.redis, "DEMO_PRODUCTS": "5",
+		})
+		for path, want := range map[string]string{"/healthz": "ok", "/readyz": tc.want} {
+			var body string
+			var code int
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				res, err := http.Get(base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				body, code = string(b), res.StatusCode
+				if strings.Contains(body, want) || time.Now().After(deadline) {
+					break // the first delivery round opens the cache's reads
+				}
+			}
+			if code != 200 || !strings.Contains(body, want) {
+				t.Errorf("Redis %s: %s = %d %s, want 200 with %s", tc.redis, path, code, body, want)
+			}
+		}
+	}
+}

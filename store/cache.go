@@ -119,6 +119,9 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	return c
 }
 
+// Client returns the Redis client under the cache.
+func (c *Cache) Client() redis.UniversalClient { return c.rdb }
+
 // SetGeneration sets the key generation. Entries of other generations are
 // never read again and expire with their TTL.
 func (c *Cache) SetGeneration(gen int64) { c.gen.Store(gen) }
