@@ -15,6 +15,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/loaders"
+	"catalog-bff/reqlog"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -43,6 +44,11 @@ type serverOptions struct {
 	strategy   store.Strategy
 	wait       time.Duration // the loaders' batch window; default testWait
 	afterFetch func(ctx context.Context, kind string, ids []int64)
+	limits     graph.Limits
+	production bool
+	persisted  bool     // automatic persisted queries, stored under the server's prefix
+	cors       []string // allowed origins
+	log        io.Writer
 }
 
 // adminToken is the token the test servers accept.
@@ -83,13 +89,24 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 
 // handlerWithAdmin builds the real handler over ts's database and cache.
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return graph.NewHandler(graph.HandlerOptions{
+	out := ts.opt.log
+	if out == nil {
+		out = io.Discard
+	}
+	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
+	opt := graph.HandlerOptions{
 		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.cache, Admin: admin},
 		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Wait: ts.opt.wait, Logger: log,
 			AfterFetch: ts.opt.afterFetch}),
-		Logger: log,
-	})
+		Logger:      log,
+		Limits:      ts.opt.limits,
+		Production:  ts.opt.production,
+		CORSOrigins: ts.opt.cors,
+	}
+	if ts.opt.persisted {
+		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
+	}
+	return graph.NewHandler(opt)
 }
 
 // gqlResponse is a GraphQL response with its errors decoded.
