@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,15 +47,16 @@ type serverOptions struct {
 	afterFetch func(ctx context.Context, kind string, ids []int64)
 	limits     graph.Limits
 	production bool
-	persisted  bool     // automatic persisted queries, stored under the server's prefix
-	cors       []string // allowed origins
-	log        io.Writer
+	persisted  bool         // automatic persisted queries, stored under the server's prefix
+	cors       []string     // allowed origins
+	log        io.Writer    // receives the server's JSON log
+	lister     graph.Lister // default the database
 }
 
 // adminToken is the token the test servers accept.
 const adminToken = "test-admin-token"
 
-func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
+func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
 	if o.products == 0 {
 		o.products = 200
@@ -94,8 +96,12 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		out = io.Discard
 	}
 	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
+	var lister graph.Lister = ts.db
+	if ts.opt.lister != nil {
+		lister = ts.opt.lister
+	}
 	opt := graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.cache, Admin: admin},
+		Resolver: &graph.Resolver{Lister: lister, Writer: ts.db, Cache: ts.cache, Admin: admin},
 		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Wait: ts.opt.wait, Logger: log,
 			AfterFetch: ts.opt.afterFetch}),
 		Logger:      log,
@@ -188,6 +194,24 @@ func (ts *testServer) measure(t *testing.T, f func()) cost {
 	sql0, r0 := ts.db.Statements(), ts.redis.Stats()
 	f()
 	return cost{sql: ts.db.Statements() - sql0, redis: ts.redis.Stats().Sub(r0)}
+}
+
+// syncBuffer is a log sink that the server and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // forEachDialect runs f as a parallel subtest against each SQL engine.

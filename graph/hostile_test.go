@@ -81,6 +81,14 @@ func getRaw(rawQuery string) hostileRequest {
 	}
 }
 
+func withHeader(h hostileRequest, key, value string) hostileRequest {
+	return func(base string) *http.Request {
+		req := h(base)
+		req.Header.Set(key, value)
+		return req
+	}
+}
+
 func multipartBody() hostileRequest {
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
@@ -175,9 +183,13 @@ var hostileCases = []struct {
 	{"mutation over GET picked by operationName", getQuery(url.Values{
 		"query": {`query Q { product(id: "1") { id } } mutation M { deleteProduct(id: "3") }`}, "operationName": {"M"}}),
 		graph.CodeMethodNotAllowed, 405, 0, ""},
+	{"mutation over GET with the admin token", withHeader(getQuery(url.Values{"query": {`mutation { setStock(productId: "3", stock: 0) { id } }`}}),
+		"Authorization", "Bearer "+adminToken), graph.CodeMethodNotAllowed, 405, 0, ""},
 	{"mutation as a form post", postBody("application/x-www-form-urlencoded",
 		url.Values{"query": {`mutation { deleteProduct(id: "3") }`}}.Encode()), graph.CodeUnsupportedMediaType, 415, 0, ""},
 	{"mutation as multipart", multipartBody(), graph.CodeUnsupportedMediaType, 415, 0, ""},
+	{"mutation as multipart with the admin token", withHeader(multipartBody(), "Authorization", "Bearer "+adminToken),
+		graph.CodeUnsupportedMediaType, 415, 0, ""},
 	{"mutation as text/plain", postBody("text/plain", `{"query":"mutation { deleteProduct(id: \"3\") }"}`),
 		graph.CodeUnsupportedMediaType, 415, 0, ""},
 	{"no content type", postBody("", `{"query":"{ product(id: \"1\") { id } }"}`), graph.CodeUnsupportedMediaType, 415, 0, ""},
