@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -31,6 +32,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/loaders"
+	"catalog-bff/reqlog"
 	"catalog-bff/store"
 )
 
@@ -52,6 +54,9 @@ type config struct {
 	loaderWait   time.Duration
 	demoProducts int
 	adminTokens  string
+	production   bool
+	limits       graph.Limits
+	corsOrigins  []string
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -86,20 +91,101 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
-	return c, fs, fs.Parse(args)
+	if err := parseLimits(fs, &c, env); err != nil {
+		return c, fs, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	return c, fs, c.check()
+}
+
+// parseLimits adds production mode, CORS and the query limits to fs, with
+// the environment's values as defaults.
+func parseLimits(fs *flag.FlagSet, c *config, env func(key, def string) string) error {
+	if err := c.setEnv(env("CATALOG_ENV", "development")); err != nil {
+		return fmt.Errorf("CATALOG_ENV: %w", err)
+	}
+	fs.Func("env", "development or production (CATALOG_ENV)", c.setEnv)
+	if err := c.setCORS(env("CORS_ORIGINS", "")); err != nil {
+		return fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	fs.Func("cors-origins", "comma-separated origins whose pages may call /query (CORS_ORIGINS)", c.setCORS)
+	l := &c.limits
+	for _, v := range []struct {
+		dst       *int
+		flag, key string
+		def       int64
+		usage     string
+	}{
+		{&l.MaxDepth, "query-max-depth", "QUERY_MAX_DEPTH", 10, "deepest nesting of fields"},
+		{&l.MaxComplexity, "query-max-complexity", "QUERY_MAX_COMPLEXITY", 5000, "highest complexity of an operation"},
+		{&l.MaxAliases, "query-max-aliases", "QUERY_MAX_ALIASES", 30, "most aliases in an operation"},
+		{&l.MaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 5000, "most tokens in a query"},
+	} {
+		n, err := strconv.Atoi(env(v.key, strconv.FormatInt(v.def, 10)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.key, err)
+		}
+		fs.IntVar(v.dst, v.flag, n, v.usage+" ("+v.key+")")
+	}
+	n, err := strconv.ParseInt(env("MAX_BODY_BYTES", "65536"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("MAX_BODY_BYTES: %w", err)
+	}
+	fs.Int64Var(&l.MaxBodyBytes, "max-body-bytes", n, "largest request body, in bytes (MAX_BODY_BYTES)")
+	return nil
+}
+
+func (c *config) setEnv(s string) error {
+	switch s {
+	case "production", "development":
+		c.production = s == "production"
+		return nil
+	}
+	return fmt.Errorf("%q: want development or production", s)
+}
+
+// setCORS parses a comma-separated list of origins: "*", or scheme://host
+// with an optional port and at most one "*" in the host. An origin with a
+// path or without a scheme would never match a browser's Origin header,
+// so it is an error rather than a silent no.
+func (c *config) setCORS(s string) error {
+	c.corsOrigins = nil
+	for o := range strings.SplitSeq(s, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(strings.Replace(o, "*", "x", 1))
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || strings.Count(o, "*") > 1) {
+			return fmt.Errorf("%q: want * or scheme://host[:port]", o)
+		}
+		c.corsOrigins = append(c.corsOrigins, o)
+	}
+	return nil
+}
+
+// check refuses limits that would refuse every request.
+func (c config) check() error {
+	l := c.limits
+	if l.MaxDepth <= 0 || l.MaxComplexity <= 0 || l.MaxAliases <= 0 || l.MaxTokens <= 0 || l.MaxBodyBytes <= 0 {
+		return errors.New("QUERY_MAX_DEPTH, QUERY_MAX_COMPLEXITY, QUERY_MAX_ALIASES, QUERY_MAX_TOKENS and MAX_BODY_BYTES must be positive")
+	}
+	return nil
 }
 
 // run is the whole program: it serves until ctx is done, or runs the seed
 // subcommand. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if len(args) > 0 && args[0] == "seed" {
-		return runSeed(ctx, args[1:], getenv, stderr, log)
+		return runSeed(ctx, args[1:], getenv, stderr, newLogger(false, stderr))
 	}
 	c, _, err := parseConfig("catalog-bff", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
+	log := newLogger(c.production, stderr)
 	db, err := openDB(ctx, c.databaseURL)
 	if err != nil {
 		return err
@@ -108,13 +194,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	cache, closeCache := openCache(ctx, c, log)
+	cache, queries, closeCache := openCache(ctx, c, log)
 	defer closeCache()
 	admin, err := adminTokens(c, db.Dialect(), log)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, c, newHandler(db, cache, admin, c, log), log)
+	return serve(ctx, c, newHandler(db, cache, queries, admin, c, log), log)
+}
+
+// newLogger logs JSON in production, for log collectors, and text in
+// development, for people. Each line logged with a request's context
+// carries the request's id.
+func newLogger(production bool, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
+	if production {
+		h = slog.NewJSONHandler(w, nil)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -166,18 +263,19 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 	return db.Seed(ctx, store.SeedOptions{Products: products, Seed: 1})
 }
 
-// openCache returns the Redis cache, or nil when REDIS_URL is "off". A Redis
-// that does not answer at start is not fatal: the service serves from SQL
-// and uses the cache once Redis answers.
-func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, func()) {
+// openCache returns the Redis cache and the persisted query store, or nils
+// when REDIS_URL is "off". A Redis that does not answer at start is not
+// fatal: the service serves from SQL, and every persisted query is a miss,
+// until Redis answers.
+func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, *store.PersistedQueries, func()) {
 	if c.redisURL == "off" {
 		log.Info("cache off (REDIS_URL=off): every read goes to SQL")
-		return nil, func() {}
+		return nil, nil, func() {}
 	}
 	rdb, err := store.NewRedis(c.redisURL, store.RedisOptions{Timeout: c.redisTimeout})
 	if err != nil {
 		log.Warn("cache disabled: bad REDIS_URL", "err", err)
-		return nil, func() {}
+		return nil, nil, func() {}
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -188,24 +286,27 @@ func openCache(ctx context.Context, c config, log *slog.Logger) (*store.Cache, f
 	} else if err := cache.LoadScripts(pctx); err != nil {
 		log.Warn("cache scripts not loaded; they are sent on first use", "err", err)
 	}
-	return cache, func() { rdb.Close() }
+	queries := store.NewPersistedQueries(rdb, store.PersistedQueryOptions{Timeout: c.redisTimeout})
+	return cache, queries, func() { rdb.Close() }
 }
 
-// newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
+// newHandler wires the HTTP routes: GraphQL at /query, the playground at /
+// in development only. Every request gets an id and an access log line.
+func newHandler(db *store.DB, cache *store.Cache, queries *store.PersistedQueries, admin *graph.Admin, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: db, Wait: c.loaderWait, Logger: log}
 	resolver := &graph.Resolver{Lister: db, Writer: db, Admin: admin, Logger: log}
+	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
+		CORSOrigins: c.corsOrigins}
 	if cache != nil {
-		opt.Cache, resolver.Cache = cache, cache
+		opt.Cache, resolver.Cache, hopt.PersistedQueries = cache, cache, queries
 	}
+	hopt.Loaders = loaders.NewFactory(opt)
 	mux := http.NewServeMux()
-	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
-		Resolver: resolver,
-		Loaders:  loaders.NewFactory(opt),
-		Logger:   log,
-	}))
-	mux.Handle("GET /{$}", playground.Handler("catalog-bff", "/query"))
-	return mux
+	mux.Handle("/query", graph.NewHandler(hopt))
+	if !c.production {
+		mux.Handle("GET /{$}", playground.Handler("catalog-bff", "/query"))
+	}
+	return reqlog.Middleware(reqlog.AccessLog(log, mux))
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight
@@ -215,14 +316,12 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	srv := httpServer(h)
+	if c.production {
+		log.Info("serving in production mode", "addr", ln.Addr().String())
+	} else {
+		log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -239,6 +338,19 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 		return err
 	}
 	return nil
+}
+
+// httpServer bounds how long a client may take: to send its headers (a
+// slowloris client holding connections open), its whole request, to read
+// the response, and to keep an idle connection.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 }
 
 // runSeed is `catalog-bff seed`: it fills the configured database.

@@ -65,7 +65,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 	}
 	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
 	if err != nil {
-		c.f.warnCache("cache read failed; reading SQL", c.kind, err)
+		c.f.warnCache(ctx, "cache read failed; reading SQL", c.kind, err)
 		return all(len(ids)), false
 	}
 	for i, e := range entries {
@@ -74,7 +74,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 		case store.Hit:
 			v := new(T)
 			if err := json.Unmarshal(e.Data, v); err != nil {
-				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
+				c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling",
 					"kind", c.kind, "id", ids[i], "err", err)
 				bad[ids[i]] = e.Raw
 				misses = append(misses, i)
@@ -82,7 +82,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 			}
 			vals[i] = v
 		case store.Corrupt:
-			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
+			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
 			bad[ids[i]] = e.Raw
 			misses = append(misses, i)
 		default:
@@ -123,7 +123,7 @@ func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []
 	}
 	if cacheUp {
 		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
-			c.f.warnCache("cache write-back failed", c.kind, err)
+			c.f.warnCache(ctx, "cache write-back failed", c.kind, err)
 		}
 	}
 	return nil
@@ -198,8 +198,8 @@ func (t *throttle) allow(every time.Duration) bool {
 
 // warnCache logs a cache failure at most once every ten seconds: during an
 // outage every batch fails the same way.
-func (f *Factory) warnCache(msg, kind string, err error) {
+func (f *Factory) warnCache(ctx context.Context, msg, kind string, err error) {
 	if f.cacheOK.allow(10 * time.Second) {
-		f.opt.Logger.Warn(msg, "kind", kind, "err", err)
+		f.opt.Logger.WarnContext(ctx, msg, "kind", kind, "err", err)
 	}
 }
