@@ -217,7 +217,7 @@ var hostileCases = []struct {
 	{"parse error", postQuery(`{ product(id: "1") { id `), "GRAPHQL_PARSE_FAILED", 422, 0, ""},
 	{"unknown field in production", postQuery(`{ product(id: "1") { nme } }`), "GRAPHQL_VALIDATION_FAILED", 422, 0, "Did you mean"},
 	{"unknown argument in production", postQuery(`{ product(idd: "1") { id } }`), "GRAPHQL_VALIDATION_FAILED", 422, 0, "Did you mean"},
-	{"unknown type in production", postQuery(`query($p: Prodct) { product(id: "1") { id } }`), "GRAPHQL_VALIDATION_FAILED", 422, 0, "Did you mean"},
+	{"unknown type in production", postQuery(`{ ...f } fragment f on Prodct { id }`), "GRAPHQL_VALIDATION_FAILED", 422, 0, "Did you mean"},
 	{"very long string", postQuery(`{ product(id: "` + strings.Repeat("9", 60000) + `") { id } }`), "BAD_USER_INPUT", 200, 0, strings.Repeat("9", 100)},
 	{"invalid UTF-8 in the body", postBody("application/json", "{\"query\":\"{ product(id: \\\"\xff\xfe\\\") { id } }\"}"),
 		graph.CodeBadRequest, 400, 0, ""},

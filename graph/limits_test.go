@@ -66,9 +66,16 @@ func TestDevelopmentMode(t *testing.T) {
 	if !slices.ContainsFunc(data.Schema.Types, func(t struct{ Name string }) bool { return t.Name == "Product" }) {
 		t.Errorf("introspection lists no Product type")
 	}
-	r := ts.query(t, `{ product(id: "1") { nme } }`, nil, nil)
-	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, `Did you mean "name"?`) {
-		t.Errorf("development: %+v, want a suggestion", r.Errors)
+	// The hostile cases check that production leaves these suggestions out.
+	for q, want := range map[string]string{
+		`{ product(id: "1") { nme } }`:         `Did you mean "name"?`,
+		`{ product(idd: "1") { id } }`:         `Did you mean "id"?`,
+		`{ ...f } fragment f on Prodct { id }`: `Did you mean "Product"?`,
+	} {
+		r := ts.query(t, q, nil, nil)
+		if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, want) {
+			t.Errorf("development, %s: %+v, want %s", q, r.Errors, want)
+		}
 	}
 }
 
