@@ -170,3 +170,16 @@ func TestListCost(t *testing.T) {
 func opContext(doc *ast.QueryDocument) *graphql.OperationContext {
 	return &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
 }
+
+func TestQueryCacheSkipsLongQueries(t *testing.T) {
+	c, ctx, doc := newQueryCache(), context.Background(), &ast.QueryDocument{}
+	short, long := "{ a }", "{ "+strings.Repeat("a ", maxCachedQuery/2)+"}"
+	c.Add(ctx, short, doc)
+	c.Add(ctx, long, doc)
+	if _, ok := c.Get(ctx, short); !ok {
+		t.Error("short query not cached")
+	}
+	if _, ok := c.Get(ctx, long); ok {
+		t.Errorf("query of %d bytes cached", len(long))
+	}
+}
