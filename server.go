@@ -31,6 +31,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/playground"
+	"catalog-bff/graph/reqlog"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"
@@ -61,8 +62,12 @@ type config struct {
 	leaseTTL      time.Duration
 	fallbackMax   int
 	auditFraction float64
+	production    bool
+	limits        graph.Limits
+	corsOrigins   []string
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
-	// itself with SIGKILL at that point of a view flush, for crash tests.
+	// itself with SIGKILL at that point of a view flush or a mutation, for
+	// crash tests.
 	crashAt string
 }
 
@@ -106,8 +111,14 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseResilienceConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
+	if err := parseLimits(fs, &c, env); err != nil {
+		return c, fs, err
+	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
-	return c, fs, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	return c, fs, c.check()
 }
 
 // parseViewsConfig reads the view counter's settings.
@@ -164,14 +175,14 @@ func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *con
 // run is the whole program: it serves until ctx is done, or runs the seed
 // subcommand. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if len(args) > 0 && args[0] == "seed" {
-		return runSeed(ctx, args[1:], getenv, stderr, log)
+		return runSeed(ctx, args[1:], getenv, stderr, newLogger(getenv("CATALOG_ENV") == "production", stderr))
 	}
 	c, _, err := parseConfig("catalog-bff", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
+	log := newLogger(c.production, stderr)
 	db, err := openDB(ctx, c.databaseURL)
 	if err != nil {
 		return err
@@ -188,6 +199,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, log)
+	if rdb != nil {
+		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
+			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
+	}
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
@@ -196,15 +211,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return err
 }
 
-// services are the parts that run wires together. cache, inv and audit are
-// nil without Redis.
+// services are the parts that run wires together. cache, inv, audit and
+// queries are nil without Redis.
 type services struct {
 	db      *store.DB
 	cache   *store.Cache
 	inv     *store.Invalidator
 	audit   *store.Auditor
+	queries *store.PersistedQueries
 	counter *views.Counter
 	admin   *graph.Admin
+}
+
+// newLogger logs JSON in production, for log collectors, and text in
+// development, for people. Each line logged with a request's context
+// carries the request's id.
+func newLogger(production bool, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
+	if production {
+		h = slog.NewJSONHandler(w, nil)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -340,21 +367,22 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
 		Hook: crashHook(c.crashAt, log)}
+	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
+		CORSOrigins: c.corsOrigins}
 	if s.cache != nil {
-		opt.Cache, resolver.Cache, opt.Audit = s.cache, s.inv, s.audit
+		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 	}
+	hopt.Loaders = loaders.NewFactory(opt)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())
 	mux.Handle("GET /readyz", readyz(s))
-	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
-		Resolver: resolver,
-		Loaders:  loaders.NewFactory(opt),
-		Logger:   log,
-	}))
-	pg := playground.Handler("/query", log)
-	mux.Handle("GET /{$}", pg)
-	mux.Handle("GET "+playground.AssetPrefix, pg)
-	return mux
+	mux.Handle("/query", graph.NewHandler(hopt))
+	if !c.production {
+		pg := playground.Handler("/query", log)
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
+	}
+	return reqlog.Middleware(reqlog.AccessLog(log, mux))
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight
@@ -364,14 +392,12 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	srv := httpServer(h)
+	if c.production {
+		log.Info("serving in production mode", "addr", ln.Addr().String())
+	} else {
+		log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -388,6 +414,19 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 		return err
 	}
 	return nil
+}
+
+// httpServer bounds how long a client may take: to send its headers (a
+// slowloris client holding connections open), its whole request, to read
+// the response, and to keep an idle connection.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 }
 
 // runSeed is `catalog-bff seed`: it fills the configured database.

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/graph"
+	"catalog-bff/graph/reqlog"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -77,12 +78,18 @@ type serverOptions struct {
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
+	limits        graph.Limits
+	production    bool
+	persisted     bool         // automatic persisted queries, stored under the server's prefix
+	cors          []string     // allowed origins
+	log           io.Writer    // receives the server's JSON log; TEST_LOG=1 sends it to stderr
+	lister        graph.Lister // default the database
 }
 
 // adminToken is the token the test servers accept.
 const adminToken = "test-admin-token"
 
-func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
+func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
 	db := o.db
 	if db == nil {
@@ -127,7 +134,7 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 }
 
 // seededDB returns a fresh database with a deterministic catalogue.
-func seededDB(t *testing.T, dialect store.Dialect, products int) *store.DB {
+func seededDB(t testing.TB, dialect store.Dialect, products int) *store.DB {
 	t.Helper()
 	if products == 0 {
 		products = 200
@@ -141,7 +148,7 @@ func seededDB(t *testing.T, dialect store.Dialect, products int) *store.DB {
 
 // openCache sets up the document cache, its invalidation worker and its
 // auditor, and opens the cache's reads.
-func (ts *testServer) openCache(t *testing.T, log *slog.Logger) {
+func (ts *testServer) openCache(t testing.TB, log *slog.Logger) {
 	t.Helper()
 	o := ts.opt
 	ts.cache = store.NewCache(ts.rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy})
@@ -165,30 +172,48 @@ func (ts *testServer) openCache(t *testing.T, log *slog.Logger) {
 
 // handlerWithAdmin builds the real handler over ts's database and cache.
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
-	var w io.Writer = io.Discard
-	if os.Getenv("TEST_LOG") != "" {
-		w = os.Stderr
+	out := ts.opt.log
+	if out == nil {
+		out = io.Discard
+		if os.Getenv("TEST_LOG") != "" {
+			out = os.Stderr
+		}
 	}
-	log := slog.New(slog.NewTextHandler(w, nil))
+	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
 	var sql loaders.Store = ts.db
 	if ts.opt.wrapStore != nil {
 		sql = ts.opt.wrapStore(sql)
 	}
-	opt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
+	var lister graph.Lister = ts.db
+	if ts.opt.lister != nil {
+		lister = ts.opt.lister
+	}
+	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
 		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
-	resolver := &graph.Resolver{Lister: ts.db, Writer: ts.db, Views: ts.views, Admin: admin}
+	resolver := &graph.Resolver{Lister: lister, Writer: ts.db, Views: ts.views, Admin: admin}
 	if ts.cache != nil {
-		opt.Cache, resolver.Cache = ts.cache, ts.invalidator
+		lopt.Cache, resolver.Cache = ts.cache, ts.invalidator
 	}
 	if ts.audit != nil {
-		opt.Audit = ts.audit
+		lopt.Audit = ts.audit
 	}
-	ts.factory = loaders.NewFactory(opt)
-	return graph.NewHandler(graph.HandlerOptions{Resolver: resolver, Loaders: ts.factory, Logger: log})
+	ts.factory = loaders.NewFactory(lopt)
+	opt := graph.HandlerOptions{
+		Resolver:    resolver,
+		Loaders:     ts.factory,
+		Logger:      log,
+		Limits:      ts.opt.limits,
+		Production:  ts.opt.production,
+		CORSOrigins: ts.opt.cors,
+	}
+	if ts.opt.persisted {
+		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
+	}
+	return graph.NewHandler(opt)
 }
 
 // runFlusher runs c's flusher until t ends.
-func runFlusher(t *testing.T, c *views.Counter) {
+func runFlusher(t testing.TB, c *views.Counter) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -274,6 +299,24 @@ func (ts *testServer) measure(t *testing.T, f func()) cost {
 	sql0, r0 := ts.db.Statements(), ts.redis.Stats()
 	f()
 	return cost{sql: ts.db.Statements() - sql0, redis: ts.redis.Stats().Sub(r0)}
+}
+
+// syncBuffer is a log sink that the server and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // forEachDialect runs f as a parallel subtest against each SQL engine.

@@ -81,6 +81,17 @@ func errorsIn(ss []sampleLatency) int {
 	return n
 }
 
+// codesIn counts the samples' error codes.
+func codesIn(ss []sampleLatency) map[string]int {
+	out := map[string]int{}
+	for _, s := range ss {
+		if s.err != "" {
+			out[s.err]++
+		}
+	}
+	return out
+}
+
 // A Redis that stops answering, or answers 200 ms late, must not add its
 // timeout to every request: the breaker opens after a few timeouts and the
 // pages answer from SQL, with no error, about as fast as with no Redis.
@@ -115,7 +126,7 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 			t.Logf("%s for 5 s: %d requests, %d errors; p99 %v in the first second (%d requests), %v after (%d), breaker %s; baseline p99 %v",
 				fault.name, len(ss), errorsIn(ss), first, n1, after, n2, ts.cache.BreakerState(), baseP99)
 			if n := errorsIn(ss); n != 0 {
-				t.Errorf("%d of %d requests failed", n, len(ss))
+				t.Errorf("%d of %d requests failed: %v", n, len(ss), codesIn(ss))
 			}
 			// Twice the baseline, with a floor for the noise of a shared
 			// 2-core machine running other tests at once.

@@ -99,8 +99,8 @@ func (t *throttle) allow(every time.Duration) bool {
 
 // warnCache logs a cache failure at most once every ten seconds: during an
 // outage every batch fails the same way.
-func (f *Factory) warnCache(msg, kind string, err error) {
+func (f *Factory) warnCache(ctx context.Context, msg, kind string, err error) {
 	if f.cacheOK.allow(10 * time.Second) {
-		f.opt.Logger.Warn(msg, "kind", kind, "err", err)
+		f.opt.Logger.WarnContext(ctx, msg, "kind", kind, "err", err)
 	}
 }

@@ -56,7 +56,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 	}
 	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
 	if err != nil {
-		c.f.warnCache("cache read failed; reading SQL", c.kind, err)
+		c.f.warnCache(ctx, "cache read failed; reading SQL", c.kind, err)
 		return all(len(ids)), false
 	}
 	misses := make([]int, 0, len(ids))
@@ -69,7 +69,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 				a.Sample(c.kind, ids[i], e.Version)
 			}
 		case e.State == store.Hit || e.State == store.Corrupt:
-			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
+			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
 			bad[ids[i]] = e.Raw
 			misses = append(misses, i)
 		default:
@@ -151,7 +151,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, cacheUp bool, bad map
 	}
 	if cacheUp {
 		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
-			c.f.warnCache("cache write-back failed", c.kind, err)
+			c.f.warnCache(ctx, "cache write-back failed", c.kind, err)
 		}
 	}
 	return got, nil
