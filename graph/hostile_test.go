@@ -238,6 +238,10 @@ var hostileCases = []struct {
 		graph.CodePersistedQueryInvalid, 422, 0, ""},
 	{"setStock twice under aliases", postJSON(map[string]any{"query": `mutation { a: setStock(productId: "3", stock: 1) { id }
 		b: setStock(productId: "3", stock: 2) { id } }`}, "Authorization", "Bearer "+adminToken), graph.CodeFieldRepeated, 422, 0, ""},
+	{"100 aliased recordViews", postJSON(map[string]any{"query": "mutation { " + aliasedViews(100) + " }"}),
+		graph.CodeTooManyAliases, 422, 0, ""},
+	{"20 aliased recordViews", postJSON(map[string]any{"query": "mutation { " + aliasedViews(20) + " }"}),
+		graph.CodeFieldRepeated, 422, 0, ""},
 	{"setStock twice through fragments", postJSON(map[string]any{"query": `mutation { ...a ...b }
 		fragment a on Mutation { setStock(productId: "3", stock: 1) { id } } fragment b on Mutation { x: setStock(productId: "4", stock: 1) { id } }`},
 		"Authorization", "Bearer "+adminToken), graph.CodeFieldRepeated, 422, 0, ""},
@@ -278,4 +282,14 @@ func TestHostileRequests(t *testing.T) {
 	if sqlSnapshot(t, ts.db) != snap || ts.redisSnapshot(t) != redisSnap {
 		t.Error("hostile requests changed the database or the cache")
 	}
+}
+
+// aliasedViews is n recordView selections of product 3 under aliases, the
+// way a bot would try to count n views in one request.
+func aliasedViews(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "v%d: recordView(productId: \"3\") { id } ", i)
+	}
+	return b.String()
 }
