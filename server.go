@@ -65,6 +65,9 @@ type config struct {
 	production    bool
 	limits        graph.Limits
 	corsOrigins   []string
+	viewRate      float64 // views a client may count per second; 0 for no limit
+	viewBurst     int
+	clientHeader  string
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush or a mutation, for
 	// crash tests.
@@ -154,6 +157,24 @@ func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c
 	}
 	fs.Float64Var(&c.auditFraction, "audit-fraction", f,
 		"fraction of cache hits re-checked against SQL by the consistency auditor (AUDIT_FRACTION)")
+	return parseViewLimit(fs, env, c)
+}
+
+// parseViewLimit reads the recordView rate limit per client.
+func parseViewLimit(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	rate, err := strconv.ParseFloat(env("VIEW_RATE_LIMIT", "2"), 64)
+	if err != nil {
+		return fmt.Errorf("VIEW_RATE_LIMIT: %w", err)
+	}
+	fs.Float64Var(&c.viewRate, "view-rate-limit", rate,
+		"views one client may count per second, past its burst; 0 for no limit (VIEW_RATE_LIMIT)")
+	burst, err := strconv.Atoi(env("VIEW_BURST", "20"))
+	if err != nil {
+		return fmt.Errorf("VIEW_BURST: %w", err)
+	}
+	fs.IntVar(&c.viewBurst, "view-burst", burst, "views one client may count at once (VIEW_BURST)")
+	fs.StringVar(&c.clientHeader, "client-ip-header", env("CLIENT_IP_HEADER", ""),
+		"header your proxy sets to the client's address, for the view rate limit; empty uses the connection (CLIENT_IP_HEADER)")
 	return nil
 }
 
@@ -202,6 +223,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if rdb != nil {
 		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
 			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
+		if c.viewRate > 0 {
+			svc.viewLimit = store.NewRateLimiter(rdb, store.RateLimitOptions{Prefix: c.redisPrefix,
+				Rate: c.viewRate, Burst: c.viewBurst, Timeout: c.redisTimeout})
+		}
 	}
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
@@ -214,13 +239,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // services are the parts that run wires together. cache, inv, audit and
 // queries are nil without Redis.
 type services struct {
-	db      *store.DB
-	cache   *store.Cache
-	inv     *store.Invalidator
-	audit   *store.Auditor
-	queries *store.PersistedQueries
-	counter *views.Counter
-	admin   *graph.Admin
+	db        *store.DB
+	cache     *store.Cache
+	inv       *store.Invalidator
+	audit     *store.Auditor
+	queries   *store.PersistedQueries
+	viewLimit *store.RateLimiter // nil: views are not rate-limited
+	counter   *views.Counter
+	admin     *graph.Admin
 }
 
 // newLogger logs JSON in production, for log collectors, and text in
@@ -368,7 +394,10 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
 		Hook: crashHook(c.crashAt, log)}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
-		CORSOrigins: c.corsOrigins}
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader}
+	if s.viewLimit != nil {
+		resolver.ViewLimit = s.viewLimit
+	}
 	if s.cache != nil {
 		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 	}

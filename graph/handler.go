@@ -39,6 +39,10 @@ type HandlerOptions struct {
 	// ("https://shop.example.com", "https://*.example.com", or "*" for
 	// any). Empty allows none.
 	CORSOrigins []string
+	// ClientIPHeader names a header, set by the service's own proxy, that
+	// carries the client's address (e.g. X-Real-IP); empty uses the
+	// connection's address. It keys the view rate limit.
+	ClientIPHeader string
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -75,7 +79,7 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
-	var h http.Handler = opt.Loaders.Middleware(withBearer(srv))
+	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
 	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }

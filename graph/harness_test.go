@@ -84,6 +84,9 @@ type serverOptions struct {
 	cors          []string     // allowed origins
 	log           io.Writer    // receives the server's JSON log; TEST_LOG=1 sends it to stderr
 	lister        graph.Lister // default the database
+	// viewLimit rate-limits recordView per client, keyed by clientHeader.
+	viewLimit    *store.RateLimitOptions
+	clientHeader string
 }
 
 // adminToken is the token the test servers accept.
@@ -191,6 +194,10 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
 		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
 	resolver := &graph.Resolver{Lister: lister, Writer: ts.db, Views: ts.views, Admin: admin}
+	if o := ts.opt.viewLimit; o != nil {
+		o.Prefix = ts.prefix
+		resolver.ViewLimit = store.NewRateLimiter(ts.rdb, *o)
+	}
 	if ts.cache != nil {
 		lopt.Cache, resolver.Cache = ts.cache, ts.invalidator
 	}
@@ -199,12 +206,13 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	}
 	ts.factory = loaders.NewFactory(lopt)
 	opt := graph.HandlerOptions{
-		Resolver:    resolver,
-		Loaders:     ts.factory,
-		Logger:      log,
-		Limits:      ts.opt.limits,
-		Production:  ts.opt.production,
-		CORSOrigins: ts.opt.cors,
+		Resolver:       resolver,
+		Loaders:        ts.factory,
+		Logger:         log,
+		Limits:         ts.opt.limits,
+		Production:     ts.opt.production,
+		CORSOrigins:    ts.opt.cors,
+		ClientIPHeader: ts.opt.clientHeader,
 	}
 	if ts.opt.persisted {
 		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
@@ -256,11 +264,21 @@ func (ts *testServer) admin(t *testing.T, q string, vars map[string]any, data an
 // queryAs posts a query with the given Authorization header, if any.
 func (ts *testServer) queryAs(t *testing.T, auth, q string, vars map[string]any, data any) gqlResponse {
 	t.Helper()
+	headers := map[string]string{}
+	if auth != "" {
+		headers["Authorization"] = auth
+	}
+	return ts.queryAsWith(t, headers, q, vars, data)
+}
+
+// queryAsWith posts a query with the given headers.
+func (ts *testServer) queryAsWith(t *testing.T, headers map[string]string, q string, vars map[string]any, data any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
