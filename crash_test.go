@@ -147,6 +147,7 @@ func TestViewsExactAfterCrash(t *testing.T) {
 				"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
 				"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
 				"DEMO_PRODUCTS": "20", "VIEWS_FLUSH_INTERVAL": "1h",
+				"VIEW_RATE_LIMIT": "0", // every view from this one client must count
 			}
 			front, _ := start(t, maps.Clone(env)) // migrates and seeds
 			base := sqlHits(t, env["DATABASE_URL"], products)

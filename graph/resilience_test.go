@@ -384,6 +384,11 @@ func TestFallbackAdmission(t *testing.T) {
 // 20 ms fetch take longer than 100 ms.
 const stormLease = 2 * time.Second
 
+// stormRedisTimeout keeps 1,000 requests at once on a saturated machine from
+// timing out their cache reads, which would send them all to SQL: that
+// path is the fallback's, tested on its own.
+const stormRedisTimeout = 5 * time.Second
+
 // Hot-key expiry: 1,000 concurrent requests for one product whose entry was
 // just deleted cause one SQL fetch in one process, and at most one per
 // instance across two.
@@ -409,7 +414,7 @@ func TestHotKeyStampede(t *testing.T) {
 	}
 	t.Run("one process", func(t *testing.T) {
 		slow := &slowStore{delay: 20 * time.Millisecond}
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease,
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
 			wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
 		ts.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
 		before := slow.fetches(9)
@@ -422,7 +427,7 @@ func TestHotKeyStampede(t *testing.T) {
 	})
 	t.Run("two instances", func(t *testing.T) {
 		slows := []*slowStore{{delay: 20 * time.Millisecond}, {delay: 20 * time.Millisecond}}
-		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease,
+		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
 			wrapStore: func(s loaders.Store) loaders.Store { slows[0].Store = s; return slows[0] }})
 		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease,
 			wrapStore: func(s loaders.Store) loaders.Store { slows[1].Store = s; return slows[1] }})
