@@ -66,10 +66,14 @@ func (c *Counter) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// flushRedis claims, applies and acknowledges. A successful claim is what
-// tells the request path that Redis answers again.
+// flushRedis claims, applies and acknowledges. A claim that answers within
+// Options.Timeout, the request path's bound, is what tells the request
+// path that Redis answers again; a slower one, which FlushTimeout allows,
+// leaves requests on SQL, so that a Redis that answers late is not tried
+// by requests after every flush only to time out.
 func (c *Counter) flushRedis(ctx context.Context) error {
 	id := newBatchID()
+	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	claim, err := c.opt.Redis.Claim(rctx, id)
 	cancel()
@@ -77,7 +81,9 @@ func (c *Counter) flushRedis(ctx context.Context) error {
 		c.down.Store(true)
 		return err
 	}
-	c.down.Store(false)
+	if time.Since(start) <= c.opt.Timeout {
+		c.down.Store(false)
+	}
 	if len(claim.Views) > 0 {
 		c.hook("after-claim")
 	}
