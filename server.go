@@ -28,9 +28,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/playground"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"
@@ -64,6 +66,9 @@ type config struct {
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush, for crash tests.
 	crashAt string
+	// production (CATALOG_ENV=production) leaves out what only developers
+	// need: the per-request cost in extensions.cost.
+	production bool
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -107,6 +112,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
+	switch e := env("CATALOG_ENV", "development"); e {
+	case "development", "production":
+		c.production = e == "production"
+	default:
+		return c, fs, fmt.Errorf("CATALOG_ENV: %q: want development or production", e)
+	}
 	return c, fs, fs.Parse(args)
 }
 
@@ -178,16 +189,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 	db.SetStatementTimeout(c.sqlTimeout)
+	tel, stopTracing, err := newTelemetry(ctx, c, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	db.SetObserver(tel)
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	rdb, closeRedis := openRedis(ctx, c, log)
+	rdb, closeRedis := openRedis(ctx, c, tel, log)
 	defer closeRedis()
-	svc := services{db: db}
+	svc := services{db: db, tel: tel}
 	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
 	}
-	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, log)
+	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
@@ -205,6 +222,30 @@ type services struct {
 	audit   *store.Auditor
 	counter *views.Counter
 	admin   *graph.Admin
+	tel     *telemetry.Telemetry
+}
+
+// newTelemetry returns the service's metrics and tracing, and a function
+// that flushes the spans not yet sent. Tracing is on when the environment
+// names an OTLP endpoint (telemetry.TracerProvider); the cost extension
+// outside production.
+func newTelemetry(ctx context.Context, c config, getenv func(string) string, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	tp, shutdown, err := telemetry.TracerProvider(ctx, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tp != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+		log.Info("tracing on: spans go to the OTLP endpoint")
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			log.Warn("tracing: spans not flushed at exit", "err", err)
+		}
+	}
+	return telemetry.New(telemetry.Options{Tracer: tp, Cost: !c.production}), stop, nil
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -259,7 +300,7 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 // openRedis returns the Redis client, or nil when REDIS_URL is "off". A
 // Redis that does not answer at start is not fatal: the service serves from
 // SQL, counts views in process, and uses Redis once it answers.
-func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.UniversalClient, func()) {
+func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, func() {}
@@ -268,6 +309,9 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	if err != nil {
 		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
 		return nil, func() {}
+	}
+	if err := tel.InstrumentRedis(rdb); err != nil {
+		log.Warn("Redis not traced", "err", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -282,11 +326,12 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 // that keeps it honest and the auditor that measures how honest, both
 // running until ctx is done; all nil without Redis. Writes then queue their
 // invalidations in the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
 	if rdb == nil {
 		return nil, nil, nil
 	}
-	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout})
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
+		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}})
 	if err := cache.LoadScripts(ctx); err != nil {
 		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
 	}
@@ -333,26 +378,39 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /
-// with its bundle under /playground/, and the health checks.
+// with its bundle under /playground/, the health checks, and the metrics.
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
-		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log}
 	if s.cache != nil {
 		opt.Cache, resolver.Cache, opt.Audit = s.cache, s.inv, s.audit
 	}
+	factory := loaders.NewFactory(opt)
+	watch(s, factory)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())
 	mux.Handle("GET /readyz", readyz(s))
-	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
-		Resolver: resolver,
-		Loaders:  loaders.NewFactory(opt),
-		Logger:   log,
-	}))
+	mux.Handle("GET /metrics", s.tel.Handler())
+	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(graph.HandlerOptions{
+		Resolver:   resolver,
+		Loaders:    factory,
+		Logger:     log,
+		Extensions: s.tel.Extensions(),
+	})))
 	pg := playground.Handler("/query", log)
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET "+playground.AssetPrefix, pg)
 	return mux
+}
+
+// watch registers the metrics read from the services at each scrape.
+func watch(s services, factory *loaders.Factory) {
+	src := telemetry.Sources{Loaders: factory, Views: s.counter}
+	if s.cache != nil {
+		src.Cache, src.Outbox, src.Audit = s.cache, s.db, s.audit
+	}
+	s.tel.Watch(src)
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight

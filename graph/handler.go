@@ -27,6 +27,9 @@ type HandlerOptions struct {
 	Logger   *slog.Logger
 	// MaxBodyBytes bounds a request body. Default 64 KiB.
 	MaxBodyBytes int64
+	// Extensions are added to the GraphQL server after its own, in order:
+	// metrics, traces and the cost extension (graph/telemetry).
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON),
@@ -49,6 +52,9 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	for _, e := range opt.Extensions {
+		srv.Use(e)
+	}
 	srv.SetErrorPresenter(presentError(opt.Logger))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
 	return opt.Loaders.Middleware(withBearer(limitBody(opt.MaxBodyBytes, srv)))

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -38,6 +41,7 @@ type testServer struct {
 	factory     *loaders.Factory
 	opt         serverOptions
 	srv         *httptest.Server
+	tel         *telemetry.Telemetry // with serverOptions.telemetry
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
@@ -75,6 +79,12 @@ type serverOptions struct {
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
+	// telemetry wires metrics, traces and costs as server.go does, and
+	// serves the metrics at /metrics; tracer records the spans (nil: no
+	// tracing), cost adds extensions.cost to responses.
+	telemetry bool
+	tracer    trace.TracerProvider
+	cost      bool
 }
 
 // adminToken is the token the test servers accept.
@@ -103,6 +113,9 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	t.Cleanup(func() { rdb.Close() })
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
 	rdb.AddHook(ts.redis)
+	if o.telemetry {
+		ts.instrument(t)
+	}
 	if ts.prefix == "" {
 		ts.prefix = storetest.Prefix(t, direct) // cleaned up through the direct URL, even behind a cut proxy
 	}
@@ -118,7 +131,25 @@ func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testSe
 	}
 	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
 	t.Cleanup(ts.srv.Close)
+	if ts.tel != nil {
+		src := telemetry.Sources{Loaders: ts.factory, Views: ts.views}
+		if ts.cache != nil {
+			src.Cache, src.Outbox, src.Audit = ts.cache, ts.db, ts.audit
+		}
+		ts.tel.Watch(src)
+	}
 	return ts
+}
+
+// instrument makes ts's telemetry and hooks it into SQL and Redis, before
+// anything uses them.
+func (ts *testServer) instrument(t *testing.T) {
+	t.Helper()
+	ts.tel = telemetry.New(telemetry.Options{Tracer: ts.opt.tracer, Cost: ts.opt.cost})
+	if err := ts.tel.InstrumentRedis(ts.rdb); err != nil {
+		t.Fatal(err)
+	}
+	ts.db.SetObserver(ts.tel)
 }
 
 // seededDB returns a fresh database with a deterministic catalogue.
@@ -139,7 +170,11 @@ func seededDB(t *testing.T, dialect store.Dialect, products int) *store.DB {
 func (ts *testServer) openCache(t *testing.T, log *slog.Logger) {
 	t.Helper()
 	o := ts.opt
-	ts.cache = store.NewCache(ts.rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy})
+	copt := store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy}
+	if ts.tel != nil {
+		copt.Breaker.OnChange = ts.tel.BreakerChanged
+	}
+	ts.cache = store.NewCache(ts.rdb, copt)
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +206,19 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	if ts.cache != nil {
 		opt.Cache, opt.Audit, resolver.Cache = ts.cache, ts.audit, ts.invalidator
 	}
+	var ext []gqlgraphql.HandlerExtension
+	if ts.tel != nil {
+		opt.Observer, ext = ts.tel, ts.tel.Extensions()
+	}
 	ts.factory = loaders.NewFactory(opt)
-	return graph.NewHandler(graph.HandlerOptions{Resolver: resolver, Loaders: ts.factory, Logger: log})
+	h := graph.NewHandler(graph.HandlerOptions{Resolver: resolver, Loaders: ts.factory, Logger: log, Extensions: ext})
+	if ts.tel == nil {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", ts.tel.Handler())
+	mux.Handle("/", ts.tel.Middleware(h))
+	return mux
 }
 
 // runFlusher runs c's flusher until t ends.
