@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/playground"
@@ -225,29 +224,6 @@ type services struct {
 	tel     *telemetry.Telemetry
 }
 
-// newTelemetry returns the service's metrics and tracing, and a function
-// that flushes the spans not yet sent. Tracing is on when the environment
-// names an OTLP endpoint (telemetry.TracerProvider); the cost extension
-// outside production.
-func newTelemetry(ctx context.Context, c config, getenv func(string) string, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
-	tp, shutdown, err := telemetry.TracerProvider(ctx, getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tp != nil {
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
-		log.Info("tracing on: spans go to the OTLP endpoint")
-	}
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := shutdown(sctx); err != nil {
-			log.Warn("tracing: spans not flushed at exit", "err", err)
-		}
-	}
-	return telemetry.New(telemetry.Options{Tracer: tp, Cost: !c.production}), stop, nil
-}
-
 // adminTokens returns the accepted admin tokens. With none configured, the
 // embedded default makes one for this run and logs it, so that `go run .`
 // can try the mutations; PostgreSQL refuses admin mutations instead.
@@ -402,15 +378,6 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET "+playground.AssetPrefix, pg)
 	return mux
-}
-
-// watch registers the metrics read from the services at each scrape.
-func watch(s services, factory *loaders.Factory) {
-	src := telemetry.Sources{Loaders: factory, Views: s.counter}
-	if s.cache != nil {
-		src.Cache, src.Outbox, src.Audit = s.cache, s.db, s.audit
-	}
-	s.tel.Watch(src)
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight
