@@ -107,8 +107,10 @@ func New(opt Options) *Counter {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
+	c := &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
 		kick: make(chan struct{}, 1), lastPrune: time.Now()}
+	c.stats.lastFlush.Store(time.Now().UnixNano()) // the lag counts from the start
+	return c
 }
 
 // ErrUnknown is the error (wrapped in a store.Unavailable error) of a view
@@ -143,6 +145,7 @@ func (c *Counter) recordRedis(ctx context.Context, id int64) (int64, error) {
 	if err != nil {
 		return 0, c.redisFailed(err)
 	}
+	c.stats.redisQueued.Store(queued)
 	if queued > c.opt.FlushMax {
 		c.flushSoon()
 	}
