@@ -32,6 +32,7 @@ import (
 	"catalog-bff/graph"
 	"catalog-bff/graph/playground"
 	"catalog-bff/graph/reqlog"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"
@@ -210,16 +211,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 	db.SetStatementTimeout(c.sqlTimeout)
+	tel, stopTracing, err := newTelemetry(ctx, c, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	db.SetObserver(tel)
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	rdb, closeRedis := openRedis(ctx, c, log)
+	rdb, closeRedis := openRedis(ctx, c, tel, log)
 	defer closeRedis()
-	svc := services{db: db}
+	svc := services{db: db, tel: tel}
 	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
 	}
-	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, log)
+	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
 	if rdb != nil {
 		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
 			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
@@ -247,6 +254,7 @@ type services struct {
 	viewLimit *store.RateLimiter // nil: views are not rate-limited
 	counter   *views.Counter
 	admin     *graph.Admin
+	tel       *telemetry.Telemetry
 }
 
 // newLogger logs JSON in production, for log collectors, and text in
@@ -312,7 +320,7 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 // openRedis returns the Redis client, or nil when REDIS_URL is "off". A
 // Redis that does not answer at start is not fatal: the service serves from
 // SQL, counts views in process, and uses Redis once it answers.
-func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.UniversalClient, func()) {
+func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, func() {}
@@ -321,6 +329,9 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	if err != nil {
 		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
 		return nil, func() {}
+	}
+	if err := tel.InstrumentRedis(rdb); err != nil {
+		log.Warn("Redis not traced", "err", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -335,11 +346,12 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 // that keeps it honest and the auditor that measures how honest, both
 // running until ctx is done; all nil without Redis. Writes then queue their
 // invalidations in the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
 	if rdb == nil {
 		return nil, nil, nil
 	}
-	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout})
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
+		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}})
 	if err := cache.LoadScripts(ctx); err != nil {
 		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
 	}
@@ -387,14 +399,14 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 }
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /
-// with its bundle under /playground/, and the health checks.
+// with its bundle under /playground/, the health checks, and the metrics.
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
-		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax}
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
 		Hook: crashHook(c.crashAt, log)}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
-		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader}
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions()}
 	if s.viewLimit != nil {
 		resolver.ViewLimit = s.viewLimit
 	}
@@ -402,10 +414,12 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
+	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())
 	mux.Handle("GET /readyz", readyz(s))
-	mux.Handle("/query", graph.NewHandler(hopt))
+	mux.Handle("GET /metrics", s.tel.Handler())
+	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(hopt)))
 	if !c.production {
 		pg := playground.Handler("/query", log)
 		mux.Handle("GET /{$}", pg)

@@ -43,6 +43,9 @@ type HandlerOptions struct {
 	// carries the client's address (e.g. X-Real-IP); empty uses the
 	// connection's address. It keys the view rate limit.
 	ClientIPHeader string
+	// Extensions are added to the GraphQL server after its own, in order:
+	// metrics, traces and the cost extension (graph/telemetry).
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -75,6 +78,9 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
 	if opt.PersistedQueries != nil {
 		srv.Use(newPersistedQueries(opt.PersistedQueries))
+	}
+	for _, e := range opt.Extensions {
+		srv.Use(e)
 	}
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))

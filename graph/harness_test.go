@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/reqlog"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -40,6 +43,7 @@ type testServer struct {
 	factory     *loaders.Factory
 	opt         serverOptions
 	srv         *httptest.Server
+	tel         *telemetry.Telemetry // with serverOptions.telemetry
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
@@ -87,6 +91,12 @@ type serverOptions struct {
 	// viewLimit rate-limits recordView per client, keyed by clientHeader.
 	viewLimit    *store.RateLimitOptions
 	clientHeader string
+	// telemetry wires metrics, traces and costs as server.go does, and
+	// serves the metrics at /metrics; tracer records the spans (nil: no
+	// tracing), cost adds extensions.cost to responses.
+	telemetry bool
+	tracer    trace.TracerProvider
+	cost      bool
 }
 
 // adminToken is the token the test servers accept.
@@ -118,6 +128,9 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	t.Cleanup(func() { rdb.Close() })
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
 	rdb.AddHook(ts.redis)
+	if o.telemetry {
+		ts.instrument(t)
+	}
 	if ts.prefix == "" {
 		ts.prefix = storetest.Prefix(t, direct) // cleaned up through the direct URL, even behind a cut proxy
 	}
@@ -133,7 +146,25 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	}
 	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
 	t.Cleanup(ts.srv.Close)
+	if ts.tel != nil {
+		src := telemetry.Sources{Loaders: ts.factory, Views: ts.views}
+		if ts.cache != nil {
+			src.Cache, src.Outbox, src.Audit = ts.cache, ts.db, ts.audit
+		}
+		ts.tel.Watch(src)
+	}
 	return ts
+}
+
+// instrument makes ts's telemetry and hooks it into SQL and Redis, before
+// anything uses them.
+func (ts *testServer) instrument(t testing.TB) {
+	t.Helper()
+	ts.tel = telemetry.New(telemetry.Options{Tracer: ts.opt.tracer, Cost: ts.opt.cost})
+	if err := ts.tel.InstrumentRedis(ts.rdb); err != nil {
+		t.Fatal(err)
+	}
+	ts.db.SetObserver(ts.tel)
 }
 
 // seededDB returns a fresh database with a deterministic catalogue.
@@ -154,7 +185,11 @@ func seededDB(t testing.TB, dialect store.Dialect, products int) *store.DB {
 func (ts *testServer) openCache(t testing.TB, log *slog.Logger) {
 	t.Helper()
 	o := ts.opt
-	ts.cache = store.NewCache(ts.rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy})
+	copt := store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy}
+	if ts.tel != nil {
+		copt.Breaker.OnChange = ts.tel.BreakerChanged
+	}
+	ts.cache = store.NewCache(ts.rdb, copt)
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +239,10 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	if ts.audit != nil {
 		lopt.Audit = ts.audit
 	}
+	var ext []gqlgraphql.HandlerExtension
+	if ts.tel != nil {
+		lopt.Observer, ext = ts.tel, ts.tel.Extensions()
+	}
 	ts.factory = loaders.NewFactory(lopt)
 	opt := graph.HandlerOptions{
 		Resolver:       resolver,
@@ -213,11 +252,18 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		Production:     ts.opt.production,
 		CORSOrigins:    ts.opt.cors,
 		ClientIPHeader: ts.opt.clientHeader,
+		Extensions:     ext,
 	}
 	if ts.opt.persisted {
 		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
 	}
-	return graph.NewHandler(opt)
+	if ts.tel == nil {
+		return graph.NewHandler(opt)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", ts.tel.Handler())
+	mux.Handle("/", ts.tel.Middleware(graph.NewHandler(opt)))
+	return mux
 }
 
 // runFlusher runs c's flusher until t ends.

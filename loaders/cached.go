@@ -56,27 +56,42 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 	}
 	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
 	if err != nil {
+		c.f.opt.Observer.CacheRead(ctx, c.kind, CacheUnavailable, len(ids))
 		c.f.warnCache(ctx, "cache read failed; reading SQL", c.kind, err)
 		return all(len(ids)), false
 	}
 	misses := make([]int, 0, len(ids))
+	seen := tally{}
 	for i, e := range entries {
 		v, ok := c.decode(e)
 		switch {
 		case ok:
 			vals[i] = v
-			if a := c.f.opt.Audit; a != nil && e.State == store.Hit {
-				a.Sample(c.kind, ids[i], e.Version)
-			}
+			c.hit(ids[i], e, seen)
 		case e.State == store.Hit || e.State == store.Corrupt:
 			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
 			bad[ids[i]] = e.Raw
 			misses = append(misses, i)
+			seen[CacheCorrupt]++
 		default:
 			misses = append(misses, i)
+			seen[CacheMiss]++
 		}
 	}
+	seen.report(ctx, c.f.opt.Observer, c.kind)
 	return misses, true
+}
+
+// hit counts an entry that answered, and offers a document to the auditor.
+func (c *cached[T]) hit(id int64, e store.Entry, seen tally) {
+	if e.State == store.Absent {
+		seen[CacheNegative]++
+		return
+	}
+	seen[CacheHit]++
+	if a := c.f.opt.Audit; a != nil {
+		a.Sample(c.kind, id, e.Version)
+	}
 }
 
 // decode returns the document of a Hit, or nil for a negative entry, and

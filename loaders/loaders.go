@@ -85,6 +85,8 @@ type Options struct {
 	FallbackWait        time.Duration
 	// Audit, when set, is offered every cache hit (store.Auditor).
 	Audit Sampler
+	// Observer is told of every batch and cache read. Default none.
+	Observer Observer
 }
 
 // Sampler is offered each document served from the cache, with the
@@ -116,6 +118,9 @@ func NewFactory(opt Options) *Factory {
 	if opt.FallbackWait <= 0 {
 		opt.FallbackWait = 100 * time.Millisecond
 	}
+	if opt.Observer == nil {
+		opt.Observer = nopObserver{}
+	}
 	f := &Factory{opt: opt}
 	if opt.FallbackMaxInflight > 0 {
 		f.fallback = semaphore.NewWeighted(int64(opt.FallbackMaxInflight))
@@ -146,18 +151,25 @@ func (f *Factory) New() *Loaders {
 	categories := &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
 		version: func(c *store.Category) int64 { return c.Version }}
 	return &Loaders{
-		Product:  newLoader(f, products.batch),
-		Seller:   newLoader(f, sellers.batch),
-		Category: newLoader(f, categories.batch),
-		Options:  newLoader(f, f.options),
-		Stock:    newLoader(f, f.stock),
-		Hits:     newLoader(f, f.hits),
+		Product:  newLoader(f, "product", products.batch),
+		Seller:   newLoader(f, "seller", sellers.batch),
+		Category: newLoader(f, "category", categories.batch),
+		Options:  newLoader(f, "options", f.options),
+		Stock:    newLoader(f, "stock", f.stock),
+		Hits:     newLoader(f, "hits", f.hits),
 		store:    f.opt.Store,
 	}
 }
 
-func newLoader[V any](f *Factory, batch dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
-	return dataloader.NewBatchedLoader(batch,
+// newLoader returns a loader over batch that tells the Factory's Observer of
+// each batch, under name.
+func newLoader[V any](f *Factory, name string, batch dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	observed := func(ctx context.Context, keys []int64) []*dataloader.Result[V] {
+		ctx, end := f.opt.Observer.StartBatch(ctx, name, len(keys))
+		defer end()
+		return batch(ctx, keys)
+	}
+	return dataloader.NewBatchedLoader(observed,
 		dataloader.WithWait[int64, V](f.opt.Wait),
 		dataloader.WithBatchCapacity[int64, V](f.opt.MaxBatch))
 }

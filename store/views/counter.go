@@ -112,8 +112,10 @@ func New(opt Options) *Counter {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
+	c := &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
 		kick: make(chan struct{}, 1), lastPrune: time.Now()}
+	c.stats.lastFlush.Store(time.Now().UnixNano()) // the lag counts from the start
+	return c
 }
 
 // ErrUnknown is the error (wrapped in a store.Unavailable error) of a view
@@ -150,6 +152,7 @@ func (c *Counter) recordRedis(ctx context.Context, id int64) (int64, error) {
 		return 0, c.redisFailed(ctx, err)
 	}
 	n, queued := res[0], res[1]
+	c.stats.redisQueued.Store(queued)
 	if queued > c.opt.FlushMax {
 		c.flushSoon()
 	}
