@@ -52,14 +52,17 @@ func (f *fixture) open(t *testing.T) *store.DB {
 }
 
 // redis returns a new client, through url when given, with a round-trip
-// counter. Its calls time out after timeout, default 200 ms.
+// counter. Its calls time out after timeout, default 1 s: long enough that
+// a healthy call on a loaded machine (a parallel -race run) does not time
+// out, which would give a view an unknown outcome. Tests of a Redis that
+// fails set their own.
 func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.UniversalClient, *store.RedisCounter) {
 	t.Helper()
 	if url == "" {
 		url = f.redisURL
 	}
 	if timeout == 0 {
-		timeout = 200 * time.Millisecond
+		timeout = time.Second
 	}
 	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: timeout})
 	if err != nil {
@@ -105,7 +108,7 @@ type instance struct {
 
 type instanceOptions struct {
 	redisURL string        // through a proxy; default the fixture's Redis
-	timeout  time.Duration // of each Redis call; default 200 ms
+	timeout  time.Duration // of each Redis call; default 1 s (see fixture.redis)
 	noRedis  bool
 	patient  bool          // a client that waits for late replies (patientRedis)
 	interval time.Duration // flusher interval; 0: no flusher runs
@@ -118,7 +121,7 @@ func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
 	t.Helper()
 	in := &instance{db: f.open(t), stop: func() {}}
 	if o.timeout == 0 {
-		o.timeout = 200 * time.Millisecond
+		o.timeout = time.Second
 	}
 	opt := views.Options{SQL: in.db, FlushInterval: o.interval, FlushMax: o.flushMax,
 		Timeout: o.timeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
