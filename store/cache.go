@@ -413,7 +413,8 @@ return set
 // write-back is one EVALSHA rather than a NOSCRIPT miss and an EVAL.
 // Failing is harmless: the script is sent in full on first use.
 func (c *Cache) LoadScripts(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	// Not on the request path: a slow Redis gets a second, not REDIS_TIMEOUT.
+	ctx, cancel := context.WithTimeout(ctx, max(c.opt.Timeout, time.Second))
 	defer cancel()
 	if err := setNewerScript.Load(ctx, c.rdb).Err(); err != nil {
 		return err

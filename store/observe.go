@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Statement describes one SQL statement to an Observer.
@@ -32,13 +33,26 @@ type Observer interface {
 // (view flushes, invalidations) included. Call it before first use.
 func (d *DB) SetObserver(o Observer) { d.observer = o }
 
+type bulkKey struct{}
+
+// bulk marks ctx as that of bulk work, such as seeding, whose statements
+// carry thousands of rows: they run under timeout rather than the statement
+// timeout meant for the request path.
+func bulk(ctx context.Context, timeout time.Duration) context.Context {
+	return context.WithValue(ctx, bulkKey{}, timeout)
+}
+
 // start counts a statement, bounds it by the statement timeout and tells
 // the observer, if any. The statement runs under the returned context, and
 // end must be called with its error; end returns that error as the helpers
 // report it (see unavailable).
 func (d *DB) start(ctx context.Context, query string) (context.Context, func(error) error) {
 	d.statements.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	timeout := d.timeout
+	if bulk, ok := ctx.Value(bulkKey{}).(time.Duration); ok {
+		timeout = bulk
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	observed := func(error) {}
 	if d.observer != nil {
 		ctx, observed = d.observer.StartStatement(ctx, Statement{Dialect: d.dialect, Op: statementOp(query), Query: query})

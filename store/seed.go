@@ -79,7 +79,7 @@ func (d *DB) Seed(ctx context.Context, opt SeedOptions) error {
 		return fmt.Errorf("store: seed: Products is %d, want 0 or more", opt.Products)
 	}
 	tables := generate(opt)
-	if err := d.seed(ctx, tables, opt.Reset); err != nil {
+	if err := d.seed(bulk(ctx, 5*time.Minute), tables, opt.Reset); err != nil {
 		return fmt.Errorf("store: seed: %w", err)
 	}
 	return nil
