@@ -60,6 +60,8 @@ type config struct {
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush, for crash tests.
 	crashAt string
+	// debugEndpoints serves /debug/costs and /debug/pprof/ (debug.go).
+	debugEndpoints bool
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -97,6 +99,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
 		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
 	if err := parseViewsConfig(fs, env, &c); err != nil {
+		return c, fs, err
+	}
+	if err := parseDebugConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
@@ -140,6 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	rdb, closeRedis := openRedis(ctx, c, log)
 	defer closeRedis()
+	costs := newCosts(c, db, rdb) // nil when the debug endpoints are off
 	admin, err := adminTokens(c, db.Dialect(), log)
 	if err != nil {
 		return err
@@ -148,7 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	counter := newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, counter)
 	defer stopFlusher()
-	err = serve(ctx, c, newHandler(db, cache, inv, counter, admin, c, log), log)
+	err = serve(ctx, c, costs.wrap(newHandler(db, cache, inv, counter, admin, c, log)), log)
 	stopFlusher() // after the last request: flushes what this process holds
 	return err
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/store"
+)
+
+// The debug endpoints, for benchmarks and profiling:
+//
+//	GET /debug/costs   {"sqlStatements":N,"redisRoundTrips":N,"requests":N,"redisCommands":{…}}
+//	    /debug/pprof/  net/http/pprof
+//
+// They are on by default and off when CATALOG_ENV=production;
+// DEBUG_ENDPOINTS=on|off overrides both. The counters only grow: a client
+// takes the difference of two reads. sqlStatements and redisRoundTrips
+// count everything the process sent, background work (view flushes,
+// invalidations) included; requests counts the HTTP requests served outside
+// /debug/.
+
+// parseDebugConfig reads DEBUG_ENDPOINTS, whose default depends on
+// CATALOG_ENV.
+func parseDebugConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	def := "on"
+	if env("CATALOG_ENV", "") == "production" {
+		def = "off"
+	}
+	on, err := parseOnOff(env("DEBUG_ENDPOINTS", def))
+	if err != nil {
+		return fmt.Errorf("DEBUG_ENDPOINTS: %w", err)
+	}
+	c.debugEndpoints = on
+	fs.BoolVar(&c.debugEndpoints, "debug-endpoints", on,
+		"serve /debug/costs and /debug/pprof/ (DEBUG_ENDPOINTS=on|off; off when CATALOG_ENV=production)")
+	return nil
+}
+
+func parseOnOff(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "yes":
+		return true, nil
+	case "off", "no":
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
+// costs counts what the process spends, for GET /debug/costs.
+type costs struct {
+	db       *store.DB
+	redis    *store.RedisCounter // nil without Redis
+	requests atomic.Int64
+}
+
+// newCosts returns the counters behind /debug/costs, or nil when the debug
+// endpoints are off. It hooks a counter into rdb, so call it before rdb is
+// shared with other goroutines (go-redis hooks are not safe to add while
+// commands run).
+func newCosts(c config, db *store.DB, rdb redis.UniversalClient) *costs {
+	if !c.debugEndpoints {
+		return nil
+	}
+	k := &costs{db: db}
+	if rdb != nil {
+		k.redis = &store.RedisCounter{}
+		rdb.AddHook(k.redis)
+	}
+	return k
+}
+
+// wrap serves the debug endpoints under /debug/ and counts every other
+// request on its way to h. On a nil *costs it returns h as it is.
+func (k *costs) wrap(h http.Handler) http.Handler {
+	if k == nil {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/costs", k.serveCosts)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.requests.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+// costsJSON is the body of GET /debug/costs.
+type costsJSON struct {
+	SQLStatements   int64            `json:"sqlStatements"`
+	RedisRoundTrips int64            `json:"redisRoundTrips"`
+	Requests        int64            `json:"requests"`
+	RedisCommands   map[string]int64 `json:"redisCommands"`
+}
+
+func (k *costs) serveCosts(w http.ResponseWriter, _ *http.Request) {
+	out := costsJSON{SQLStatements: k.db.Statements(), Requests: k.requests.Load(),
+		RedisCommands: map[string]int64{}}
+	if k.redis != nil {
+		s := k.redis.Stats()
+		out.RedisRoundTrips, out.RedisCommands = s.RoundTrips, s.Commands
+		if out.RedisCommands == nil {
+			out.RedisCommands = map[string]int64{}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
