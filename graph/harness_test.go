@@ -64,7 +64,7 @@ type serverOptions struct {
 // adminToken is the token the test servers accept.
 const adminToken = "test-admin-token"
 
-func newTestServer(t *testing.T, dialect store.Dialect, o serverOptions) *testServer {
+func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
 	if o.products == 0 {
 		o.products = 200
@@ -124,7 +124,7 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 }
 
 // runFlusher runs c's flusher until t ends.
-func runFlusher(t *testing.T, c *views.Counter) {
+func runFlusher(t testing.TB, c *views.Counter) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()

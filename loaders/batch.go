@@ -2,7 +2,6 @@ package loaders
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"time"
@@ -74,7 +73,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 		case store.Absent:
 		case store.Hit:
 			v := new(T)
-			if err := json.Unmarshal(e.Data, v); err != nil {
+			if err := decodeDoc(e.Data, v); err != nil {
 				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
 					"kind", c.kind, "id", ids[i], "err", err)
 				bad[ids[i]] = e.Raw
@@ -113,7 +112,7 @@ func (c *cached[T]) fill(ctx context.Context, ids []int64, misses []int, vals []
 			continue
 		}
 		vals[m] = v
-		data, err := json.Marshal(v)
+		data, err := encodeDoc(v)
 		if err != nil {
 			continue // cannot happen for these types; the value is still served
 		}
