@@ -57,7 +57,8 @@ func parseOnOff(s string) (bool, error) {
 // costs counts what the process spends, for GET /debug/costs.
 type costs struct {
 	db       *store.DB
-	redis    *store.RedisCounter // nil without Redis
+	rdb      redis.UniversalClient // nil without Redis
+	redis    *store.RedisCounter   // nil without Redis
 	requests atomic.Int64
 }
 
@@ -69,7 +70,7 @@ func newCosts(c config, db *store.DB, rdb redis.UniversalClient) *costs {
 	if !c.debugEndpoints {
 		return nil
 	}
-	k := &costs{db: db}
+	k := &costs{db: db, rdb: rdb}
 	if rdb != nil {
 		k.redis = &store.RedisCounter{}
 		rdb.AddHook(k.redis)
@@ -103,11 +104,31 @@ type costsJSON struct {
 	RedisRoundTrips int64            `json:"redisRoundTrips"`
 	Requests        int64            `json:"requests"`
 	RedisCommands   map[string]int64 `json:"redisCommands"`
+	// Pools: how often a request waited for a connection, and how long.
+	SQLPool   poolJSON `json:"sqlPool"`
+	RedisPool poolJSON `json:"redisPool"`
+}
+
+// poolJSON is a connection pool's counters.
+type poolJSON struct {
+	Waits       int64 `json:"waits"`       // a caller waited for a connection
+	WaitNs      int64 `json:"waitNs"`      // total time spent waiting
+	Timeouts    int64 `json:"timeouts"`    // a wait gave up (Redis only)
+	Closed      int64 `json:"closed"`      // connections closed for lack of idle room (SQL only)
+	Connections int64 `json:"connections"` // open now
 }
 
 func (k *costs) serveCosts(w http.ResponseWriter, _ *http.Request) {
 	out := costsJSON{SQLStatements: k.db.Statements(), Requests: k.requests.Load(),
 		RedisCommands: map[string]int64{}}
+	st := k.db.SQL().Stats()
+	out.SQLPool = poolJSON{Waits: st.WaitCount, WaitNs: int64(st.WaitDuration), Closed: st.MaxIdleClosed,
+		Connections: int64(st.OpenConnections)}
+	if k.rdb != nil {
+		p := k.rdb.PoolStats()
+		out.RedisPool = poolJSON{Waits: int64(p.WaitCount), WaitNs: p.WaitDurationNs, Timeouts: int64(p.Timeouts),
+			Connections: int64(p.TotalConns)}
+	}
 	if k.redis != nil {
 		s := k.redis.Stats()
 		out.RedisRoundTrips, out.RedisCommands = s.RoundTrips, s.Commands

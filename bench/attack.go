@@ -41,6 +41,24 @@ type Costs struct {
 	RedisRoundTrips float64            `json:"redisRoundTrips"`
 	RedisCommands   map[string]float64 `json:"redisCommands"`
 	ServerRequests  int64              `json:"serverRequests"`
+	// Pool waits over the whole run: a high count means a pool is too
+	// small for the load.
+	SQLPool   pool `json:"sqlPool"`
+	RedisPool pool `json:"redisPool"`
+}
+
+// pool is a connection pool's counters (from /debug/costs).
+type pool struct {
+	Waits       int64 `json:"waits"`
+	WaitNs      int64 `json:"waitNs"`
+	Timeouts    int64 `json:"timeouts"`
+	Closed      int64 `json:"closed"`
+	Connections int64 `json:"connections"`
+}
+
+func (p pool) sub(before pool) pool {
+	return pool{Waits: p.Waits - before.Waits, WaitNs: p.WaitNs - before.WaitNs,
+		Timeouts: p.Timeouts - before.Timeouts, Closed: p.Closed - before.Closed, Connections: p.Connections}
 }
 
 // attackOptions says how hard and how long to attack.
@@ -119,6 +137,8 @@ type serverCosts struct {
 	RedisRoundTrips int64            `json:"redisRoundTrips"`
 	Requests        int64            `json:"requests"`
 	RedisCommands   map[string]int64 `json:"redisCommands"`
+	SQLPool         pool             `json:"sqlPool"`
+	RedisPool       pool             `json:"redisPool"`
 }
 
 // readCosts reads the server's counters; nil when it has none.
@@ -153,6 +173,8 @@ func perRequest(before, after *serverCosts) *Costs {
 		RedisRoundTrips: float64(after.RedisRoundTrips-before.RedisRoundTrips) / float64(n),
 		RedisCommands:   map[string]float64{},
 		ServerRequests:  n,
+		SQLPool:         after.SQLPool.sub(before.SQLPool),
+		RedisPool:       after.RedisPool.sub(before.RedisPool),
 	}
 	for name, v := range after.RedisCommands {
 		if d := v - before.RedisCommands[name]; d != 0 {

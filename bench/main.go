@@ -224,6 +224,11 @@ func printRow(w io.Writer, r Result) {
 	}
 	fmt.Fprintf(w, "%-8s %-6s %10s %10.0f %7.2fms %7.2fms %7.2fms %7.1fms %7d %8s %9s\n",
 		r.Scenario, r.Mode, load, r.Throughput, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors, sql, rt)
+	if c := r.Costs; c != nil && (c.SQLPool.Waits+c.SQLPool.Closed+c.RedisPool.Waits+c.RedisPool.Timeouts > 0) {
+		fmt.Fprintf(w, "    pools: SQL %d waits (%.0f ms), %d connections closed, %d open; Redis %d waits (%.0f ms), %d timeouts, %d open\n",
+			c.SQLPool.Waits, float64(c.SQLPool.WaitNs)/1e6, c.SQLPool.Closed, c.SQLPool.Connections,
+			c.RedisPool.Waits, float64(c.RedisPool.WaitNs)/1e6, c.RedisPool.Timeouts, c.RedisPool.Connections)
+	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(w, "    error: %s\n", e)
 	}
