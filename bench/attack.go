@@ -45,6 +45,9 @@ type Costs struct {
 	// small for the load.
 	SQLPool   pool `json:"sqlPool"`
 	RedisPool pool `json:"redisPool"`
+	// CPUMicros is the server's CPU time per request, in microseconds:
+	// steadier than throughput when other work shares the machine.
+	CPUMicros float64 `json:"cpuMicros"`
 }
 
 // pool is a connection pool's counters (from /debug/costs).
@@ -139,6 +142,7 @@ type serverCosts struct {
 	RedisCommands   map[string]int64 `json:"redisCommands"`
 	SQLPool         pool             `json:"sqlPool"`
 	RedisPool       pool             `json:"redisPool"`
+	CPUNs           int64            `json:"cpuNs"`
 }
 
 // readCosts reads the server's counters; nil when it has none.
@@ -175,6 +179,7 @@ func perRequest(before, after *serverCosts) *Costs {
 		ServerRequests:  n,
 		SQLPool:         after.SQLPool.sub(before.SQLPool),
 		RedisPool:       after.RedisPool.sub(before.RedisPool),
+		CPUMicros:       float64(after.CPUNs-before.CPUNs) / 1e3 / float64(n),
 	}
 	for name, v := range after.RedisCommands {
 		if d := v - before.RedisCommands[name]; d != 0 {

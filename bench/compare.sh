@@ -93,7 +93,7 @@ log "floor"
 "$work/bench" floor -addr "127.0.0.1:$PORT" -body "$work/sample.json" 2>"$work/floor.log" &
 pid=$!
 wait_ready
-"$work/bench" -url "http://127.0.0.1:$PORT/query" -costs-url off -products "$PRODUCTS" \
+"$work/bench" -url "http://127.0.0.1:$PORT/query" -products "$PRODUCTS" \
   -duration "$DURATION" -warmup "$WARMUP" -connections "$CONNS" -label floor -json "$work/floor.json" detail
 wrk_line="wrk is not installed (apt-get install wrk)"
 if command -v wrk >/dev/null; then

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -67,10 +68,30 @@ func runFloor(args []string) error {
 	return nil
 }
 
+// floorHandler answers every request with answer, except GET
+// /debug/costs, which reports the requests served and the CPU time used,
+// like the service's: so the CPU a request costs compares across both.
 func floorHandler(answer []byte) http.Handler {
+	var requests atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/debug/costs" {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(serverCosts{Requests: requests.Load(), CPUNs: cpuTime(),
+				RedisCommands: map[string]int64{}})
+			return
+		}
+		requests.Add(1)
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(answer)
 	})
+}
+
+// cpuTime returns the CPU time this process has used, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -209,8 +209,8 @@ func writeJSON(path string, rep Report, stdout io.Writer) error {
 }
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, "%-8s %-6s %10s %10s %8s %8s %8s %8s %7s %8s %9s\n",
-		"scenario", "mode", "conns/rate", "req/s", "p50", "p90", "p99", "max", "errors", "SQL/req", "Redis/req")
+	fmt.Fprintf(w, "%-8s %-6s %10s %10s %8s %8s %8s %8s %7s %8s %9s %8s\n",
+		"scenario", "mode", "conns/rate", "req/s", "p50", "p90", "p99", "max", "errors", "SQL/req", "Redis/req", "CPU/req")
 }
 
 func printRow(w io.Writer, r Result) {
@@ -218,12 +218,13 @@ func printRow(w io.Writer, r Result) {
 	if r.Mode == "open" {
 		load = fmt.Sprintf("%.0f/s", r.Rate)
 	}
-	sql, rt := "-", "-"
+	sql, rt, cpu := "-", "-", "-"
 	if r.Costs != nil {
 		sql, rt = fmt.Sprintf("%.3f", r.Costs.SQLStatements), fmt.Sprintf("%.3f", r.Costs.RedisRoundTrips)
+		cpu = fmt.Sprintf("%.0fµs", r.Costs.CPUMicros)
 	}
-	fmt.Fprintf(w, "%-8s %-6s %10s %10.0f %7.2fms %7.2fms %7.2fms %7.1fms %7d %8s %9s\n",
-		r.Scenario, r.Mode, load, r.Throughput, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors, sql, rt)
+	fmt.Fprintf(w, "%-8s %-6s %10s %10.0f %7.2fms %7.2fms %7.2fms %7.1fms %7d %8s %9s %8s\n",
+		r.Scenario, r.Mode, load, r.Throughput, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors, sql, rt, cpu)
 	if c := r.Costs; c != nil && (c.SQLPool.Waits+c.SQLPool.Closed+c.RedisPool.Waits+c.RedisPool.Timeouts > 0) {
 		fmt.Fprintf(w, "    pools: SQL %d waits (%.0f ms), %d connections closed, %d open; Redis %d waits (%.0f ms), %d timeouts, %d open\n",
 			c.SQLPool.Waits, float64(c.SQLPool.WaitNs)/1e6, c.SQLPool.Closed, c.SQLPool.Connections,
