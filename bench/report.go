@@ -85,21 +85,22 @@ func generate(runs []Report, about, chart string) string {
 		b.WriteString(about)
 		b.WriteString("\n")
 	}
-	b.WriteString("| server | scenario | mode | load | req/s | p50 | p90 | p99 | max | errors | SQL/req | Redis/req |\n")
-	b.WriteString("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| server | scenario | mode | load | req/s | p50 | p90 | p99 | max | errors | SQL/req | Redis/req | server CPU/req |\n")
+	b.WriteString("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, run := range runs {
 		for _, r := range run.Results {
 			load := fmt.Sprintf("%d conns", r.Connections)
 			if r.Mode == "open" {
 				load = fmt.Sprintf("%.0f req/s", r.Rate)
 			}
-			sql, rt := "–", "–"
+			sql, rt, cpu := "–", "–", "–"
 			if r.Costs != nil {
 				sql, rt = fmt.Sprintf("%.3f", r.Costs.SQLStatements), fmt.Sprintf("%.3f", r.Costs.RedisRoundTrips)
+				cpu = fmt.Sprintf("%.0f µs", r.Costs.CPUMicros)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s |\n",
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s |\n",
 				run.Label, r.Scenario, r.Mode, load, r.Throughput, msf(r.P50ms), msf(r.P90ms), msf(r.P99ms),
-				msf(r.MaxMs), r.Errors, sql, rt)
+				msf(r.MaxMs), r.Errors, sql, rt, cpu)
 		}
 	}
 	fmt.Fprintf(&b, "\n![throughput and p99 per scenario and mode](%s)\n\n", chart)
