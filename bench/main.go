@@ -59,6 +59,7 @@ type options struct {
 	token        string
 	jsonOut      string
 	label        string
+	maxErrors    int
 	scenarios    []string
 }
 
@@ -79,6 +80,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.token, "token", os.Getenv("BENCH_ADMIN_TOKEN"), "admin token for mixed's updateProduct (BENCH_ADMIN_TOKEN)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file (- for stdout)")
 	fs.StringVar(&o.label, "label", "", "name of this run in the JSON, e.g. \"cache on\"")
+	fs.IntVar(&o.maxErrors, "max-errors", -1, "exit with an error when more requests than this failed (-1: never); CI's smoke run uses 0")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bench [flags] [scenario ...]   scenarios: %v (default all)\n"+
 			"       bench floor [-addr host:port]\n       bench report [flags] results.json ...\n", scenarios)
@@ -158,7 +160,25 @@ func runBench(args []string, stdout io.Writer) error {
 		}
 		rep.Results = append(rep.Results, rs...)
 	}
-	return writeJSON(o.jsonOut, rep, stdout)
+	if err := writeJSON(o.jsonOut, rep, stdout); err != nil {
+		return err
+	}
+	return checkErrors(rep.Results, o.maxErrors)
+}
+
+// checkErrors fails when more than max requests failed; never when max < 0.
+func checkErrors(rs []Result, max int) error {
+	if max < 0 {
+		return nil
+	}
+	var n uint64
+	for _, r := range rs {
+		n += r.Errors
+	}
+	if n > uint64(max) {
+		return fmt.Errorf("%d requests failed (at most %d allowed)", n, max)
+	}
+	return nil
 }
 
 // runScenario runs one scenario: a warm-up, then the closed loop and/or the

@@ -3,6 +3,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -32,41 +33,58 @@ type cached[T any] struct {
 func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Result[*T] {
 	ids, slots := dedupe(keys)
 	vals := make([]*T, len(ids))
-	bad := map[int64][]byte{}
-	misses, cacheUp := c.read(ctx, ids, vals, bad)
+	misses, cacheUp, bad := c.read(ctx, ids, vals)
 	var err error
 	if len(misses) > 0 {
 		err = c.fill(ctx, ids, misses, vals, cacheUp, bad)
 	}
-	failed := make([]bool, len(ids))
+	var failed []bool
 	if err != nil {
+		failed = make([]bool, len(ids))
 		for _, m := range misses {
 			failed[m] = true
 		}
 	}
-	out := make([]*dataloader.Result[*T], len(keys))
+	out, results := results[*T](len(keys))
 	for i, s := range slots {
-		if failed[s] {
-			out[i] = &dataloader.Result[*T]{Error: err}
+		if failed != nil && failed[s] {
+			results[i].Error = err
 		} else {
-			out[i] = &dataloader.Result[*T]{Data: vals[s]}
+			results[i].Data = vals[s]
 		}
 	}
 	return out
 }
 
+// results returns n results in one allocation, and pointers to them.
+func results[V any](n int) ([]*dataloader.Result[V], []dataloader.Result[V]) {
+	rs := make([]dataloader.Result[V], n)
+	out := make([]*dataloader.Result[V], n)
+	for i := range rs {
+		out[i] = &rs[i]
+	}
+	return out, rs
+}
+
 // read fills vals from the cache and returns the indices of ids it did not
-// answer, and whether the cache answered at all. It keeps, in bad, the
-// entries that did not decode, so that the write-back replaces them.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[int64][]byte) ([]int, bool) {
-	misses := make([]int, 0, len(ids))
+// answer, whether the cache answered at all, and the entries that did not
+// decode (nil when all did), so that the write-back replaces them.
+func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T) (misses []int, cacheUp bool, bad map[int64][]byte) {
 	if c.f.opt.Cache == nil {
-		return all(len(ids)), false
+		return all(len(ids)), false, nil
 	}
 	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
 	if err != nil {
 		c.f.warnCache("cache read failed; reading SQL", c.kind, err)
-		return all(len(ids)), false
+		return all(len(ids)), false, nil
+	}
+	misses = make([]int, 0, len(ids))
+	keep := func(i int, raw []byte) {
+		if bad == nil {
+			bad = map[int64][]byte{}
+		}
+		bad[ids[i]] = raw
+		misses = append(misses, i)
 	}
 	for i, e := range entries {
 		switch e.State {
@@ -76,20 +94,18 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 			if err := decodeDoc(e.Data, v); err != nil {
 				c.f.opt.Logger.Warn("cache entry does not decode; refilling",
 					"kind", c.kind, "id", ids[i], "err", err)
-				bad[ids[i]] = e.Raw
-				misses = append(misses, i)
+				keep(i, e.Raw)
 				continue
 			}
 			vals[i] = v
 		case store.Corrupt:
 			c.f.opt.Logger.Warn("cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
-			bad[ids[i]] = e.Raw
-			misses = append(misses, i)
+			keep(i, e.Raw)
 		default:
 			misses = append(misses, i)
 		}
 	}
-	return misses, true
+	return misses, true, bad
 }
 
 // fill fetches the misses from SQL into vals and, when the cache is up,
@@ -164,27 +180,39 @@ func (f *Factory) stock(ctx context.Context, keys []int64) []*dataloader.Result[
 // hits is the batch function of the Hits loader: one call to the view
 // counter for the distinct keys. A product that does not exist has 0.
 func (f *Factory) hits(ctx context.Context, keys []int64) []*dataloader.Result[int64] {
-	out := make([]*dataloader.Result[int64], len(keys))
 	if f.opt.Hits == nil {
-		err := errors.New("loaders: no view counter configured (Options.Hits)")
-		for i := range out {
-			out[i] = &dataloader.Result[int64]{Error: err}
+		out, rs := results[int64](len(keys))
+		for i := range rs {
+			rs[i].Error = errors.New("loaders: no view counter configured (Options.Hits)")
 		}
 		return out
 	}
 	ids, slots := dedupe(keys)
 	hits, err := f.opt.Hits.Hits(ctx, ids)
+	out, rs := results[int64](len(keys))
 	for i, s := range slots {
-		out[i] = &dataloader.Result[int64]{Data: hits[ids[s]], Error: err}
+		rs[i] = dataloader.Result[int64]{Data: hits[ids[s]], Error: err}
 	}
 	return out
 }
 
 // dedupe returns the distinct keys in first-seen order, and for each key the
-// index of its distinct key.
+// index of its distinct key. Small batches, the usual case, are deduplicated
+// without a map.
 func dedupe(keys []int64) ([]int64, []int) {
 	ids := make([]int64, 0, len(keys))
 	slots := make([]int, len(keys))
+	if len(keys) <= 16 {
+		for i, k := range keys {
+			s := slices.Index(ids, k)
+			if s < 0 {
+				s = len(ids)
+				ids = append(ids, k)
+			}
+			slots[i] = s
+		}
+		return ids, slots
+	}
 	seen := make(map[int64]int, len(keys))
 	for i, k := range keys {
 		s, ok := seen[k]

@@ -78,6 +78,13 @@ type Options struct {
 type Factory struct {
 	opt     Options
 	cacheOK throttle // rate-limits warnings about a failing cache
+	// The loaders' options, made once rather than once per request and
+	// loader (each option is a closure, an allocation).
+	productOpts  []dataloader.Option[int64, *store.Product]
+	sellerOpts   []dataloader.Option[int64, *store.Seller]
+	categoryOpts []dataloader.Option[int64, *store.Category]
+	optionOpts   []dataloader.Option[int64, []store.Option]
+	countOpts    []dataloader.Option[int64, int64]
 }
 
 // NewFactory returns a Factory that builds loaders over opt's store and cache.
@@ -91,7 +98,20 @@ func NewFactory(opt Options) *Factory {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Factory{opt: opt}
+	return &Factory{opt: opt,
+		productOpts:  loaderOptions[*store.Product](opt),
+		sellerOpts:   loaderOptions[*store.Seller](opt),
+		categoryOpts: loaderOptions[*store.Category](opt),
+		optionOpts:   loaderOptions[[]store.Option](opt),
+		countOpts:    loaderOptions[int64](opt),
+	}
+}
+
+func loaderOptions[V any](opt Options) []dataloader.Option[int64, V] {
+	return []dataloader.Option[int64, V]{
+		dataloader.WithWait[int64, V](opt.Wait),
+		dataloader.WithBatchCapacity[int64, V](opt.MaxBatch),
+	}
 }
 
 // Loaders are one request's dataloaders.
@@ -117,20 +137,14 @@ func (f *Factory) New() *Loaders {
 	categories := &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
 		version: func(c *store.Category) int64 { return c.Version }}
 	return &Loaders{
-		Product:  newLoader(f, products.batch),
-		Seller:   newLoader(f, sellers.batch),
-		Category: newLoader(f, categories.batch),
-		Options:  newLoader(f, f.options),
-		Stock:    newLoader(f, f.stock),
-		Hits:     newLoader(f, f.hits),
+		Product:  dataloader.NewBatchedLoader(products.batch, f.productOpts...),
+		Seller:   dataloader.NewBatchedLoader(sellers.batch, f.sellerOpts...),
+		Category: dataloader.NewBatchedLoader(categories.batch, f.categoryOpts...),
+		Options:  dataloader.NewBatchedLoader(f.options, f.optionOpts...),
+		Stock:    dataloader.NewBatchedLoader(f.stock, f.countOpts...),
+		Hits:     dataloader.NewBatchedLoader(f.hits, f.countOpts...),
 		store:    f.opt.Store,
 	}
-}
-
-func newLoader[V any](f *Factory, batch dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
-	return dataloader.NewBatchedLoader(batch,
-		dataloader.WithWait[int64, V](f.opt.Wait),
-		dataloader.WithBatchCapacity[int64, V](f.opt.MaxBatch))
 }
 
 type ctxKey struct{}
