@@ -19,6 +19,11 @@ type Result struct {
 	Mode        string  `json:"mode"`
 	Connections int     `json:"connections,omitempty"`
 	Rate        float64 `json:"rate,omitempty"` // the open loop's target
+	// SentRate is the rate requests actually went out at. In the open loop,
+	// below Rate means the load generator could not keep to the schedule
+	// (the machine is short of CPU), and the latencies are then not free of
+	// coordinated omission.
+	SentRate float64 `json:"sentRate"`
 	Seconds     float64 `json:"seconds"`
 	Requests    uint64  `json:"requests"`
 	Errors      uint64  `json:"errors"`
@@ -119,7 +124,7 @@ func newAttacker(opt attackOptions) *vegeta.Attacker {
 
 func (r Result) fill(m *vegeta.Metrics, opt attackOptions) Result {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	r.Requests = m.Requests
+	r.Requests, r.SentRate = m.Requests, m.Rate
 	r.Seconds = (m.Duration + m.Wait).Seconds()
 	if r.Seconds > 0 {
 		r.Throughput = float64(m.Requests-r.Errors) / r.Seconds

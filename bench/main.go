@@ -250,6 +250,9 @@ func printRow(w io.Writer, r Result) {
 			c.SQLPool.Waits, float64(c.SQLPool.WaitNs)/1e6, c.SQLPool.Closed, c.SQLPool.Connections,
 			c.RedisPool.Waits, float64(c.RedisPool.WaitNs)/1e6, c.RedisPool.Timeouts, c.RedisPool.Connections)
 	}
+	if r.Mode == "open" && r.SentRate < 0.9*r.Rate {
+		fmt.Fprintf(w, "    sent only %.0f req/s of %.0f: the load generator fell behind its schedule\n", r.SentRate, r.Rate)
+	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(w, "    error: %s\n", e)
 	}

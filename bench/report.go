@@ -92,6 +92,9 @@ func generate(runs []Report, about, chart string) string {
 			load := fmt.Sprintf("%d conns", r.Connections)
 			if r.Mode == "open" {
 				load = fmt.Sprintf("%.0f req/s", r.Rate)
+				if r.SentRate < 0.9*r.Rate {
+					load += fmt.Sprintf(" (sent %.0f)", r.SentRate)
+				}
 			}
 			sql, rt, cpu := "–", "–", "–"
 			if r.Costs != nil {
