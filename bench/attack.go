@@ -24,9 +24,9 @@ type Result struct {
 	// (the machine is short of CPU), and the latencies are then not free of
 	// coordinated omission.
 	SentRate float64 `json:"sentRate"`
-	Seconds     float64 `json:"seconds"`
-	Requests    uint64  `json:"requests"`
-	Errors      uint64  `json:"errors"`
+	Seconds  float64 `json:"seconds"`
+	Requests uint64  `json:"requests"`
+	Errors   uint64  `json:"errors"`
 	// Throughput is successful requests a second.
 	Throughput float64 `json:"throughput"`
 	P50ms      float64 `json:"p50ms"`
