@@ -106,6 +106,15 @@ for s in $SCENARIOS; do
     files+=("$OUT/floor-detail.json")
   fi
 done
+# The latency floor: product pages at a low fixed rate, far from saturation.
+for target in "cache on:$PORT" "cache off:$((PORT + 1))" "floor:$((PORT + 2))"; do
+  label=${target%%:*} port=${target##*:}
+  log "detail at ${LOW_RATE:-200} req/s against $label"
+  "$OUT/bench" -url "http://127.0.0.1:$port/query" -products "$PRODUCTS" -mode open -rate "${LOW_RATE:-200}" \
+    -tag "@${LOW_RATE:-200}/s" -duration "$DURATION" -warmup 0s -label "$label" -json "$OUT/$label-low.json" detail |
+    tee -a "$OUT/$label.txt"
+  files+=("$OUT/$label-low.json")
+done
 wrk_line="wrk is not installed (apt-get install wrk)"
 if command -v wrk >/dev/null; then
   rps=$(wrk -t2 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$((PORT + 2))/query" | awk '/Requests\/sec/ {print $2}')

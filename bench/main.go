@@ -60,6 +60,7 @@ type options struct {
 	jsonOut      string
 	label        string
 	maxErrors    int
+	tag          string
 	scenarios    []string
 }
 
@@ -80,6 +81,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.token, "token", os.Getenv("BENCH_ADMIN_TOKEN"), "admin token for mixed's updateProduct (BENCH_ADMIN_TOKEN)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file (- for stdout)")
 	fs.StringVar(&o.label, "label", "", "name of this run in the JSON, e.g. \"cache on\"")
+	fs.StringVar(&o.tag, "tag", "", "appended to the scenario's name in the results, e.g. @200/s for a run at a low fixed rate")
 	fs.IntVar(&o.maxErrors, "max-errors", -1, "exit with an error when more requests than this failed (-1: never); CI's smoke run uses 0")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bench [flags] [scenario ...]   scenarios: %v (default all)\n"+
@@ -195,7 +197,7 @@ func runScenario(w *workload, client *http.Client, o options, s string) ([]Resul
 	measure := func(opt attackOptions) Result {
 		before := readCosts(client, o.costsURL)
 		r := attack(tr, opt)
-		r.Scenario, r.Costs = s, perRequest(before, readCosts(client, o.costsURL))
+		r.Scenario, r.Costs = s+o.tag, perRequest(before, readCosts(client, o.costsURL))
 		out = append(out, r)
 		return r
 	}
