@@ -62,6 +62,8 @@ type config struct {
 	crashAt string
 	// debugEndpoints serves /debug/costs and /debug/pprof/ (debug.go).
 	debugEndpoints bool
+	// dbMaxConns bounds the SQL connections open at once; 0 for no bound.
+	dbMaxConns int
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -96,6 +98,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
+	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "0")); err != nil {
+		return c, fs, fmt.Errorf("DB_MAX_CONNS: %w", err)
+	}
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
+		"SQL connections open at once, 0 for no bound; more callers wait for one (DB_MAX_CONNS)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
 		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
 	if err := parseViewsConfig(fs, env, &c); err != nil {
@@ -140,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer db.Close()
+	db.SetMaxOpenConns(c.dbMaxConns)
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}

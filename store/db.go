@@ -96,6 +96,12 @@ func keepIdle(db *sqlx.DB) {
 	db.SetConnMaxIdleTime(time.Minute)
 }
 
+// SetMaxOpenConns bounds the connections open at once (0, the default, for
+// no bound); callers beyond it wait for a connection, within their
+// statement's timeout. A bound keeps a burst from taking all of a shared
+// PostgreSQL's max_connections. Call it before first use.
+func (d *DB) SetMaxOpenConns(n int) { d.db.SetMaxOpenConns(n) } // lowers the idle bound to n too
+
 // sqliteDSN sets the per-connection pragmas in the DSN, where they apply to
 // every pooled connection: WAL so readers never wait on the writer, a busy
 // timeout, enforced foreign keys, and write transactions that take the write
