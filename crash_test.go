@@ -147,6 +147,7 @@ func TestViewsExactAfterCrash(t *testing.T) {
 				"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
 				"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
 				"DEMO_PRODUCTS": "20", "VIEWS_FLUSH_INTERVAL": "1h",
+				"VIEW_RATE_LIMIT": "0", // every view from this one client must count
 			}
 			front, _ := start(t, maps.Clone(env)) // migrates and seeds
 			base := sqlHits(t, env["DATABASE_URL"], products)
@@ -265,4 +266,59 @@ func sum(m map[int64]int64) int64 {
 		s += n
 	}
 	return s
+}
+
+// The service is killed with SIGKILL between a mutation's commit and its
+// invalidation, with the old document in the cache. After a restart the
+// outbox delivers the invalidation, and no read, through the restarted
+// process or another instance, serves the old document.
+func TestInvalidationSurvivesCrash(t *testing.T) {
+	redisURL := storetest.RedisURL(t)
+	env := map[string]string{
+		"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+		"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
+		"DEMO_PRODUCTS": "20", "ADMIN_TOKENS": "crash-token",
+	}
+	other, _ := start(t, maps.Clone(env)) // another instance; migrates and seeds
+	name := func(base string) string {
+		return post(t, base, `"{ product(id: \"3\") { name } }"`)
+	}
+	if !strings.Contains(name(other), `"name"`) {
+		t.Fatalf("product 3: %s", name(other))
+	}
+	crashing := maps.Clone(env)
+	crashing["CATALOG_CRASH_AT"] = "after-write-commit"
+	victim := startChild(t, crashing)
+	req, _ := http.NewRequest("POST", victim.base+"/query", strings.NewReader(
+		`{"query":"mutation { updateProduct(id: \"3\", input: {name: \"Written before the crash\"}) { name } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer crash-token")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("the mutation answered %d; the process should have died first", res.StatusCode)
+	}
+	if how := victim.wait(t, 10*time.Second); how != "killed" {
+		t.Fatalf("victim ended with %s; logs:\n%s", how, victim.logs)
+	}
+	restarted := startChild(t, env)
+	if got := name(restarted.base); !strings.Contains(got, "Written before the crash") {
+		t.Errorf("restarted process serves %s, want the committed name", got)
+	}
+	db, err := store.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, err := db.OutboxSize(context.Background()); err == nil && n == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the outbox still holds %d invalidations", n)
+		}
+	}
+	for _, base := range []string{restarted.base, other} {
+		if got := name(base); !strings.Contains(got, "Written before the crash") {
+			t.Errorf("after delivery, %s serves %s", base, got)
+		}
+	}
 }

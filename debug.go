@@ -21,28 +21,40 @@ import (
 //	GET /debug/costs   {"sqlStatements":N,"redisRoundTrips":N,"requests":N,"redisCommands":{…}}
 //	    /debug/pprof/  net/http/pprof
 //
-// They are on by default and off when CATALOG_ENV=production;
-// DEBUG_ENDPOINTS=on|off overrides both. The counters only grow: a client
+// They are on by default and off in production (CATALOG_ENV=production or
+// -env production); DEBUG_ENDPOINTS=on|off overrides both. The counters only grow: a client
 // takes the difference of two reads. sqlStatements and redisRoundTrips
 // count everything the process sent, background work (view flushes,
 // invalidations) included; requests counts the HTTP requests served outside
 // /debug/.
 
-// parseDebugConfig reads DEBUG_ENDPOINTS, whose default depends on
-// CATALOG_ENV.
+// parseDebugConfig reads DEBUG_ENDPOINTS (on or off); unset, the
+// endpoints follow CATALOG_ENV (see config.debugOn).
 func parseDebugConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
-	def := "on"
-	if env("CATALOG_ENV", "") == "production" {
-		def = "off"
+	set := func(s string) error {
+		on, err := parseOnOff(s)
+		if err != nil {
+			return err
+		}
+		c.debugEndpoints = map[bool]string{true: "on", false: "off"}[on]
+		return nil
 	}
-	on, err := parseOnOff(env("DEBUG_ENDPOINTS", def))
-	if err != nil {
-		return fmt.Errorf("DEBUG_ENDPOINTS: %w", err)
+	if v := env("DEBUG_ENDPOINTS", ""); v != "" {
+		if err := set(v); err != nil {
+			return fmt.Errorf("DEBUG_ENDPOINTS: %w", err)
+		}
 	}
-	c.debugEndpoints = on
-	fs.BoolVar(&c.debugEndpoints, "debug-endpoints", on,
-		"serve /debug/costs and /debug/pprof/ (DEBUG_ENDPOINTS=on|off; off when CATALOG_ENV=production)")
+	fs.Func("debug-endpoints", "on or off: serve /debug/costs and /debug/pprof/ (DEBUG_ENDPOINTS; default on, off in production)", set)
 	return nil
+}
+
+// debugOn reports whether the debug endpoints are served: as set, or else
+// everywhere but in production.
+func (c config) debugOn() bool {
+	if c.debugEndpoints != "" {
+		return c.debugEndpoints == "on"
+	}
+	return !c.production
 }
 
 func parseOnOff(s string) (bool, error) {
@@ -68,7 +80,7 @@ type costs struct {
 // shared with other goroutines (go-redis hooks are not safe to add while
 // commands run).
 func newCosts(c config, db *store.DB, rdb redis.UniversalClient) *costs {
-	if !c.debugEndpoints {
+	if !c.debugOn() {
 		return nil
 	}
 	k := &costs{db: db, rdb: rdb}

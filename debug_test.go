@@ -73,13 +73,14 @@ func TestDebugEndpointsConfig(t *testing.T) {
 	}{
 		{map[string]string{}, nil, true},
 		{map[string]string{"CATALOG_ENV": "production"}, nil, false},
+		{map[string]string{}, []string{"-env", "production"}, false},
 		{map[string]string{"CATALOG_ENV": "production", "DEBUG_ENDPOINTS": "on"}, nil, true},
 		{map[string]string{"DEBUG_ENDPOINTS": "off"}, nil, false},
-		{map[string]string{"CATALOG_ENV": "production"}, []string{"-debug-endpoints"}, true},
+		{map[string]string{"CATALOG_ENV": "production"}, []string{"-debug-endpoints", "on"}, true},
 	} {
 		c, _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-		if err != nil || c.debugEndpoints != tc.want {
-			t.Errorf("%v %v: debug endpoints %v, %v; want %v", tc.env, tc.args, c.debugEndpoints, err, tc.want)
+		if err != nil || c.debugOn() != tc.want {
+			t.Errorf("%v %v: debug endpoints %v, %v; want %v", tc.env, tc.args, c.debugOn(), err, tc.want)
 		}
 	}
 	_, _, err := parseConfig("t", nil, func(k string) string {

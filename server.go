@@ -27,10 +27,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/graph"
+	"catalog-bff/graph/playground"
+	"catalog-bff/graph/reqlog"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"
@@ -57,11 +59,23 @@ type config struct {
 	adminTokens   string
 	flushInterval time.Duration
 	flushMax      int64
+	sqlTimeout    time.Duration
+	leaseTTL      time.Duration
+	fallbackMax   int
+	auditFraction float64
+	production    bool
+	limits        graph.Limits
+	corsOrigins   []string
+	viewRate      float64 // views a client may count per second; 0 for no limit
+	viewBurst     int
+	clientHeader  string
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
-	// itself with SIGKILL at that point of a view flush, for crash tests.
+	// itself with SIGKILL at that point of a view flush or a mutation, for
+	// crash tests.
 	crashAt string
-	// debugEndpoints serves /debug/costs and /debug/pprof/ (debug.go).
-	debugEndpoints bool
+	// debugEndpoints is "on", "off", or "" for on except in production
+	// (debug.go).
+	debugEndpoints string
 	// dbMaxConns bounds the SQL connections open at once; 0 for no bound.
 	dbMaxConns int
 }
@@ -108,14 +122,76 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseViewsConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
+	if err := parseResilienceConfig(fs, env, &c); err != nil {
+		return c, fs, err
+	}
+	if err := parseLimits(fs, &c, env); err != nil {
+		return c, fs, err
+	}
 	if err := parseDebugConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
-	return c, fs, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	return c, fs, c.check()
 }
 
 // parseViewsConfig reads the view counter's settings.
+// parseResilienceConfig reads the settings that bound the damage of a slow
+// or dead dependency.
+func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	durations := []struct {
+		dst       *time.Duration
+		key, flag string
+		def, doc  string
+	}{
+		{&c.sqlTimeout, "SQL_TIMEOUT", "sql-timeout", "2s", "deadline of each SQL statement"},
+		{&c.leaseTTL, "CACHE_LEASE_TTL", "cache-lease-ttl", "100ms",
+			"fill lease of a missed key: the most a reader waits for another to fill it; 0 for none"},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(env(d.key, d.def))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.key, err)
+		}
+		*d.dst = v
+		fs.DurationVar(d.dst, d.flag, v, d.doc+" ("+d.key+")")
+	}
+	n, err := strconv.Atoi(env("DB_FALLBACK_MAX_INFLIGHT", "16"))
+	if err != nil {
+		return fmt.Errorf("DB_FALLBACK_MAX_INFLIGHT: %w", err)
+	}
+	fs.IntVar(&c.fallbackMax, "db-fallback-max-inflight", n,
+		"SQL reads at once standing in for a Redis that is down; past it UNAVAILABLE (DB_FALLBACK_MAX_INFLIGHT)")
+	f, err := strconv.ParseFloat(env("AUDIT_FRACTION", "0.001"), 64)
+	if err != nil {
+		return fmt.Errorf("AUDIT_FRACTION: %w", err)
+	}
+	fs.Float64Var(&c.auditFraction, "audit-fraction", f,
+		"fraction of cache hits re-checked against SQL by the consistency auditor (AUDIT_FRACTION)")
+	return parseViewLimit(fs, env, c)
+}
+
+// parseViewLimit reads the recordView rate limit per client.
+func parseViewLimit(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
+	rate, err := strconv.ParseFloat(env("VIEW_RATE_LIMIT", "2"), 64)
+	if err != nil {
+		return fmt.Errorf("VIEW_RATE_LIMIT: %w", err)
+	}
+	fs.Float64Var(&c.viewRate, "view-rate-limit", rate,
+		"views one client may count per second, past its burst; 0 for no limit (VIEW_RATE_LIMIT)")
+	burst, err := strconv.Atoi(env("VIEW_BURST", "20"))
+	if err != nil {
+		return fmt.Errorf("VIEW_BURST: %w", err)
+	}
+	fs.IntVar(&c.viewBurst, "view-burst", burst, "views one client may count at once (VIEW_BURST)")
+	fs.StringVar(&c.clientHeader, "client-ip-header", env("CLIENT_IP_HEADER", ""),
+		"header your proxy sets to the client's address, for the view rate limit; empty uses the connection (CLIENT_IP_HEADER)")
+	return nil
+}
+
 func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
 	var err error
 	if c.flushInterval, err = time.ParseDuration(env("VIEWS_FLUSH_INTERVAL", "1s")); err != nil {
@@ -134,37 +210,77 @@ func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *con
 // run is the whole program: it serves until ctx is done, or runs the seed
 // subcommand. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if len(args) > 0 && args[0] == "seed" {
-		return runSeed(ctx, args[1:], getenv, stderr, log)
+		return runSeed(ctx, args[1:], getenv, stderr, newLogger(getenv("CATALOG_ENV") == "production", stderr))
 	}
 	c, _, err := parseConfig("catalog-bff", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
+	log := newLogger(c.production, stderr)
 	db, err := openDB(ctx, c.databaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	db.SetStatementTimeout(c.sqlTimeout)
 	db.SetMaxOpenConns(c.dbMaxConns)
-	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
-		return err
-	}
-	rdb, closeRedis := openRedis(ctx, c, log)
-	defer closeRedis()
-	costs := newCosts(c, db, rdb) // nil when the debug endpoints are off
-	admin, err := adminTokens(c, db.Dialect(), log)
+	tel, stopTracing, err := newTelemetry(ctx, c, getenv, log)
 	if err != nil {
 		return err
 	}
-	cache, inv := openCache(ctx, db, rdb, c, log)
-	counter := newCounter(db, rdb, c, log)
-	stopFlusher := startFlusher(ctx, counter)
+	defer stopTracing()
+	db.SetObserver(tel)
+	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
+		return err
+	}
+	rdb, closeRedis := openRedis(ctx, c, tel, log)
+	defer closeRedis()
+	costs := newCosts(c, db, rdb) // nil when the debug endpoints are off
+	svc := services{db: db, tel: tel}
+	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
+		return err
+	}
+	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
+	if rdb != nil {
+		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
+			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
+		if c.viewRate > 0 {
+			svc.viewLimit = store.NewRateLimiter(rdb, store.RateLimitOptions{Prefix: c.redisPrefix,
+				Rate: c.viewRate, Burst: c.viewBurst, Timeout: c.redisTimeout})
+		}
+	}
+	svc.counter = newCounter(db, rdb, c, log)
+	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
-	err = serve(ctx, c, costs.wrap(newHandler(db, cache, inv, counter, admin, c, log)), log)
+	err = serve(ctx, c, costs.wrap(newHandler(svc, c, log)), log)
 	stopFlusher() // after the last request: flushes what this process holds
 	return err
+}
+
+// services are the parts that run wires together. cache, inv, audit and
+// queries are nil without Redis.
+type services struct {
+	db        *store.DB
+	cache     *store.Cache
+	inv       *store.Invalidator
+	audit     *store.Auditor
+	queries   *store.PersistedQueries
+	viewLimit *store.RateLimiter // nil: views are not rate-limited
+	counter   *views.Counter
+	admin     *graph.Admin
+	tel       *telemetry.Telemetry
+}
+
+// newLogger logs JSON in production, for log collectors, and text in
+// development, for people. Each line logged with a request's context
+// carries the request's id.
+func newLogger(production bool, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
+	if production {
+		h = slog.NewJSONHandler(w, nil)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
@@ -219,7 +335,7 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 // openRedis returns the Redis client, or nil when REDIS_URL is "off". A
 // Redis that does not answer at start is not fatal: the service serves from
 // SQL, counts views in process, and uses Redis once it answers.
-func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.UniversalClient, func()) {
+func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, func() {}
@@ -228,6 +344,9 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	if err != nil {
 		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
 		return nil, func() {}
+	}
+	if err := tel.InstrumentRedis(rdb); err != nil {
+		log.Warn("Redis not traced", "err", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -238,21 +357,25 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	return rdb, func() { rdb.Close() }
 }
 
-// openCache returns the document cache over rdb and the invalidation
-// worker that keeps it honest, running until ctx is done; nil, nil without
-// Redis. Writes then queue their invalidations in the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) (*store.Cache, *store.Invalidator) {
+// openCache returns the document cache over rdb, the invalidation worker
+// that keeps it honest and the auditor that measures how honest, both
+// running until ctx is done; all nil without Redis. Writes then queue their
+// invalidations in the outbox.
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
 	if rdb == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout})
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
+		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}})
 	if err := cache.LoadScripts(ctx); err != nil {
 		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
 	}
 	db.EnableOutbox()
 	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
 	go inv.Run(ctx)
-	return cache, inv
+	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction})
+	go audit.Run(ctx)
+	return cache, inv, audit
 }
 
 // newCounter returns the view counter, over Redis when there is one.
@@ -266,7 +389,8 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 }
 
 // crashHook returns nil, or for crash tests a hook that kills the process
-// with SIGKILL (no deferred call, no flush) when a flush reaches point.
+// with SIGKILL (no deferred call, no flush) when a view flush or a mutation
+// reaches point.
 func crashHook(point string, log *slog.Logger) func(string) {
 	if point == "" {
 		return nil
@@ -289,22 +413,34 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 	return func() { cancel(); <-done }
 }
 
-// newHandler wires the HTTP routes: GraphQL at /query, the playground at /.
-func newHandler(db *store.DB, cache *store.Cache, inv *store.Invalidator, counter *views.Counter,
-	admin *graph.Admin, c config, log *slog.Logger) http.Handler {
-	opt := loaders.Options{Store: db, Hits: counter, Wait: c.loaderWait, Logger: log}
-	resolver := &graph.Resolver{Lister: db, Writer: db, Views: counter, Admin: admin, Logger: log}
-	if cache != nil {
-		opt.Cache, resolver.Cache = cache, inv
+// newHandler wires the HTTP routes: GraphQL at /query, the playground at /
+// with its bundle under /playground/, the health checks, and the metrics.
+func newHandler(s services, c config, log *slog.Logger) http.Handler {
+	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
+	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
+		Hook: crashHook(c.crashAt, log)}
+	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions()}
+	if s.viewLimit != nil {
+		resolver.ViewLimit = s.viewLimit
 	}
+	if s.cache != nil {
+		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
+	}
+	hopt.Loaders = loaders.NewFactory(opt)
+	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
-	mux.Handle("/query", graph.NewHandler(graph.HandlerOptions{
-		Resolver: resolver,
-		Loaders:  loaders.NewFactory(opt),
-		Logger:   log,
-	}))
-	mux.Handle("GET /{$}", playground.Handler("catalog-bff", "/query"))
-	return mux
+	mux.Handle("GET /healthz", healthz())
+	mux.Handle("GET /readyz", readyz(s))
+	mux.Handle("GET /metrics", s.tel.Handler())
+	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(hopt)))
+	if !c.production {
+		pg := playground.Handler("/query", log)
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
+	}
+	return reqlog.Middleware(reqlog.AccessLog(log, mux))
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight
@@ -314,14 +450,12 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	srv := httpServer(h)
+	if c.production {
+		log.Info("serving in production mode", "addr", ln.Addr().String())
+	} else {
+		log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "playground", "http://localhost:"+c.port+"/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -338,6 +472,19 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 		return err
 	}
 	return nil
+}
+
+// httpServer bounds how long a client may take: to send its headers (a
+// slowloris client holding connections open), its whole request, to read
+// the response, and to keep an idle connection.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 }
 
 // runSeed is `catalog-bff seed`: it fills the configured database.

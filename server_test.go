@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"catalog-bff/graph"
+	"catalog-bff/loaders"
 	"catalog-bff/store/storetest"
 )
 
@@ -188,5 +192,149 @@ func TestDBMaxConnsConfig(t *testing.T) {
 		return map[string]string{"DB_MAX_CONNS": "many"}[k]
 	}, io.Discard); err == nil || !strings.Contains(err.Error(), "DB_MAX_CONNS") {
 		t.Errorf("bad DB_MAX_CONNS: %v", err)
+	}
+}
+
+// /healthz answers while the process lives; /readyz is ready while SQL
+// answers and reports Redis without failing on it.
+func TestHealthEndpoints(t *testing.T) {
+	for _, tc := range []struct{ redis, want string }{
+		{storetest.RedisURL(t), `"redis":"ok"`},
+		{"redis://127.0.0.1:1/0", `"redis":"degraded"`},
+		{"off", `"redis":"off"`},
+	} {
+		base, _ := start(t, map[string]string{
+			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+			"REDIS_URL":    tc.redis, "DEMO_PRODUCTS": "5",
+		})
+		for path, want := range map[string]string{"/healthz": "ok", "/readyz": tc.want} {
+			var body string
+			var code int
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				res, err := http.Get(base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				body, code = string(b), res.StatusCode
+				if strings.Contains(body, want) || time.Now().After(deadline) {
+					break // the first delivery round opens the cache's reads
+				}
+			}
+			if code != 200 || !strings.Contains(body, want) {
+				t.Errorf("Redis %s: %s = %d %s, want 200 with %s", tc.redis, path, code, body, want)
+			}
+		}
+	}
+}
+
+// In production the playground is gone, introspection is refused, and logs
+// are JSON lines that carry the request's id.
+func TestRunInProduction(t *testing.T) {
+	base, logs := start(t, map[string]string{
+		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"REDIS_URL":     "off",
+		"DEMO_PRODUCTS": "5",
+		"CATALOG_ENV":   "production",
+	})
+	res, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET / in production: %d, want 404", res.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(`{"query":"{ __schema { types { name } } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-ID", "trace-42")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "INTROSPECTION_DISABLED") {
+		t.Errorf("introspection in production: %s", body)
+	}
+	if got := res.Header.Get("X-Request-ID"); got != "trace-42" {
+		t.Errorf("X-Request-ID %q, want trace-42", got)
+	}
+	var access map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if m["msg"] == "request" && m["path"] == "/query" {
+			access = m
+		}
+	}
+	if access["request_id"] != "trace-42" || access["status"] != float64(422) {
+		t.Errorf("access log line %v, want request_id trace-42 and status 422", access)
+	}
+}
+
+func TestParseConfigLimits(t *testing.T) {
+	env := map[string]string{"CATALOG_ENV": "production", "QUERY_MAX_DEPTH": "7", "CORS_ORIGINS": "https://shop.example.com, https://*.example.com"}
+	c, _, err := parseConfig("t", []string{"-query-max-aliases", "5", "-max-body-bytes", "1000"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.limits
+	if !c.production || l.MaxDepth != 7 || l.MaxAliases != 5 || l.MaxBodyBytes != 1000 || l.MaxComplexity != 5000 || l.MaxTokens != 5000 ||
+		len(c.corsOrigins) != 2 {
+		t.Errorf("config %+v", c)
+	}
+	for key, bad := range map[string]string{
+		"CATALOG_ENV":          "staging",
+		"CORS_ORIGINS":         "shop.example.com",
+		"QUERY_MAX_DEPTH":      "0",
+		"QUERY_MAX_COMPLEXITY": "lots",
+		"MAX_BODY_BYTES":       "-1",
+	} {
+		_, _, err := parseConfig("t", nil, func(k string) string { return map[string]string{key: bad}[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%s: error %v, want one naming %s", key, bad, err, key)
+		}
+	}
+}
+
+// A client that sends its headers or its body too slowly is cut off. The
+// server's timeouts are scaled down here; the mechanism is the same.
+func TestSlowClientsCutOff(t *testing.T) {
+	srv := httpServer(nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout < srv.ReadHeaderTimeout || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts %v %v %v %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+	srv.Handler = graph.NewHandler(graph.HandlerOptions{Resolver: &graph.Resolver{}, Loaders: loaders.NewFactory(loaders.Options{}),
+		Logger: slog.New(slog.DiscardHandler)})
+	srv.ReadHeaderTimeout, srv.ReadTimeout = 200*time.Millisecond, 300*time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for name, c := range map[string]struct{ send, want string }{
+		"headers never finished": {"POST /query HTTP/1.1\r\nHost: x\r\n", ""},
+		"body never finished": {"POST /query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":",
+			`"code":"BAD_REQUEST"`},
+	} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(c.send))
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(conn)
+		conn.Close()
+		if err != nil {
+			t.Errorf("%s: still open after 10 s: %v", name, err)
+		}
+		if !strings.Contains(string(got), c.want) {
+			t.Errorf("%s: got %q, want %q", name, got, c.want)
+		}
 	}
 }

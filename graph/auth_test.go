@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -20,8 +21,30 @@ var adminMutations = map[string]string{
 		b: deleteProduct(id: "4") }`,
 }
 
+// adminCalls are the admin mutations' fields, valid but for auth.
+var adminCalls = map[string]string{
+	"createProduct":  `createProduct(input: {name: "X", price: {amount: 1, currency: "EUR"}, sellerId: "1"}) { id }`,
+	"updateProduct":  `updateProduct(id: "3", input: {name: "X"}) { id }`,
+	"deleteProduct":  `deleteProduct(id: "3")`,
+	"setStock":       `setStock(productId: "3", stock: 1) { id }`,
+	"updateSeller":   `updateSeller(id: "1", input: {name: "X"}) { id }`,
+	"updateCategory": `updateCategory(id: "9", input: {name: "X"}) { id }`,
+}
+
+// hiddenAdminMutations hides each admin mutation behind an alias in a named
+// fragment, and behind an alias in an inline fragment next to a harmless
+// field.
+func hiddenAdminMutations() map[string]string {
+	out := map[string]string{}
+	for name, call := range adminCalls {
+		out[name+" aliased in a fragment"] = "mutation { ...m } fragment m on Mutation { innocent: " + call + " }"
+		out[name+" aliased in an inline fragment"] = "mutation { __typename ... on Mutation { x: " + call + " } }"
+	}
+	return out
+}
+
 // Without a valid token, no admin mutation runs a single SQL statement or
-// touches Redis.
+// touches Redis, however it is hidden.
 func TestAdminAuth(t *testing.T) {
 	ts := newTestServer(t, store.Postgres, serverOptions{})
 	ts.mustQuery(t, `{ products(ids: ["3", "4"]) { id seller { id } category { id } } }`, nil, nil)
@@ -33,8 +56,13 @@ func TestAdminAuth(t *testing.T) {
 		{"Bearer " + strings.ToUpper(adminToken), "FORBIDDEN"},
 		{"Basic " + adminToken, "FORBIDDEN"},
 		{adminToken, "FORBIDDEN"},
+		{"Bearer public", "FORBIDDEN"},
+		{"Bearer pk_live_51HxY2eKq0aPublishableKey", "FORBIDDEN"},
+		{"Bearer null", "FORBIDDEN"},
 	}
-	for name, m := range adminMutations {
+	mutations := hiddenAdminMutations()
+	maps.Copy(mutations, adminMutations)
+	for name, m := range mutations {
 		for _, c := range cases {
 			sql0, redis0, snap := ts.db.Statements(), ts.redis.Stats(), sqlSnapshot(t, ts.db)
 			r := ts.queryAs(t, c.auth, m, nil, nil)

@@ -7,15 +7,17 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"catalog-bff/graph/reqlog"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
@@ -25,48 +27,115 @@ type HandlerOptions struct {
 	Resolver *Resolver
 	Loaders  *loaders.Factory
 	Logger   *slog.Logger
-	// MaxBodyBytes bounds a request body. Default 64 KiB.
-	MaxBodyBytes int64
+	Limits   Limits
+	// Production turns off introspection and the "Did you mean …?"
+	// suggestions of validation errors, which would map the schema for
+	// anyone who asks.
+	Production bool
+	// PersistedQueries stores the queries of automatic persisted queries.
+	// Nil turns them off: every request must then carry its query.
+	PersistedQueries graphql.Cache[string]
+	// CORSOrigins lists the origins whose pages may call the endpoint
+	// ("https://shop.example.com", "https://*.example.com", or "*" for
+	// any). Empty allows none.
+	CORSOrigins []string
+	// ClientIPHeader names a header, set by the service's own proxy, that
+	// carries the client's address (e.g. X-Real-IP); empty uses the
+	// connection's address. It keys the view rate limit.
+	ClientIPHeader string
+	// Extensions are added to the GraphQL server after its own, in order:
+	// metrics, traces and the cost extension (graph/telemetry).
+	Extensions []graphql.HandlerExtension
 }
 
-// NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON),
-// parsed queries cached, introspection on for the playground, errors
-// presented with an extensions.code, a fresh set of loaders per request, and
-// the request's bearer token for the admin check.
+// NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
+// only), mutations over POST only; parsed queries cached; every limit of
+// opt.Limits checked before anything runs; errors presented with an
+// extensions.code; a request id on each request; a fresh set of loaders per
+// request; and the request's bearer token for the admin check.
 func NewHandler(opt HandlerOptions) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.MaxBodyBytes <= 0 {
-		opt.MaxBodyBytes = 64 << 10
-	}
 	if opt.Resolver.Logger == nil {
 		opt.Resolver.Logger = opt.Logger
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver}))
+	lim := opt.Limits.withDefaults()
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver, Complexity: complexityRoot()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.SetErrorPresenter(presentError(opt.Logger))
+	srv.SetQueryCache(newQueryCache())
+	srv.SetParserTokenLimit(lim.MaxTokens)
+	srv.SetDisableSuggestion(opt.Production)
+	if !opt.Production {
+		srv.Use(extension.Introspection{})
+	}
+	// Order matters: the limiter measures in linear time what gqlgen's
+	// complexity walk could take exponential time on; queries are persisted
+	// only once both passed.
+	srv.Use(newLimiter(lim, !opt.Production))
+	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
+	if opt.PersistedQueries != nil {
+		srv.Use(newPersistedQueries(opt.PersistedQueries))
+	}
+	for _, e := range opt.Extensions {
+		srv.Use(e)
+	}
+	srv.AroundResponses(capErrors)
+	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
-	return opt.Loaders.Middleware(withBearer(limitBody(opt.MaxBodyBytes, srv)))
+	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
+	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
+	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }
 
-// limitBody caps how much of a request body the handler will read.
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
+// corsFor answers the CORS preflight of the allowed origins and lets their
+// pages read responses. Credentials (cookies) are never allowed: the admin
+// token travels in the Authorization header, which a page can send only
+// when its origin is allowed.
+func corsFor(origins []string) *cors.Cors {
+	opt := cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Content-Type", "Authorization", reqlog.Header},
+		ExposedHeaders: []string{reqlog.Header},
+		MaxAge:         600,
+	}
+	if len(origins) == 0 {
+		// rs/cors allows every origin when given none.
+		opt.AllowOriginFunc = func(string) bool { return false }
+	}
+	return cors.New(opt)
 }
 
-// presentError gives every error an extensions.code. A *store.Error keeps its
-// code and message. gqlgen's own errors (parse, validation) keep theirs. Any
-// other error is internal: it is logged, and the client sees only "internal
-// error", never SQL or Redis text.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+// maxErrors bounds the errors of one response: a query of a few kilobytes
+// can break a validation rule a thousand times, and its reply would be many
+// times its size.
+const maxErrors = 20
+
+// capErrors keeps the first maxErrors-1 errors of a response and replaces
+// the rest with one error that counts them, under the first error's code.
+func capErrors(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) <= maxErrors {
+		return resp
+	}
+	more := &gqlerror.Error{
+		Message:    fmt.Sprintf("and %d more errors", len(resp.Errors)-maxErrors+1),
+		Extensions: map[string]any{"code": resp.Errors[0].Extensions["code"]},
+	}
+	resp.Errors = append(resp.Errors[:maxErrors-1:maxErrors-1], more)
+	return resp
+}
+
+// presentError gives every error an extensions.code. A *store.Error keeps
+// its code and message. gqlgen's own coded errors (parse, validation,
+// limits) keep theirs; in production, validation messages lose their "Did
+// you mean …?" suggestions. Any other error is internal: it is logged with
+// the request id, and the client sees only "internal error" and that id,
+// never SQL or Redis text.
+func presentError(log *slog.Logger, production bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		var app *store.Error
@@ -76,16 +145,33 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr
 		}
 		var raw *gqlerror.Error
-		if errors.As(err, &raw) && raw.Err == nil {
-			return gerr // gqlgen's own: parse and validation errors
+		if errors.As(err, &raw) && raw.Err == nil && gerr.Extensions["code"] != nil {
+			return presentCoded(gerr, production)
 		}
 		log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
+		id := reqlog.ID(ctx)
 		return &gqlerror.Error{
-			Message:    "internal error",
+			Message:    "internal error (request id " + id + ")",
 			Path:       gerr.Path,
-			Extensions: map[string]any{"code": string(store.Internal)},
+			Extensions: map[string]any{"code": string(store.Internal), "requestId": id},
 		}
 	}
+}
+
+// presentCoded finishes an error that gqlgen or an extension coded.
+func presentCoded(e *gqlerror.Error, production bool) *gqlerror.Error {
+	switch e.Extensions["code"] {
+	case errcode.ParseFailed:
+		if tokenLimitError(e) {
+			setCode(e, CodeTooManyTokens)
+			e.Message = "the query has too many tokens: " + e.Message
+		}
+	case errcode.ValidationFailed:
+		if production {
+			e.Message, _, _ = strings.Cut(e.Message, " Did you mean ")
+		}
+	}
+	return e
 }
 
 func setCode(e *gqlerror.Error, code string) {

@@ -8,12 +8,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
+	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
+	"catalog-bff/graph/reqlog"
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -33,8 +39,11 @@ type testServer struct {
 	// invalidator delivers the writes' invalidations; tests call its Drain
 	// where a server would run it in the background.
 	invalidator *store.Invalidator
+	audit       *store.Auditor
+	factory     *loaders.Factory
 	opt         serverOptions
 	srv         *httptest.Server
+	tel         *telemetry.Telemetry // with serverOptions.telemetry
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
@@ -56,9 +65,38 @@ type serverOptions struct {
 	// many requests and count no batches make it short.
 	wait       time.Duration
 	afterFetch func(ctx context.Context, kind string, ids []int64)
+	// fallbackMax bounds SQL reads while the cache is down; 0 for none.
+	fallbackMax int
+	db          *store.DB // a database to share; default a fresh seeded one
+	prefix      string    // a key prefix to share; default a fresh one
+	// redisTimeout is the deadline of each Redis call; default 1s, long
+	// enough that a loaded machine never times out a healthy call.
+	redisTimeout time.Duration
+	noCache      bool                              // no document cache, as with REDIS_URL=off
+	wrapStore    func(loaders.Store) loaders.Store // wraps the loaders' SQL side
+	// background runs the invalidation worker and the auditor, as a
+	// server does; otherwise tests call Drain and Check.
+	background    bool
+	auditFraction float64
+	leaseTTL      time.Duration // default 100ms
 	// flushInterval runs the view counter's flusher; 0 runs none, and
 	// tests flush with ts.views.Flush.
 	flushInterval time.Duration
+	limits        graph.Limits
+	production    bool
+	persisted     bool         // automatic persisted queries, stored under the server's prefix
+	cors          []string     // allowed origins
+	log           io.Writer    // receives the server's JSON log; TEST_LOG=1 sends it to stderr
+	lister        graph.Lister // default the database
+	// viewLimit rate-limits recordView per client, keyed by clientHeader.
+	viewLimit    *store.RateLimitOptions
+	clientHeader string
+	// telemetry wires metrics, traces and costs as server.go does, and
+	// serves the metrics at /metrics; tracer records the spans (nil: no
+	// tracing), cost adds extensions.cost to responses.
+	telemetry bool
+	tracer    trace.TracerProvider
+	cost      bool
 }
 
 // adminToken is the token the test servers accept.
@@ -66,61 +104,166 @@ const adminToken = "test-admin-token"
 
 func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
-	if o.products == 0 {
-		o.products = 200
+	db := o.db
+	if db == nil {
+		db = seededDB(t, dialect, o.products)
 	}
-	db := storetest.MustOpen(t, dialect)
-	if err := db.Seed(context.Background(), store.SeedOptions{Products: o.products, Seed: 7}); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
+	direct := storetest.RedisURL(t)
 	if o.redisURL == "" {
-		o.redisURL = storetest.RedisURL(t)
+		o.redisURL = direct
 	}
 	if o.wait == 0 {
 		o.wait = testWait
 	}
-	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: time.Second})
+	if o.redisTimeout == 0 {
+		o.redisTimeout = time.Second
+	}
+	if o.leaseTTL == 0 {
+		o.leaseTTL = 100 * time.Millisecond
+	}
+	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: o.redisTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}}
+	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
 	rdb.AddHook(ts.redis)
-	ts.prefix = storetest.Prefix(t, o.redisURL)
-	ts.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second, Strategy: o.strategy})
-	if err := ts.cache.LoadScripts(context.Background()); err != nil {
-		t.Fatal(err)
+	if o.telemetry {
+		ts.instrument(t)
+	}
+	if ts.prefix == "" {
+		ts.prefix = storetest.Prefix(t, direct) // cleaned up through the direct URL, even behind a cut proxy
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db.EnableOutbox()
-	ts.invalidator = store.NewInvalidator(db, ts.cache, store.InvalidatorOptions{Logger: log})
-	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
-		t.Fatal(err)
-	}
 	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
 	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
-		Timeout: time.Second, Logger: log})
+		Timeout: o.redisTimeout, Logger: log})
 	if o.flushInterval > 0 {
 		runFlusher(t, ts.views)
 	}
-	if o.wait == 0 {
-		o.wait = testWait
+	if !o.noCache {
+		ts.openCache(t, log)
 	}
-	ts.opt = o
 	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
 	t.Cleanup(ts.srv.Close)
+	if ts.tel != nil {
+		src := telemetry.Sources{Loaders: ts.factory, Views: ts.views}
+		if ts.cache != nil {
+			src.Cache, src.Outbox, src.Audit = ts.cache, ts.db, ts.audit
+		}
+		ts.tel.Watch(src)
+	}
 	return ts
+}
+
+// instrument makes ts's telemetry and hooks it into SQL and Redis, before
+// anything uses them.
+func (ts *testServer) instrument(t testing.TB) {
+	t.Helper()
+	ts.tel = telemetry.New(telemetry.Options{Tracer: ts.opt.tracer, Cost: ts.opt.cost})
+	if err := ts.tel.InstrumentRedis(ts.rdb); err != nil {
+		t.Fatal(err)
+	}
+	ts.db.SetObserver(ts.tel)
+}
+
+// seededDB returns a fresh database with a deterministic catalogue.
+func seededDB(t testing.TB, dialect store.Dialect, products int) *store.DB {
+	t.Helper()
+	if products == 0 {
+		products = 200
+	}
+	db := storetest.MustOpen(t, dialect)
+	if err := db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 7}); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return db
+}
+
+// openCache sets up the document cache, its invalidation worker and its
+// auditor, and opens the cache's reads.
+func (ts *testServer) openCache(t testing.TB, log *slog.Logger) {
+	t.Helper()
+	o := ts.opt
+	copt := store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy}
+	if ts.tel != nil {
+		copt.Breaker.OnChange = ts.tel.BreakerChanged
+	}
+	ts.cache = store.NewCache(ts.rdb, copt)
+	if err := ts.cache.LoadScripts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts.db.EnableOutbox()
+	ts.invalidator = store.NewInvalidator(ts.db, ts.cache, store.InvalidatorOptions{Logger: log, Interval: 20 * time.Millisecond})
+	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
+		t.Fatal(err)
+	}
+	ts.audit = store.NewAuditor(ts.db, ts.cache, store.AuditorOptions{Fraction: o.auditFraction, Bound: 200 * time.Millisecond})
+	if o.background {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { ts.invalidator.Run(ctx) })
+		wg.Go(func() { ts.audit.Run(ctx) })
+		t.Cleanup(func() { cancel(); wg.Wait() })
+	}
 }
 
 // handlerWithAdmin builds the real handler over ts's database and cache.
 func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return graph.NewHandler(graph.HandlerOptions{
-		Resolver: &graph.Resolver{Lister: ts.db, Writer: ts.db, Cache: ts.invalidator, Views: ts.views, Admin: admin},
-		Loaders: loaders.NewFactory(loaders.Options{Store: ts.db, Cache: ts.cache, Hits: ts.views,
-			Wait: ts.opt.wait, Logger: log, AfterFetch: ts.opt.afterFetch}),
-		Logger: log,
-	})
+	out := ts.opt.log
+	if out == nil {
+		out = io.Discard
+		if os.Getenv("TEST_LOG") != "" {
+			out = os.Stderr
+		}
+	}
+	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
+	var sql loaders.Store = ts.db
+	if ts.opt.wrapStore != nil {
+		sql = ts.opt.wrapStore(sql)
+	}
+	var lister graph.Lister = ts.db
+	if ts.opt.lister != nil {
+		lister = ts.opt.lister
+	}
+	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
+		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
+	resolver := &graph.Resolver{Lister: lister, Writer: ts.db, Views: ts.views, Admin: admin}
+	if o := ts.opt.viewLimit; o != nil {
+		o.Prefix = ts.prefix
+		resolver.ViewLimit = store.NewRateLimiter(ts.rdb, *o)
+	}
+	if ts.cache != nil {
+		lopt.Cache, resolver.Cache = ts.cache, ts.invalidator
+	}
+	if ts.audit != nil {
+		lopt.Audit = ts.audit
+	}
+	var ext []gqlgraphql.HandlerExtension
+	if ts.tel != nil {
+		lopt.Observer, ext = ts.tel, ts.tel.Extensions()
+	}
+	ts.factory = loaders.NewFactory(lopt)
+	opt := graph.HandlerOptions{
+		Resolver:       resolver,
+		Loaders:        ts.factory,
+		Logger:         log,
+		Limits:         ts.opt.limits,
+		Production:     ts.opt.production,
+		CORSOrigins:    ts.opt.cors,
+		ClientIPHeader: ts.opt.clientHeader,
+		Extensions:     ext,
+	}
+	if ts.opt.persisted {
+		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
+	}
+	if ts.tel == nil {
+		return graph.NewHandler(opt)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", ts.tel.Handler())
+	mux.Handle("/", ts.tel.Middleware(graph.NewHandler(opt)))
+	return mux
 }
 
 // runFlusher runs c's flusher until t ends.
@@ -167,11 +310,21 @@ func (ts *testServer) admin(t *testing.T, q string, vars map[string]any, data an
 // queryAs posts a query with the given Authorization header, if any.
 func (ts *testServer) queryAs(t *testing.T, auth, q string, vars map[string]any, data any) gqlResponse {
 	t.Helper()
+	headers := map[string]string{}
+	if auth != "" {
+		headers["Authorization"] = auth
+	}
+	return ts.queryAsWith(t, headers, q, vars, data)
+}
+
+// queryAsWith posts a query with the given headers.
+func (ts *testServer) queryAsWith(t *testing.T, headers map[string]string, q string, vars map[string]any, data any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -210,6 +363,24 @@ func (ts *testServer) measure(t *testing.T, f func()) cost {
 	sql0, r0 := ts.db.Statements(), ts.redis.Stats()
 	f()
 	return cost{sql: ts.db.Statements() - sql0, redis: ts.redis.Stats().Sub(r0)}
+}
+
+// syncBuffer is a log sink that the server and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // forEachDialect runs f as a parallel subtest against each SQL engine.

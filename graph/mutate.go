@@ -98,6 +98,9 @@ func (r *Resolver) updateCategory(ctx context.Context, id int64, in model.Update
 // invalidate drops the cache entries a write made stale, and reports
 // whether the cache took the invalidation.
 func (r *Resolver) invalidate(ctx context.Context, invs []store.Invalidation) bool {
+	if r.Hook != nil {
+		r.Hook("after-write-commit")
+	}
 	if r.Cache == nil {
 		return true
 	}

@@ -201,10 +201,23 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	}
 	t.Run("versioned markers", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond)})
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond),
+			auditFraction: 0.05})
 		writes, reads := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
 		stale := staleReads(writes, reads)
 		t.Logf("versioned markers: %d writes, %d reads, %d stale reads", len(writes), len(reads), stale)
+		later := time.Now().Add(time.Hour)
+		for range 2 { // the auditor's samples, and its suspects a bound later
+			if err := ts.audit.Check(context.Background(), later); err != nil {
+				t.Fatal(err)
+			}
+			later = later.Add(time.Hour)
+		}
+		audit := ts.audit.Stats()
+		t.Logf("auditor over the same history: %d hits checked, %d stale", audit.Checked, audit.Stale)
+		if audit.Stale != 0 || audit.Checked == 0 {
+			t.Errorf("auditor: %d stale of %d checked, want 0 of some", audit.Stale, audit.Checked)
+		}
 		if len(writes) < 50 || len(reads) < 500 {
 			t.Errorf("too little traffic to judge: %d writes, %d reads", len(writes), len(reads))
 		}

@@ -45,14 +45,28 @@ type Viewer interface {
 	Record(ctx context.Context, productID int64) (int64, error)
 }
 
+// RateLimiter says whether a client may do one more thing now; on error it
+// still answers, failing open.
+type RateLimiter interface {
+	Allow(ctx context.Context, client string) (bool, error)
+}
+
+var _ RateLimiter = (*store.RateLimiter)(nil)
+
 // Resolver holds the resolvers' dependencies. Per-request state, the
 // loaders and the caller's token, travels in the request's context.
 type Resolver struct {
 	Lister Lister
 	Writer Writer
 	// Cache is invalidated after each write; nil when there is no cache.
-	Cache  Invalidator
-	Views  Viewer
-	Admin  *Admin
-	Logger *slog.Logger
+	Cache Invalidator
+	Views Viewer
+	// ViewLimit, when set, rate-limits recordView per client address.
+	ViewLimit RateLimiter
+	Admin     *Admin
+	Logger    *slog.Logger
+	// Hook, when set, is called at named points of a mutation; crash tests
+	// kill the process at "after-write-commit", between a write's commit
+	// and its invalidation.
+	Hook func(point string)
 }

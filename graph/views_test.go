@@ -98,9 +98,10 @@ func TestViewCosts(t *testing.T) {
 			var got map[int64]int64
 			c := ts.measure(t, func() { got = ts.hits(t, ids) })
 			// products, images, tags; then the view counter's one snapshot.
-			// EVALSHAs: the products' write-back, the counts' read and init.
-			if c.sql != 4 || c.redis.Commands["evalsha"] != 3 {
-				t.Errorf("cold hits: %d SQL, %d round trips %v; want 3 SQL for the products, 1 for the counts, 3 EVALSHAs",
+			// EVALSHAs: the products' lease and write-back, the counts' read
+			// and init.
+			if c.sql != 4 || c.redis.Commands["evalsha"] != 4 {
+				t.Errorf("cold hits: %d SQL, %d round trips %v; want 3 SQL for the products, 1 for the counts, 4 EVALSHAs",
 					c.sql, c.redis.RoundTrips, c.redis.Commands)
 			}
 			for _, id := range ids {

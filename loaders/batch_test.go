@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"catalog-bff/store"
 )
@@ -72,6 +73,14 @@ func (c *fakeCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entry
 	out := make([]store.Entry, len(ids))
 	for i, id := range ids {
 		out[i] = c.entries[id]
+	}
+	return out, nil
+}
+
+func (c *fakeCache) Lease(_ context.Context, _ string, ids []int64, _ time.Duration) ([]store.LeaseResult, error) {
+	out := make([]store.LeaseResult, len(ids))
+	for i := range out {
+		out[i] = store.LeaseResult{State: store.Granted}
 	}
 	return out, nil
 }

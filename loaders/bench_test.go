@@ -41,6 +41,11 @@ func (c staticCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entr
 
 func (c staticCache) Put(context.Context, string, []store.Fill) error { return nil }
 
+// Lease is never called: every key is a hit.
+func (c staticCache) Lease(context.Context, string, []int64, time.Duration) ([]store.LeaseResult, error) {
+	return nil, nil
+}
+
 // BenchmarkBatchWarm is the product batch function on a batch of 20 keys
 // that are all in the cache: decoding and putting results in key order.
 func BenchmarkBatchWarm(b *testing.B) {

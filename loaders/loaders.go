@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"golang.org/x/sync/semaphore"
 
 	"catalog-bff/store"
 )
@@ -38,9 +39,10 @@ type Store interface {
 var _ Store = (*store.DB)(nil)
 
 // Cache is the Redis side of the read path: Get is one round trip for all
-// ids, Put one round trip for all fills.
+// ids, Lease one for the fill leases of the misses, Put one for all fills.
 type Cache interface {
 	Get(ctx context.Context, kind string, ids []int64) ([]store.Entry, error)
+	Lease(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]store.LeaseResult, error)
 	Put(ctx context.Context, kind string, fills []store.Fill) error
 }
 
@@ -72,19 +74,34 @@ type Options struct {
 	// from SQL and before it writes them back: the window in which a write
 	// can race the reader. Tests use it to hold a reader there.
 	AfterFetch func(ctx context.Context, kind string, ids []int64)
+	// LeaseTTL is the fill lease of a missed key (see store.Cache.Lease):
+	// the most a reader waits for another to fill a key before it reads SQL
+	// itself. 0 takes no leases.
+	LeaseTTL time.Duration
+	// FallbackMaxInflight bounds the SQL reads that stand in for a cache
+	// that is down; 0 sets no bound. FallbackWait is how long a read waits
+	// for a slot before it is refused with Unavailable; default 100ms.
+	FallbackMaxInflight int
+	FallbackWait        time.Duration
+	// Audit, when set, is offered every cache hit (store.Auditor).
+	Audit Sampler
+	// Observer is told of every batch and cache read. Default none.
+	Observer Observer
+}
+
+// Sampler is offered each document served from the cache, with the
+// version the cache held.
+type Sampler interface {
+	Sample(kind string, id, version int64)
 }
 
 // Factory makes the loaders of each request. It is safe for concurrent use.
 type Factory struct {
-	opt     Options
-	cacheOK throttle // rate-limits warnings about a failing cache
-	// The loaders' options, made once rather than once per request and
-	// loader (each option is a closure, an allocation).
-	productOpts  []dataloader.Option[int64, *store.Product]
-	sellerOpts   []dataloader.Option[int64, *store.Seller]
-	categoryOpts []dataloader.Option[int64, *store.Category]
-	optionOpts   []dataloader.Option[int64, []store.Option]
-	countOpts    []dataloader.Option[int64, int64]
+	opt      Options
+	cacheOK  throttle // rate-limits warnings about a failing cache
+	flights  flights
+	fallback *semaphore.Weighted // nil: no bound
+	stats    stats
 }
 
 // NewFactory returns a Factory that builds loaders over opt's store and cache.
@@ -98,20 +115,17 @@ func NewFactory(opt Options) *Factory {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Factory{opt: opt,
-		productOpts:  loaderOptions[*store.Product](opt),
-		sellerOpts:   loaderOptions[*store.Seller](opt),
-		categoryOpts: loaderOptions[*store.Category](opt),
-		optionOpts:   loaderOptions[[]store.Option](opt),
-		countOpts:    loaderOptions[int64](opt),
+	if opt.FallbackWait <= 0 {
+		opt.FallbackWait = 100 * time.Millisecond
 	}
-}
-
-func loaderOptions[V any](opt Options) []dataloader.Option[int64, V] {
-	return []dataloader.Option[int64, V]{
-		dataloader.WithWait[int64, V](opt.Wait),
-		dataloader.WithBatchCapacity[int64, V](opt.MaxBatch),
+	if opt.Observer == nil {
+		opt.Observer = nopObserver{}
 	}
+	f := &Factory{opt: opt}
+	if opt.FallbackMaxInflight > 0 {
+		f.fallback = semaphore.NewWeighted(int64(opt.FallbackMaxInflight))
+	}
+	return f
 }
 
 // Loaders are one request's dataloaders.
@@ -137,14 +151,27 @@ func (f *Factory) New() *Loaders {
 	categories := &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
 		version: func(c *store.Category) int64 { return c.Version }}
 	return &Loaders{
-		Product:  dataloader.NewBatchedLoader(products.batch, f.productOpts...),
-		Seller:   dataloader.NewBatchedLoader(sellers.batch, f.sellerOpts...),
-		Category: dataloader.NewBatchedLoader(categories.batch, f.categoryOpts...),
-		Options:  dataloader.NewBatchedLoader(f.options, f.optionOpts...),
-		Stock:    dataloader.NewBatchedLoader(f.stock, f.countOpts...),
-		Hits:     dataloader.NewBatchedLoader(f.hits, f.countOpts...),
+		Product:  newLoader(f, "product", products.batch),
+		Seller:   newLoader(f, "seller", sellers.batch),
+		Category: newLoader(f, "category", categories.batch),
+		Options:  newLoader(f, "options", f.options),
+		Stock:    newLoader(f, "stock", f.stock),
+		Hits:     newLoader(f, "hits", f.hits),
 		store:    f.opt.Store,
 	}
+}
+
+// newLoader returns a loader over batch that tells the Factory's Observer of
+// each batch, under name.
+func newLoader[V any](f *Factory, name string, batch dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	observed := func(ctx context.Context, keys []int64) []*dataloader.Result[V] {
+		ctx, end := f.opt.Observer.StartBatch(ctx, name, len(keys))
+		defer end()
+		return batch(ctx, keys)
+	}
+	return dataloader.NewBatchedLoader(observed,
+		dataloader.WithWait[int64, V](f.opt.Wait),
+		dataloader.WithBatchCapacity[int64, V](f.opt.MaxBatch))
 }
 
 type ctxKey struct{}

@@ -119,6 +119,9 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	return c
 }
 
+// Client returns the Redis client under the cache.
+func (c *Cache) Client() redis.UniversalClient { return c.rdb }
+
 // SetGeneration sets the key generation. Entries of other generations are
 // never read again and expire with their TTL.
 func (c *Cache) SetGeneration(gen int64) { c.gen.Store(gen) }
@@ -216,15 +219,19 @@ const (
 // Key returns the Redis key of a document, for tools and tests.
 func (c *Cache) Key(kind string, id int64) string { return c.key(kind, id) }
 
+// key is prefix + "g<generation>:{<kind>:<id>}". The hash tag puts a
+// document's entry and its fill lease in one Redis Cluster slot, while
+// different documents spread over all slots.
 func (c *Cache) key(kind string, id int64) string {
 	var buf [96]byte // on the stack: the key's only allocation is the string
 	b := append(buf[:0], c.opt.Prefix...)
 	b = append(b, 'g')
 	b = strconv.AppendInt(b, c.gen.Load(), 10)
-	b = append(b, ':')
+	b = append(b, ":{"...)
 	b = append(b, kind...)
 	b = append(b, ':')
-	return string(strconv.AppendInt(b, id, 10))
+	b = strconv.AppendInt(b, id, 10)
+	return string(append(b, '}'))
 }
 
 // Get reads the entries of ids, in order, in one round trip (MGET). On error
@@ -300,7 +307,7 @@ func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
 	if len(fills) == 0 {
 		return nil
 	}
-	keys := make([]string, len(fills))
+	keys := make([]string, len(fills), 2*len(fills))
 	args := make([]any, 0, 3*len(fills))
 	for i, f := range fills {
 		keys[i] = c.key(kind, f.ID)
@@ -309,6 +316,9 @@ func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
 		} else {
 			args = append(args, encodeEntry(docTag, f.Version, f.Data), c.ttl().Milliseconds(), f.Replace)
 		}
+	}
+	for i := range fills {
+		keys = append(keys, keys[i]+leaseSuffix) // the fill is done: its lease goes
 	}
 	if err := c.setNewer(ctx, keys, args); err != nil {
 		return fmt.Errorf("store: cache put %s: %w", kind, err)
@@ -345,8 +355,8 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 
 // setNewer sets each key to its value with its TTL in milliseconds, args
 // holding (value, ttl, replace) triples, unless the key holds an entry of a
-// version that is not older (setNewerScript). Under PlainDelete it sets
-// unconditionally.
+// version that is not older (setNewerScript). Keys past the entries' are
+// fill leases to delete. Under PlainDelete it sets unconditionally.
 func (c *Cache) setNewer(ctx context.Context, keys []string, args []any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
@@ -360,8 +370,8 @@ func (c *Cache) setNewer(ctx context.Context, keys []string, args []any) error {
 
 func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			p.Set(ctx, k, args[3*i], time.Duration(args[3*i+1].(int64))*time.Millisecond)
+		for i := range len(args) / 3 {
+			p.Set(ctx, keys[i], args[3*i], time.Duration(args[3*i+1].(int64))*time.Millisecond)
 		}
 		return nil
 	})
@@ -369,7 +379,8 @@ func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {
 }
 
 // setNewerScript is the conditional set of Put and Invalidate, for a whole
-// batch in one round trip. An entry's rank is its version, 0 for a negative
+// batch in one round trip; it also deletes the fill leases passed after the
+// entries' keys. An entry's rank is its version, 0 for a negative
 // entry, and -1 for no entry or one that does not parse (GET on a key of
 // another type fails, and counts as -1 too, so SET replaces it). A new value
 // replaces the current one when its rank is higher, when it is a document
@@ -383,18 +394,19 @@ local function rank(s)
   if tag == 'n' then return 0, tag end
   return tonumber(v) or -1, tag
 end
-local n = 0
-for i, key in ipairs(KEYS) do
-  local val, ttl, replace = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
+local n, set = #ARGV / 3, 0
+for i = 1, n do
+  local key, val, ttl, replace = KEYS[i], ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
   local cur = redis.pcall('GET', key)
   local nr, ntag = rank(val)
   local cr, ctag = rank(cur)
   if nr > cr or (nr == cr and ctag == 't' and ntag == 'd') or (replace ~= '' and cur == replace) then
     redis.call('SET', key, val, 'PX', ttl)
-    n = n + 1
+    set = set + 1
   end
+  if KEYS[n+i] then redis.call('DEL', KEYS[n+i]) end
 end
-return n
+return set
 `)
 
 // LoadScripts loads the cache's Lua script into Redis, so that the first
@@ -403,7 +415,10 @@ return n
 func (c *Cache) LoadScripts(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
-	return setNewerScript.Load(ctx, c.rdb).Err()
+	if err := setNewerScript.Load(ctx, c.rdb).Err(); err != nil {
+		return err
+	}
+	return leaseScript.Load(ctx, c.rdb).Err()
 }
 
 // ttl returns a document's TTL, with jitter.

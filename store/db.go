@@ -29,7 +29,7 @@ const (
 // DB is the catalogue's SQL storage. It is safe for concurrent use.
 //
 // Every statement it sends goes through one of its query helpers, which count
-// it; Statements reports the count.
+// it and tell the Observer set with SetObserver; Statements reports the count.
 type DB struct {
 	db         *sqlx.DB
 	dialect    Dialect
@@ -37,6 +37,7 @@ type DB struct {
 	timeout    time.Duration // of each statement
 	outbox     bool          // writes queue their invalidations
 	updates    atomic.Int64  // the statements that are an UPDATE … SET
+	observer   Observer      // nil: none
 	// anyID is the dialect's "column is one of the ids in the single bound
 	// argument" predicate, so that a batch query has one fixed text (and one
 	// cached statement) whatever the batch size.
@@ -156,35 +157,29 @@ func (d *DB) idsArg(ids []int64) any {
 }
 
 // The query helpers below are the only way statements are sent: each counts
-// its statement, bounds it by the statement timeout, and reports a database
-// that cannot be reached as Unavailable.
+// its statement, bounds it by the statement timeout, tells the Observer,
+// and reports a database that cannot be reached as Unavailable (see start).
 
 // selectx runs a query that returns rows into dest, a pointer to a slice.
 func (d *DB) selectx(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
-	d.statements.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	return unavailable(sqlx.SelectContext(ctx, q, dest, d.db.Rebind(query), args...))
+	ctx, end := d.start(ctx, query)
+	return end(sqlx.SelectContext(ctx, q, dest, d.db.Rebind(query), args...))
 }
 
 // get runs a query that returns one row into dest. No row is sql.ErrNoRows.
 func (d *DB) get(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
-	d.statements.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	return unavailable(sqlx.GetContext(ctx, q, dest, d.db.Rebind(query), args...))
+	ctx, end := d.start(ctx, query)
+	return end(sqlx.GetContext(ctx, q, dest, d.db.Rebind(query), args...))
 }
 
 // exec runs a statement that returns no rows.
 func (d *DB) exec(ctx context.Context, e sqlx.ExecerContext, query string, args ...any) (sql.Result, error) {
-	d.statements.Add(1)
 	if updateStmt.MatchString(query) {
 		d.updates.Add(1)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
+	ctx, end := d.start(ctx, query)
 	res, err := e.ExecContext(ctx, d.db.Rebind(query), args...)
-	return res, unavailable(err)
+	return res, end(err)
 }
 
 // updateStmt matches the statements that Updates counts.
@@ -192,3 +187,10 @@ var updateStmt = regexp.MustCompile(`(?is)\bUPDATE\s+\w+\s+SET\b`)
 
 // isNoRows reports whether err means a query found no row.
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Ping checks that the database answers, within the statement timeout.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return unavailable(d.db.PingContext(ctx))
+}

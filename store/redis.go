@@ -106,7 +106,7 @@ func (s RedisStats) Sub(before RedisStats) RedisStats {
 }
 
 func (c *RedisCounter) count(cmds ...redis.Cmder) {
-	if handshake(cmds) {
+	if Handshake(cmds) {
 		return
 	}
 	c.roundTrips.Add(1)
@@ -120,10 +120,10 @@ func (c *RedisCounter) count(cmds ...redis.Cmder) {
 	}
 }
 
-// handshake reports whether cmds are the setup that go-redis sends on a new
+// Handshake reports whether cmds are the setup that go-redis sends on a new
 // connection (HELLO, CLIENT SETINFO, SELECT, AUTH), which is not the cost
 // of any request.
-func handshake(cmds []redis.Cmder) bool {
+func Handshake(cmds []redis.Cmder) bool {
 	for _, cmd := range cmds {
 		switch cmd.Name() {
 		case "hello", "client", "select", "auth":

@@ -32,8 +32,11 @@ import (
 //
 // Each method is one round trip (a script run by EVALSHA, which falls back to
 // EVAL once when Redis lost the script). Methods set no deadline of their
-// own: the caller's context bounds them. Safe for concurrent use, also by
-// several processes.
+// own: the caller's context bounds them as far as the client lets it. A
+// client from NewRedis cuts a socket read at the context's deadline; one
+// with go-redis's defaults (ContextTimeoutEnabled off) waits for a late
+// reply up to its ReadTimeout, which is why views.Counter also bounds each
+// call itself. Safe for concurrent use, also by several processes.
 type RedisViews struct {
 	rdb redis.UniversalClient
 	opt RedisViewsOptions

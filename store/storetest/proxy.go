@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy in the test process, between a client and a service,
@@ -16,6 +17,7 @@ type Proxy struct {
 	upstream string
 	addr     string
 	hung     atomic.Bool
+	delay    atomic.Int64 // added to each reply, in nanoseconds
 	mu       sync.Mutex
 	ln       net.Listener // nil while cut
 	conns    map[net.Conn]struct{}
@@ -69,6 +71,12 @@ func (p *Proxy) Cut() {
 // answered. Restore ends it.
 func (p *Proxy) Hang() { p.hung.Store(true) }
 
+// Delay adds d of latency to everything the service sends back; 0 ends it.
+func (p *Proxy) Delay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.addr }
+
 // Restore ends a hang and, after a cut, listens again on the same address.
 func (p *Proxy) Restore(tb testing.TB) {
 	tb.Helper()
@@ -109,7 +117,7 @@ func (p *Proxy) pipe(c net.Conn) {
 	if p.hung.Load() {
 		if p.track(c) {
 			p.wg.Add(1)
-			go func() { defer p.wg.Done(); p.copy(nil, c) }()
+			go func() { defer p.wg.Done(); p.copy(nil, c, false) }()
 		}
 		return
 	}
@@ -123,23 +131,26 @@ func (p *Proxy) pipe(c net.Conn) {
 		up.Close()
 		return
 	}
-	for _, dir := range [][2]net.Conn{{c, up}, {up, c}} {
+	for i, dir := range [][2]net.Conn{{up, c}, {c, up}} {
 		p.wg.Add(1)
-		go func(dst, src net.Conn) {
+		go func(dst, src net.Conn, reply bool) {
 			defer p.wg.Done()
-			p.copy(dst, src)
+			p.copy(dst, src, reply)
 			dst.Close()
 			src.Close()
-		}(dir[0], dir[1])
+		}(dir[0], dir[1], i == 1)
 	}
 }
 
 // copy forwards src to dst, dropping what it reads while hung or when dst
-// is nil, until either side closes or Cut.
-func (p *Proxy) copy(dst, src net.Conn) {
+// is nil, until either side closes or Cut. A reply waits out the delay.
+func (p *Proxy) copy(dst, src net.Conn, reply bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if d := p.delay.Load(); reply && n > 0 && d > 0 {
+			time.Sleep(time.Duration(d))
+		}
 		if n > 0 && dst != nil && !p.hung.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

@@ -8,6 +8,7 @@ package views
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -54,7 +55,11 @@ type Options struct {
 	// FlushMax makes the flusher run early once more views than this wait.
 	// Default 10,000.
 	FlushMax int64
-	// Timeout bounds each Redis call of a request. Default 50ms.
+	// Timeout is the deadline of each Redis call of a request; a call
+	// whose client does not give up at the deadline is abandoned at twice
+	// Timeout. After a failed or timed-out call, requests count views in
+	// process and read SQL until a flush's claim answers within Timeout.
+	// Default 50ms.
 	Timeout time.Duration
 	// FlushTimeout bounds each step of a flush. Default 5s.
 	FlushTimeout time.Duration
@@ -107,8 +112,10 @@ func New(opt Options) *Counter {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
+	c := &Counter{opt: opt, local: newLocal(), hw: newHighWater(opt.Remember),
 		kick: make(chan struct{}, 1), lastPrune: time.Now()}
+	c.stats.lastFlush.Store(time.Now().UnixNano()) // the lag counts from the start
+	return c
 }
 
 // ErrUnknown is the error (wrapped in a store.Unavailable error) of a view
@@ -137,12 +144,15 @@ func (c *Counter) Record(ctx context.Context, id int64) (int64, error) {
 }
 
 func (c *Counter) recordRedis(ctx context.Context, id int64) (int64, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
-	n, queued, err := c.opt.Redis.Record(rctx, id)
-	cancel()
+	res, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) ([2]int64, error) {
+		n, queued, err := c.opt.Redis.Record(ctx, id)
+		return [2]int64{n, queued}, err
+	})
 	if err != nil {
-		return 0, c.redisFailed(err)
+		return 0, c.redisFailed(ctx, err)
 	}
+	n, queued := res[0], res[1]
+	c.stats.redisQueued.Store(queued)
 	if queued > c.opt.FlushMax {
 		c.flushSoon()
 	}
@@ -227,11 +237,11 @@ func (c *Counter) redisHits(ctx context.Context, ids []int64) (map[int64]int64, 
 }
 
 func (c *Counter) read(ctx context.Context, ids []int64) (store.ViewRead, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
-	defer cancel()
-	r, err := c.opt.Redis.Read(rctx, ids)
+	r, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) (store.ViewRead, error) {
+		return c.opt.Redis.Read(ctx, ids)
+	})
 	if err != nil {
-		return r, c.redisFailed(err)
+		return r, c.redisFailed(ctx, err)
 	}
 	return r, nil
 }
@@ -262,14 +272,14 @@ func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []in
 			unapplied = append(unapplied, b)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
-	defer cancel()
-	counts, err := c.opt.Redis.Init(rctx, r.Gen, ids, bases, unapplied)
+	counts, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) ([]int64, error) {
+		return c.opt.Redis.Init(ctx, r.Gen, ids, bases, unapplied)
+	})
 	if err != nil {
 		if errors.Is(err, store.ErrViewsMoved) {
 			return err
 		}
-		return c.redisFailed(err)
+		return c.redisFailed(ctx, err)
 	}
 	for i, id := range ids {
 		out[id] = counts[i]
@@ -324,13 +334,53 @@ func isRedisErr(err error) bool {
 	return errors.Is(err, errNotSent) || errors.As(err, &re)
 }
 
-// redisFailed stops the request path from using Redis until the flusher
-// reaches it again, and classifies err: errNotSent when the command cannot
-// have reached Redis, else an Unavailable error wrapping ErrUnknown.
-func (c *Counter) redisFailed(err error) error {
-	c.down.Store(true)
-	if c.warn.allow(10 * time.Second) {
-		c.opt.Logger.Warn("view counter: Redis failed; counting views in process", "err", err)
+// bounded runs one Redis call of the request path with a context deadline
+// of d, and returns by 2d whether or not the call has. go-redis cuts a
+// socket read at the context's deadline only with ContextTimeoutEnabled
+// (as store.NewRedis sets it); a client without it would hold the request
+// until a late reply comes, or its own read timeout (5 s by default), so
+// past the deadline and as long again, for a client that honours it to
+// return, the call is abandoned: it ends in the background, as the client
+// lets it, and its result is dropped.
+func bounded[T any](ctx context.Context, d time.Duration, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	abandon := time.NewTimer(2 * d)
+	defer abandon.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-abandon.C:
+		select {
+		case r := <-done: // answered as it was being abandoned
+			return r.v, r.err
+		default:
+		}
+		var zero T
+		return zero, fmt.Errorf("views: redis did not answer within %v: %w", 2*d, context.DeadlineExceeded)
+	}
+}
+
+// redisFailed stops the request path from using Redis until a flush's
+// claim answers within Options.Timeout again, and classifies err:
+// errNotSent when the command cannot have reached Redis, else an
+// Unavailable error wrapping ErrUnknown. A call that failed because the
+// caller gave up (ctx done) says nothing about Redis and stops nothing.
+func (c *Counter) redisFailed(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		c.down.Store(true)
+		if c.warn.allow(10 * time.Second) {
+			c.opt.Logger.Warn("view counter: Redis failed or was slow; counting views in process", "err", err)
+		}
 	}
 	var op *net.OpError
 	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, redis.ErrPoolTimeout) {

@@ -63,13 +63,21 @@ func (c *Counter) Flush(ctx context.Context) error {
 		errs = append(errs, c.invalidateStale(ctx))
 	}
 	errs = append(errs, c.prune(ctx))
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		c.stats.lastFlush.Store(time.Now().UnixNano())
+	}
+	return err
 }
 
-// flushRedis claims, applies and acknowledges. A successful claim is what
-// tells the request path that Redis answers again.
+// flushRedis claims, applies and acknowledges. A claim that answers within
+// Options.Timeout, the request path's bound, is what tells the request
+// path that Redis answers again; a slower one, which FlushTimeout allows,
+// leaves requests on SQL, so that a Redis that answers late is not tried
+// by requests after every flush only to time out.
 func (c *Counter) flushRedis(ctx context.Context) error {
 	id := newBatchID()
+	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	claim, err := c.opt.Redis.Claim(rctx, id)
 	cancel()
@@ -77,7 +85,10 @@ func (c *Counter) flushRedis(ctx context.Context) error {
 		c.down.Store(true)
 		return err
 	}
-	c.down.Store(false)
+	if time.Since(start) <= c.opt.Timeout {
+		c.down.Store(false)
+	}
+	c.stats.redisQueued.Store(0) // the claim took every pending view
 	if len(claim.Views) > 0 {
 		c.hook("after-claim")
 	}
@@ -131,6 +142,7 @@ func (c *Counter) apply(ctx context.Context, id string, views map[int64]int64) e
 		return err
 	case applied:
 		c.stats.applied.Add(1)
+		c.stats.flushed.Add(total(views))
 	default:
 		c.stats.replayed.Add(1)
 	}
@@ -147,8 +159,12 @@ func (c *Counter) flushLocal(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	defer cancel()
-	if _, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: b.id, Deltas: b.views}); err != nil {
+	applied, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: b.id, Deltas: b.views})
+	if err != nil {
 		return err
+	}
+	if applied {
+		c.stats.flushed.Add(total(b.views))
 	}
 	c.stats.localBatches.Add(1)
 	c.local.done(b)
@@ -187,7 +203,7 @@ func (c *Counter) hook(point string) {
 	}
 }
 
-// Stats counts what a Counter did, for tests and diagnostics.
+// Stats counts what a Counter did, for metrics, tests and diagnostics.
 type Stats struct {
 	Flushes      int64 // Flush calls
 	Applied      int64 // Redis batches this counter applied to SQL
@@ -195,17 +211,39 @@ type Stats struct {
 	LocalViews   int64 // views counted in process
 	LocalBatches int64 // batches of those applied to SQL
 	InitGaveUp   int64 // reads that served the SQL-based count after retries
+	// Flushed is the views this counter's flushes wrote to SQL.
+	Flushed int64
+	// Pending is the views waiting for a flush: those pending in Redis, of
+	// every instance, as this counter last saw them (at its last recordView
+	// or claim, so at most a FlushInterval old), plus those counted in
+	// process and not yet in SQL.
+	Pending int64
+	// LastFlush is when the last Flush that fully succeeded ended; before
+	// the first, when the counter was made.
+	LastFlush time.Time
 }
 
 type counters struct {
 	flushes, applied, replayed, localViews, localBatches, initGaveUp atomic.Int64
+	flushed, redisQueued, lastFlush                                  atomic.Int64
 }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far. It is safe for concurrent use.
 func (c *Counter) Stats() Stats {
 	s := &c.stats
 	return Stats{Flushes: s.flushes.Load(), Applied: s.applied.Load(), Replayed: s.replayed.Load(),
-		LocalViews: s.localViews.Load(), LocalBatches: s.localBatches.Load(), InitGaveUp: s.initGaveUp.Load()}
+		LocalViews: s.localViews.Load(), LocalBatches: s.localBatches.Load(), InitGaveUp: s.initGaveUp.Load(),
+		Flushed: s.flushed.Load(), Pending: s.redisQueued.Load() + c.local.pending(),
+		LastFlush: time.Unix(0, s.lastFlush.Load())}
+}
+
+// total returns the sum of views' counts.
+func total(views map[int64]int64) int64 {
+	var n int64
+	for _, v := range views {
+		n += v
+	}
+	return n
 }
 
 // throttle lets one event through per interval.

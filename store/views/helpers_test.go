@@ -71,6 +71,28 @@ func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.
 	return rdb, counter
 }
 
+// patientRedis returns a client through url, with a round-trip counter,
+// that keeps go-redis's defaults: it waits for each reply up to its 5 s read
+// timeout, whatever the context's deadline, as a client made without
+// store.NewRedis does. Retries are off, so that a test counts what the
+// counter sent.
+func (f *fixture) patientRedis(t *testing.T, url string) (redis.UniversalClient, *store.RedisCounter) {
+	t.Helper()
+	if url == "" {
+		url = f.redisURL
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.MaxRetries = -1
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	counter := &store.RedisCounter{}
+	rdb.AddHook(counter)
+	return rdb, counter
+}
+
 // instance is one service instance's counter, with its own SQL and Redis
 // connections.
 type instance struct {
@@ -85,6 +107,7 @@ type instanceOptions struct {
 	redisURL string        // through a proxy; default the fixture's Redis
 	timeout  time.Duration // of each Redis call; default 200 ms
 	noRedis  bool
+	patient  bool          // a client that waits for late replies (patientRedis)
 	interval time.Duration // flusher interval; 0: no flusher runs
 	flushMax int64
 	sql      func(views.SQL) views.SQL     // wraps the SQL side
@@ -104,7 +127,11 @@ func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
 	}
 	if !o.noRedis {
 		var rdb redis.UniversalClient
-		rdb, in.redis = f.redis(t, o.redisURL, o.timeout)
+		if o.patient {
+			rdb, in.redis = f.patientRedis(t, o.redisURL)
+		} else {
+			rdb, in.redis = f.redis(t, o.redisURL, o.timeout)
+		}
 		in.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: f.prefix})
 		opt.Redis = in.rv
 		if o.wrap != nil {

@@ -39,6 +39,7 @@ type local struct {
 	cur      *localBatch        // collecting views
 	inflight *localBatch        // taken by a flush; kept until committed
 	queued   int64              // views in cur
+	taken    int64              // views in inflight
 	stale    map[int64]struct{} // committed, display counts not yet dropped
 }
 
@@ -85,9 +86,16 @@ func (l *local) take() *localBatch {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inflight == nil && len(l.cur.views) > 0 {
-		l.inflight, l.cur, l.queued = l.cur, newLocalBatch(), 0
+		l.inflight, l.cur, l.taken, l.queued = l.cur, newLocalBatch(), l.queued, 0
 	}
 	return l.inflight
+}
+
+// pending returns the views counted in process and not yet committed.
+func (l *local) pending() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.queued + l.taken
 }
 
 // done records that b is committed: its products become stale.
@@ -95,7 +103,7 @@ func (l *local) done(b *localBatch) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inflight == b {
-		l.inflight = nil
+		l.inflight, l.taken = nil, 0
 	}
 	for id := range b.views {
 		l.stale[id] = struct{}{}

@@ -1,0 +1,200 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+)
+
+// The codes of requests refused at the HTTP layer, each with its status.
+const (
+	CodeBodyTooLarge         = "BODY_TOO_LARGE"         // 413
+	CodeURITooLong           = "URI_TOO_LONG"           // 414
+	CodeBatchNotSupported    = "BATCH_NOT_SUPPORTED"    // 400
+	CodeBadRequest           = "BAD_REQUEST"            // 400
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" // 415
+	// CodeMethodNotAllowed (405) is declared with the limits.
+)
+
+// guard refuses, before gqlgen sees them, the requests this endpoint does
+// not serve, each with a JSON error that has a code and never echoes the
+// request:
+//   - methods other than GET, POST and OPTIONS (405);
+//   - a POST that is not application/json (415), so that an HTML form
+//     (urlencoded, multipart, text/plain) cannot post a mutation from
+//     another site: a JSON post from a page needs a CORS preflight;
+//   - a POST body over maxBody bytes (413), or a GET query string over it
+//     (414);
+//   - a body that is a JSON array, a batch of operations (400);
+//   - a body or parameters that are not valid UTF-8, or not one JSON object
+//     of the GraphQL-over-HTTP shape (400);
+//   - a GET whose operation is a mutation (405).
+//
+// Requests that pass go on with the body already read into memory, so
+// gqlgen's transport reads it back and decodes it without error.
+func guard(maxBody int64, maxTokens int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err *refusal
+		switch r.Method {
+		case http.MethodPost:
+			err = checkPost(w, r, maxBody)
+		case http.MethodGet:
+			err = checkGet(r, maxBody, maxTokens)
+		case http.MethodOptions:
+		default:
+			err = refuse(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s: use POST, or GET for queries", r.Method)
+		}
+		if err != nil {
+			if err.status == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", "GET, POST, OPTIONS")
+			}
+			writeError(w, err.status, err.code, err.msg)
+			return
+		}
+		ctx := context.WithValue(r.Context(), methodKey{}, r.Method)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// refusal is a request refused by guard.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+func refuse(status int, code, format string, args ...any) *refusal {
+	return &refusal{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// checkPost reads r's body and leaves it in r for the next handler.
+func checkPost(w http.ResponseWriter, r *http.Request, maxBody int64) *refusal {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return refuse(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+			"a POST must have Content-Type: application/json")
+	}
+	if r.Header.Get("Upgrade") != "" {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "protocol upgrades are not supported")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return refuse(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit of %d bytes", maxBody)
+	case err != nil:
+		return refuse(http.StatusBadRequest, CodeBadRequest, "the body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !utf8.Valid(body) {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "the body is not valid UTF-8")
+	}
+	if first := bytes.TrimLeft(body, " \t\r\n"); len(first) > 0 && first[0] == '[' {
+		return refuse(http.StatusBadRequest, CodeBatchNotSupported, "batches are not supported: send one operation per request")
+	}
+	return checkJSON(body)
+}
+
+// checkJSON checks that body is one JSON object that decodes as gqlgen's
+// request parameters: query and operationName strings, variables and
+// extensions objects.
+func checkJSON(body []byte) *refusal {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var p graphql.RawParams
+	err := dec.Decode(&p)
+	if err == nil && dec.More() {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
+	}
+	return jsonRefusal("the body", err)
+}
+
+// jsonRefusal describes a JSON decoding error without quoting the input.
+func jsonRefusal(what string, err error) *refusal {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return refuse(http.StatusBadRequest, CodeBadRequest, "%s is empty", what)
+	case errors.As(err, &syntax):
+		return refuse(http.StatusBadRequest, CodeBadRequest, "%s is not valid JSON (error at byte %d)", what, syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return refuse(http.StatusBadRequest, CodeBadRequest, "%s: %q must not be a JSON %s", what, typ.Field, kind(typ))
+	case errors.As(err, &typ):
+		return refuse(http.StatusBadRequest, CodeBadRequest, "%s must be a JSON object, not a %s", what, kind(typ))
+	default:
+		return refuse(http.StatusBadRequest, CodeBadRequest, "%s is not a JSON object", what)
+	}
+}
+
+// kind is the JSON kind of a mistyped value ("number", "array"…), without
+// the value that encoding/json appends to numbers.
+func kind(e *json.UnmarshalTypeError) string {
+	k, _, _ := strings.Cut(e.Value, " ")
+	return k
+}
+
+// checkGet checks a GET's parameters the way gqlgen's GET transport reads
+// them, and refuses an operation other than a query.
+func checkGet(r *http.Request, maxBody int64, maxTokens int) *refusal {
+	if int64(len(r.URL.RawQuery)) > maxBody {
+		return refuse(http.StatusRequestURITooLong, CodeURITooLong, "the query string is over the limit of %d bytes", maxBody)
+	}
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "the query string does not decode")
+	}
+	for name, values := range params {
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return refuse(http.StatusBadRequest, CodeBadRequest, "parameter %q is not valid UTF-8", name)
+			}
+		}
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if v := params.Get(name); v != "" {
+			if err := json.Unmarshal([]byte(v), new(map[string]any)); err != nil {
+				return jsonRefusal("parameter "+name, err)
+			}
+		}
+	}
+	return checkGetOperation(params.Get("query"), params.Get("operationName"), maxTokens)
+}
+
+// checkGetOperation refuses a GET whose operation is not a query, so that a
+// link or an image tag cannot run a mutation. A query that does not parse
+// goes on, for gqlgen to report.
+func checkGetOperation(query, name string, maxTokens int) *refusal {
+	if query == "" {
+		return nil
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, maxTokens)
+	if err != nil {
+		return nil
+	}
+	if op := doc.Operations.ForName(name); op != nil && op.Operation != ast.Query {
+		return refuse(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "a %s needs POST; GET runs only queries", op.Operation)
+	}
+	return nil
+}
+
+// writeError writes a GraphQL error response with a code.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+	json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{e}})
+}

@@ -1,0 +1,81 @@
+package reqlog_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"catalog-bff/graph/reqlog"
+)
+
+func TestValid(t *testing.T) {
+	for id, want := range map[string]bool{
+		"abc-123":                    true,
+		"0f8fad5b-d9cb-469f-a165-70": true,
+		strings.Repeat("a", 64):      true,
+		"":                           false,
+		strings.Repeat("a", 65):      false,
+		"has space":                  false,
+		"line\nbreak":                false,
+		"tab\t":                      false,
+		"é":                          false,
+		"nul\x00":                    false,
+	} {
+		if got := reqlog.Valid(id); got != want {
+			t.Errorf("Valid(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+// Each log line written with the request's context carries its id, and the
+// response echoes it: the client's own when usable, a fresh one otherwise.
+func TestMiddlewareAndHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(&buf, nil))).With("svc", "test")
+	h := reqlog.Middleware(reqlog.AccessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.InfoContext(r.Context(), "inside")
+		w.WriteHeader(http.StatusTeapot)
+	})))
+	for sent, keep := range map[string]bool{"client-id-1": true, "bad id\r\nX: y": false, "": false} {
+		buf.Reset()
+		req := httptest.NewRequest("GET", "/query", nil)
+		if sent != "" {
+			req.Header.Set(reqlog.Header, sent)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get(reqlog.Header)
+		if keep && got != sent || !keep && (got == sent || len(got) != 16) {
+			t.Errorf("sent %q: response id %q", sent, got)
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("sent %q: %d log lines, want 2: %s", sent, len(lines), buf.String())
+		}
+		for _, l := range lines {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line is not JSON: %s", l)
+			}
+			if m["request_id"] != got || m["svc"] != "test" {
+				t.Errorf("log line %s: want request_id %q and svc", l, got)
+			}
+		}
+		if !strings.Contains(lines[1], `"status":418`) {
+			t.Errorf("access line %s: want status 418", lines[1])
+		}
+	}
+}
+
+// A line logged outside any request has no request_id.
+func TestHandlerWithoutID(t *testing.T) {
+	var buf bytes.Buffer
+	slog.New(reqlog.NewHandler(slog.NewTextHandler(&buf, nil))).Info("start")
+	if strings.Contains(buf.String(), "request_id") {
+		t.Errorf("no request, but: %s", buf.String())
+	}
+}

@@ -1,0 +1,522 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/loaders"
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// The detail-page query the fault tests load the service with.
+const pageQuery = `query($id: ID!) { product(id: $id) { id name price { amount currency } images { url }
+	tags category { name parent { name } } seller { name } hits } }`
+
+// sampleLatency is one request of a load run.
+type sampleLatency struct {
+	at  time.Time
+	d   time.Duration
+	err string // the first error code, "" for none
+}
+
+// runLoad sends pageQuery for random products from workers goroutines for
+// d, and returns every request's latency and outcome.
+func runLoad(t *testing.T, ts *testServer, workers int, d time.Duration) []sampleLatency {
+	var mu sync.Mutex
+	var out []sampleLatency
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				start := time.Now()
+				r := ts.query(t, pageQuery, map[string]any{"id": fmt.Sprint(1 + rand.IntN(200))}, nil)
+				s := sampleLatency{at: start, d: time.Since(start)}
+				if codes := r.codes(); len(codes) > 0 {
+					s.err = codes[0]
+				}
+				mu.Lock()
+				out = append(out, s)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// p99 of the samples that started in [from, to).
+func p99(ss []sampleLatency, from, to time.Time) (time.Duration, int) {
+	var ds []time.Duration
+	for _, s := range ss {
+		if !s.at.Before(from) && s.at.Before(to) {
+			ds = append(ds, s.d)
+		}
+	}
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)*99/100], len(ds)
+}
+
+func errorsIn(ss []sampleLatency) int {
+	n := 0
+	for _, s := range ss {
+		if s.err != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// codesIn counts the samples' error codes.
+func codesIn(ss []sampleLatency) map[string]int {
+	out := map[string]int{}
+	for _, s := range ss {
+		if s.err != "" {
+			out[s.err]++
+		}
+	}
+	return out
+}
+
+// A Redis that stops answering, or answers 200 ms late, must not add its
+// timeout to every request: the breaker opens after a few timeouts and the
+// pages answer from SQL, with no error, about as fast as with no Redis.
+func TestRedisFaultsUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	db := seededDB(t, store.Postgres, 200)
+	base := newTestServer(t, store.Postgres, serverOptions{db: db, noCache: true, wait: time.Millisecond})
+	// The baseline is the slower of a run before the faults and one after
+	// them: on a machine shared with other work, load drifts over a test.
+	baseline := func() time.Duration {
+		d, _ := p99(runLoad(t, base, 4, 2*time.Second), time.Time{}, time.Now())
+		return d
+	}
+	baseP99 := baseline()
+	defer func() { t.Logf("baseline without Redis: p99 %v", baseP99) }()
+	for _, fault := range []struct {
+		name  string
+		apply func(p *storetest.Proxy)
+	}{
+		{"blackhole", func(p *storetest.Proxy) { p.Hang() }},
+		{"200ms latency", func(p *storetest.Proxy) { p.Delay(200 * time.Millisecond) }},
+	} {
+		t.Run(fault.name, func(t *testing.T) {
+			u, _ := url.Parse(storetest.RedisURL(t))
+			proxy := storetest.NewProxy(t, u.Host)
+			ts := newTestServer(t, store.Postgres, serverOptions{db: db, redisURL: proxy.RedisURL(t, u.String()),
+				redisTimeout: 50 * time.Millisecond, wait: time.Millisecond})
+			runLoad(t, ts, 4, time.Second) // warm
+			start := time.Now()
+			fault.apply(proxy)
+			ss := runLoad(t, ts, 4, 5*time.Second)
+			first, n1 := p99(ss, start, start.Add(time.Second))
+			after, n2 := p99(ss, start.Add(time.Second), time.Now())
+			baseP99 = max(baseP99, baseline())
+			t.Logf("%s for 5 s: %d requests, %d errors; p99 %v in the first second (%d requests), %v after (%d), breaker %s; baseline p99 %v",
+				fault.name, len(ss), errorsIn(ss), first, n1, after, n2, ts.cache.BreakerState(), baseP99)
+			if n := errorsIn(ss); n != 0 {
+				t.Errorf("%d of %d requests failed: %v", n, len(ss), codesIn(ss))
+			}
+			// Twice the baseline, with a floor for the noise of a shared
+			// 2-core machine running other tests at once.
+			if limit := max(2*baseP99, baseP99+10*time.Millisecond); after > limit {
+				t.Errorf("p99 once the breaker is open = %v, want at most %v (baseline %v)", after, limit, baseP99)
+			}
+		})
+	}
+}
+
+// Redis answering garbage: an undecodable entry, a key of the wrong type,
+// and a connection cut mid-reply are each served from SQL as a miss; the bad
+// entry is replaced; and the first two, being answers from a live server,
+// do not count against the breaker.
+func TestRedisGarbage(t *testing.T) {
+	u, _ := url.Parse(storetest.RedisURL(t))
+	proxy := storetest.NewProxy(t, u.Host)
+	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String())})
+	ctx := context.Background()
+	q := `query($id: ID!) { product(id: $id) { id name } }`
+	want := map[int64]string{}
+	for _, id := range []int64{11, 12, 13} {
+		var got struct{ Product struct{ ID, Name string } }
+		ts.mustQuery(t, q, map[string]any{"id": fmt.Sprint(id)}, &got)
+		want[id] = got.Product.Name
+	}
+	direct := ts.directRedis(t)
+	direct.Set(ctx, ts.cache.Key("product", 11), "d:9:{not json", time.Minute)
+	direct.Del(ctx, ts.cache.Key("product", 12))
+	direct.HSet(ctx, ts.cache.Key("product", 12), "a", "b")
+	for i := 0; i < 10; i++ { // ten times each: more than the breaker's threshold
+		for _, id := range []int64{11, 12} {
+			var got struct{ Product struct{ ID, Name string } }
+			ts.mustQuery(t, q, map[string]any{"id": fmt.Sprint(id)}, &got)
+			if got.Product.Name != want[id] {
+				t.Fatalf("product %d = %+v, want %q", id, got.Product, want[id])
+			}
+		}
+	}
+	for _, id := range []int64{11, 12} {
+		if v := direct.Get(ctx, ts.cache.Key("product", id)).Val(); len(v) < 4 || v[:2] != "d:" {
+			t.Errorf("entry of product %d was not replaced: %.40q", id, v)
+		}
+	}
+	if s := ts.cache.BreakerState(); s != "closed" {
+		t.Errorf("breaker %s after garbage answers, want closed", s)
+	}
+
+	// A connection cut while the reply is on its way.
+	direct.Del(ctx, ts.cache.Key("product", 13))
+	proxy.Delay(100 * time.Millisecond)
+	go func() { time.Sleep(40 * time.Millisecond); proxy.Cut() }()
+	var got struct{ Product struct{ ID, Name string } }
+	ts.mustQuery(t, q, map[string]any{"id": "13"}, &got)
+	if got.Product.Name != want[13] {
+		t.Errorf("product 13 across a cut connection = %+v, want %q", got.Product, want[13])
+	}
+	proxy.Delay(0)
+	proxy.Restore(t)
+}
+
+// directRedis is a client that bypasses any proxy, for tests that reach
+// behind the service's back.
+func (ts *testServer) directRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(storetest.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Redis cut and restored under load, with writes during the outage: the
+// writes' invalidations wait in the outbox, reads stay fenced until it is
+// delivered, and no read in the whole history is stale.
+func TestRedisOutageWithWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	u, _ := url.Parse(storetest.RedisURL(t))
+	proxy := storetest.NewProxy(t, u.Host)
+	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
+		redisTimeout: 100 * time.Millisecond, wait: time.Millisecond, background: true})
+	products := []int64{1, 2, 3, 4, 5, 6, 7, 8}
+	go func() {
+		time.Sleep(2 * time.Second)
+		proxy.Cut()
+		time.Sleep(2 * time.Second)
+		proxy.Restore(t)
+	}()
+	writes, reads := runReadYourWrites(t, ts, products, 4, 8, 7*time.Second)
+	stale := staleReads(writes, reads)
+	t.Logf("Redis cut for 2 s of 7: %d writes, %d reads, %d stale reads", len(writes), len(reads), stale)
+	if stale != 0 {
+		t.Errorf("%d stale reads, want 0", stale)
+	}
+	if n, _ := ts.db.OutboxSize(context.Background()); n != 0 {
+		t.Errorf("%d invalidations still queued after Redis came back", n)
+	}
+}
+
+// The process dies between a write's commit and its invalidation. The next
+// process finds the invalidation in the outbox, delivers it, and serves no
+// stale read meanwhile: a new cache's reads stay fenced until its first
+// delivery round.
+func TestOutboxSurvivesCrash(t *testing.T) {
+	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ctx := context.Background()
+	q := `{ product(id: "7") { name } }`
+	ts.mustQuery(t, q, nil, nil) // cached
+	// What the dead process did: commit, queue, and no Redis call.
+	if _, err := ts.db.UpdateProduct(ctx, 7, store.ProductPatch{Name: store.Some("After the crash")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ts.db.OutboxSize(ctx); n != 1 {
+		t.Fatalf("outbox holds %d invalidations, want 1", n)
+	}
+	// The next process: same database and key prefix, a cache of its own.
+	next := newTestServerUndrained(t, ts)
+	var got struct{ Product struct{ Name string } }
+	next.mustQuery(t, q, nil, &got)
+	if got.Product.Name != "After the crash" {
+		t.Errorf("before the outbox is delivered: name %q, want the committed one", got.Product.Name)
+	}
+	if err := next.invalidator.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ts.db.OutboxSize(ctx); n != 0 {
+		t.Errorf("outbox holds %d invalidations after delivery", n)
+	}
+	c := next.measure(t, func() { next.mustQuery(t, q, nil, &got) })
+	if got.Product.Name != "After the crash" {
+		t.Errorf("after delivery: name %q", got.Product.Name)
+	}
+	c = next.measure(t, func() { next.mustQuery(t, q, nil, &got) })
+	if got.Product.Name != "After the crash" || c.sql != 0 {
+		t.Errorf("cached again: name %q with %d SQL statements", got.Product.Name, c.sql)
+	}
+}
+
+// newTestServerUndrained starts a second server over ts's database and
+// prefix, as a restarted process would, without running its first
+// delivery round.
+func newTestServerUndrained(t *testing.T, ts *testServer) *testServer {
+	t.Helper()
+	next := &testServer{db: ts.db, redis: &store.RedisCounter{}, prefix: ts.prefix,
+		opt: serverOptions{redisTimeout: time.Second, wait: testWait}}
+	rdb, err := store.NewRedis(storetest.RedisURL(t), store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	rdb.AddHook(next.redis)
+	next.rdb = rdb
+	next.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
+	next.invalidator = store.NewInvalidator(ts.db, next.cache, store.InvalidatorOptions{})
+	next.views = ts.views
+	next.srv = httptest.NewServer(next.handlerWithAdmin(nil))
+	t.Cleanup(next.srv.Close)
+	return next
+}
+
+// slowStore delays product reads and records how many run at once.
+type slowStore struct {
+	loaders.Store
+	delay       time.Duration
+	inflight    atomic.Int64
+	peak        atomic.Int64
+	mu          sync.Mutex
+	productKeys map[int64]int // how many fetches asked for each product
+}
+
+func (s *slowStore) Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error) {
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+	}
+	s.mu.Lock()
+	if s.productKeys == nil {
+		s.productKeys = map[int64]int{}
+	}
+	for _, id := range ids {
+		s.productKeys[id]++
+	}
+	s.mu.Unlock()
+	time.Sleep(s.delay)
+	return s.Store.Products(ctx, ids)
+}
+
+func (s *slowStore) fetches(id int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.productKeys[id]
+}
+
+// Redis down during a spike: the SQL reads that stand in for the cache never
+// exceed the admission bound, and the requests past it are refused with
+// UNAVAILABLE quickly rather than queueing on the database.
+func TestFallbackAdmission(t *testing.T) {
+	u, _ := url.Parse(storetest.RedisURL(t))
+	proxy := storetest.NewProxy(t, u.Host)
+	slow := &slowStore{delay: 50 * time.Millisecond}
+	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
+		redisTimeout: 50 * time.Millisecond, wait: time.Millisecond, fallbackMax: 4,
+		wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
+	proxy.Cut()
+	for range 5 { // open the breaker
+		ts.query(t, `{ product(id: "1") { id } }`, nil, nil)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, refused int
+	var slowestRefusal time.Duration
+	for i := range 64 {
+		wg.Go(func() {
+			start := time.Now()
+			r := ts.query(t, `query($id: ID!) { product(id: $id) { id name } }`, map[string]any{"id": fmt.Sprint(i + 2)}, nil)
+			took := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			switch codes := r.codes(); {
+			case len(codes) == 0:
+				ok++
+			case codes[0] == "UNAVAILABLE":
+				refused++
+				slowestRefusal = max(slowestRefusal, took)
+			default:
+				t.Errorf("unexpected error %v", r.Errors)
+			}
+		})
+	}
+	wg.Wait()
+	st := ts.factory.Stats()
+	t.Logf("64 concurrent cold requests with Redis down and a bound of 4: %d answered, %d UNAVAILABLE (slowest refusal %v); "+
+		"product reads at once: at most %d; breaker %s", ok, refused, slowestRefusal, slow.peak.Load(), ts.cache.BreakerState())
+	if p := slow.peak.Load(); p > 4 {
+		t.Errorf("%d SQL reads at once, want at most the bound of 4", p)
+	}
+	if refused == 0 || ok == 0 {
+		t.Errorf("%d answered and %d refused: want both", ok, refused)
+	}
+	if st.FallbackRefused != int64(refused) {
+		t.Errorf("factory counted %d refusals, clients saw %d", st.FallbackRefused, refused)
+	}
+	if slowestRefusal > time.Second {
+		t.Errorf("a refusal took %v: it should come after a short wait", slowestRefusal)
+	}
+}
+
+// stormLease is the fill lease of the stampede test, longer than the
+// service's default: a reader that waits out its lease reads SQL itself, by
+// design, and a CI machine saturated by parallel test packages can make a
+// 20 ms fetch take longer than 100 ms.
+const stormLease = 2 * time.Second
+
+// stormRedisTimeout keeps 1,000 requests at once on a saturated machine from
+// timing out their cache reads, which would send them all to SQL: that
+// path is the fallback's, tested on its own.
+const stormRedisTimeout = 5 * time.Second
+
+// Hot-key expiry: 1,000 concurrent requests for one product whose entry was
+// just deleted cause one SQL fetch in one process, and at most one per
+// instance across two.
+
+func TestHotKeyStampede(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 requests")
+	}
+	ctx := context.Background()
+	storm := func(t *testing.T, servers []*testServer, n int) {
+		var wg sync.WaitGroup
+		for i := range n {
+			ts := servers[i%len(servers)]
+			wg.Go(func() {
+				var got struct{ Product *struct{ ID string } }
+				r := ts.query(t, `{ product(id: "9") { id name } }`, nil, &got)
+				if len(r.Errors) > 0 || got.Product == nil {
+					t.Errorf("request failed: %+v", r.Errors)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	t.Run("one process", func(t *testing.T) {
+		slow := &slowStore{delay: 20 * time.Millisecond}
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
+			wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
+		ts.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
+		before := slow.fetches(9)
+		ts.directRedis(t).Del(ctx, ts.cache.Key("product", 9))
+		storm(t, []*testServer{ts}, 1000)
+		t.Logf("1,000 concurrent requests after the key was deleted: %d SQL fetches of product 9", slow.fetches(9)-before)
+		if n := slow.fetches(9) - before; n != 1 {
+			t.Errorf("%d SQL fetches of product 9, want 1", n)
+		}
+	})
+	t.Run("two instances", func(t *testing.T) {
+		slows := []*slowStore{{delay: 20 * time.Millisecond}, {delay: 20 * time.Millisecond}}
+		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
+			wrapStore: func(s loaders.Store) loaders.Store { slows[0].Store = s; return slows[0] }})
+		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease,
+			wrapStore: func(s loaders.Store) loaders.Store { slows[1].Store = s; return slows[1] }})
+		a.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
+		a.directRedis(t).Del(ctx, a.cache.Key("product", 9))
+		storm(t, []*testServer{a, b}, 1000)
+		fa, fb := slows[0].fetches(9)-1, slows[1].fetches(9)
+		t.Logf("1,000 requests over two instances: %d and %d SQL fetches of product 9", fa, fb)
+		if fa > 1 || fb > 1 || fa+fb < 1 {
+			t.Errorf("SQL fetches per instance = %d, %d; want at most 1 each", fa, fb)
+		}
+	})
+}
+
+// The auditor finds an entry planted behind the service's back, and nothing
+// in a clean history.
+func TestAuditorFindsPlantedStaleEntry(t *testing.T) {
+	ts := newTestServer(t, store.Postgres, serverOptions{auditFraction: 1})
+	ctx := context.Background()
+	for _, id := range []string{"5", "6"} {
+		ts.mustQuery(t, `query($id: ID!) { product(id: $id) { name } }`, map[string]any{"id": id}, nil)
+	}
+	// Behind the cache's back: a write that invalidates nothing.
+	exec(t, ts.db, `UPDATE products SET name = 'Planted', version = version + 2 WHERE id = 5`)
+	for _, id := range []string{"5", "6"} { // hits, sampled
+		ts.mustQuery(t, `query($id: ID!) { product(id: $id) { name } }`, map[string]any{"id": id}, nil)
+	}
+	later := time.Now().Add(time.Hour)
+	for range 2 { // a bound, and a second bound for the suspect
+		if err := ts.audit.Check(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		later = later.Add(time.Hour)
+	}
+	st := ts.audit.Stats()
+	t.Logf("auditor: %d checked, %d stale", st.Checked, st.Stale)
+	if st.Stale != 1 || st.Checked != 2 {
+		t.Errorf("auditor: %d stale of %d checked, want 1 of 2", st.Stale, st.Checked)
+	}
+}
+
+// PostgreSQL cut while Redis is warm: cached fields still answer, live
+// fields and mutations fail with UNAVAILABLE, and everything recovers when
+// the connection returns, with no restart.
+func TestDatabaseDown(t *testing.T) {
+	u, err := url.Parse(storetest.DatabaseURL(t, store.Postgres))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := storetest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	db, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetStatementTimeout(time.Second)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Seed(context.Background(), store.SeedOptions{Products: 50, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, store.Postgres, serverOptions{db: db})
+	cached := `{ products(ids: ["3", "4"]) { id name price { amount } seller { name } category { name } } }`
+	live := `{ products(ids: ["3", "4"]) { id stock } }`
+	mutation := `mutation { updateSeller(id: "1", input: {name: "X"}) { name } }`
+	ts.mustQuery(t, cached, nil, nil)
+
+	proxy.Cut()
+	var got struct{ Products []*struct{ ID, Name string } }
+	ts.mustQuery(t, cached, nil, &got)
+	if len(got.Products) != 2 || got.Products[0] == nil || got.Products[0].Name == "" {
+		t.Errorf("cached fields with the database down: %+v", got.Products)
+	}
+	r := ts.query(t, live, nil, nil)
+	if codes := r.codes(); len(codes) != 2 || codes[0] != "UNAVAILABLE" || codes[1] != "UNAVAILABLE" {
+		t.Errorf("live fields with the database down: %+v, want one UNAVAILABLE per product", r.Errors)
+	}
+	if codes := ts.admin(t, mutation, nil, nil).codes(); !slices.Equal(codes, []string{"UNAVAILABLE"}) {
+		t.Errorf("mutation with the database down: codes %v, want UNAVAILABLE", codes)
+	}
+
+	proxy.Restore(t)
+	ts.mustQuery(t, live, nil, nil)
+	ts.mustAdmin(t, mutation, nil, nil)
+}

@@ -1,0 +1,159 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"catalog-bff/loaders"
+	"catalog-bff/store"
+	"catalog-bff/store/views"
+)
+
+// Sources are the parts of the service whose own counters and states the
+// metrics read at each scrape. A nil field has no metrics.
+type Sources struct {
+	Cache   CacheState // store.Cache
+	Outbox  Outbox     // store.DB, with the outbox enabled
+	Audit   Audit      // store.Auditor
+	Loaders LoaderStats
+	Views   ViewStats
+}
+
+// CacheState is the Redis cache's circuit breaker and read fence.
+type CacheState interface {
+	BreakerState() string
+	Fenced() (bool, int64)
+	Generation() int64
+}
+
+// Outbox counts the invalidations waiting for delivery.
+type Outbox interface {
+	OutboxSize(ctx context.Context) (int64, error)
+}
+
+// Audit is the consistency auditor's counts.
+type Audit interface{ Stats() store.AuditStats }
+
+// LoaderStats are the loaders' fallback and lease counts.
+type LoaderStats interface{ Stats() loaders.Stats }
+
+// ViewStats are the view counter's counts.
+type ViewStats interface{ Stats() views.Stats }
+
+var (
+	_ CacheState  = (*store.Cache)(nil)
+	_ Outbox      = (*store.DB)(nil)
+	_ Audit       = (*store.Auditor)(nil)
+	_ LoaderStats = (*loaders.Factory)(nil)
+	_ ViewStats   = (*views.Counter)(nil)
+)
+
+// Watch registers the metrics read from s at each scrape. Call it once.
+func (t *Telemetry) Watch(s Sources) {
+	if s.Cache != nil {
+		t.watchCache(s.Cache)
+	}
+	if s.Outbox != nil {
+		t.reg.MustRegister(outboxCollector{s.Outbox})
+	}
+	if s.Audit != nil {
+		t.watchAudit(s.Audit)
+	}
+	if s.Loaders != nil {
+		t.watchLoaders(s.Loaders)
+	}
+	if s.Views != nil {
+		t.watchViews(s.Views)
+	}
+}
+
+// breakerStates are the values of catalog_redis_breaker_state.
+var breakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
+
+// BreakerChanged counts a change of the Redis circuit breaker's state; it
+// is store.BreakerOptions.OnChange.
+func (t *Telemetry) BreakerChanged(state string) {
+	t.m.breakerChanges.WithLabelValues(state).Inc()
+}
+
+func (t *Telemetry) watchCache(c CacheState) {
+	t.reg.MustRegister(
+		gauge("catalog_redis_breaker_state", "The Redis circuit breaker: 0 closed, 1 half-open, 2 open.",
+			func() float64 { return breakerStates[c.BreakerState()] }),
+		gauge("catalog_cache_reads_fenced", "1 while cache reads are fenced because an invalidation may be missing, else 0.",
+			func() float64 { return boolValue(fenced(c)) }),
+		gauge("catalog_cache_generation", "The cache key generation in use; it grows when the cache is abandoned.",
+			func() float64 { return float64(c.Generation()) }))
+}
+
+func (t *Telemetry) watchAudit(a Audit) {
+	t.reg.MustRegister(
+		counter("catalog_cache_audit_checked_total", "Cache hits sampled and compared with SQL by the consistency auditor.",
+			func() float64 { return float64(a.Stats().Checked) }),
+		counter("catalog_cache_audit_stale_total", "Of those, entries still behind SQL after two convergence bounds.",
+			func() float64 { return float64(a.Stats().Stale) }))
+}
+
+func (t *Telemetry) watchLoaders(l LoaderStats) {
+	t.reg.MustRegister(
+		counter("catalog_sql_fallback_admitted_total", "SQL reads admitted while the cache was down.",
+			func() float64 { return float64(l.Stats().FallbackAdmitted) }),
+		counter("catalog_sql_fallback_refused_total", "Reads refused with UNAVAILABLE at DB_FALLBACK_MAX_INFLIGHT while the cache was down.",
+			func() float64 { return float64(l.Stats().FallbackRefused) }),
+		counter("catalog_cache_lease_waits_total", "Missed keys waited for because another reader held their fill lease.",
+			func() float64 { return float64(l.Stats().LeaseWaits) }))
+}
+
+func (t *Telemetry) watchViews(v ViewStats) {
+	t.reg.MustRegister(
+		gauge("catalog_views_pending", "Views counted and not yet written to SQL (Redis's queue as last seen, plus those held in process).",
+			func() float64 { return float64(v.Stats().Pending) }),
+		counter("catalog_views_flushed_total", "Views this process's flushes wrote to SQL.",
+			func() float64 { return float64(v.Stats().Flushed) }),
+		gauge("catalog_views_flush_lag_seconds", "Time since the last view flush that fully succeeded.",
+			func() float64 { return time.Since(v.Stats().LastFlush).Seconds() }),
+		counter("catalog_views_flushes_total", "View flushes run, successful or not.",
+			func() float64 { return float64(v.Stats().Flushes) }))
+}
+
+func gauge(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+}
+
+func counter(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+}
+
+func fenced(c CacheState) bool {
+	f, _ := c.Fenced()
+	return f
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// outboxCollector reports the outbox's size, read from SQL at each scrape
+// (one COUNT, within a second). A scrape during which SQL does not answer
+// leaves the metric out rather than report a made-up size.
+type outboxCollector struct{ o Outbox }
+
+var outboxDesc = prometheus.NewDesc("catalog_cache_outbox_pending",
+	"Invalidations committed and not yet delivered to Redis.", nil, nil)
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxDesc }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := c.o.OutboxSize(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n))
+}

@@ -1,0 +1,109 @@
+package graph_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"catalog-bff/graph/telemetry"
+	"catalog-bff/store"
+)
+
+// One cold query is one trace: the HTTP request's span, the GraphQL
+// operation's, the resolver fields', a span per dataloader batch, and under
+// the batches the Redis commands and the SQL statements they sent. The
+// background work of the cache (its invalidation worker and auditor run
+// here) makes no trace of its own.
+func TestTracingOneTrace(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(telemetry.RequestSampler()))
+		t.Cleanup(func() { tp.Shutdown(t.Context()) })
+		ts := newTestServer(t, d, serverOptions{telemetry: true, tracer: tp, background: true, auditFraction: 1})
+		ts.mustQuery(t, `query ProductPage { product(id: "7") { id name seller { name } } }`, nil, nil)
+
+		spans := waitForSpan(t, rec, "POST /") // the server span ends after the response is sent
+		byName := map[string]sdktrace.ReadOnlySpan{}
+		for _, s := range spans {
+			byName[s.Name()] = s
+		}
+		op := byName["query ProductPage"]
+		if op == nil {
+			t.Fatalf("no operation span among %v", names(spans))
+		}
+		for _, name := range []string{"POST /", "Query.product", "Product.seller", "loader product",
+			"loader seller", "mget", "evalsha", "SELECT products", "SELECT sellers"} {
+			s := byName[name]
+			switch {
+			case s == nil:
+				t.Errorf("no %q span among %v", name, names(spans))
+			case s.SpanContext().TraceID() != op.SpanContext().TraceID():
+				t.Errorf("span %q is in trace %s, the operation in %s", name, s.SpanContext().TraceID(), op.SpanContext().TraceID())
+			}
+		}
+		for _, name := range []string{"SELECT products", "mget", "evalsha"} {
+			under := func(s sdktrace.ReadOnlySpan) bool {
+				return s.Name() == name && descends(s, byName["loader product"], spans)
+			}
+			if !slices.ContainsFunc(spans, under) {
+				t.Errorf("no %q span descends from the product batch's", name)
+			}
+		}
+		if !descends(byName["loader product"], op, spans) {
+			t.Error("the product batch's span does not descend from the operation's")
+		}
+		for _, s := range spans {
+			if s.SpanContext().TraceID() != op.SpanContext().TraceID() {
+				t.Errorf("span %q is in another trace: background work was traced", s.Name())
+			}
+		}
+	})
+}
+
+// waitForSpan waits for a span named name to end, and returns every span
+// ended by then.
+func waitForSpan(t *testing.T, rec *tracetest.SpanRecorder, name string) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		spans := rec.Ended()
+		if slices.ContainsFunc(spans, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == name }) {
+			return spans
+		}
+	}
+	t.Fatalf("no %q span ended; have %v", name, names(rec.Ended()))
+	return nil
+}
+
+// descends reports whether s is a descendant of ancestor, through spans.
+func descends(s, ancestor sdktrace.ReadOnlySpan, spans []sdktrace.ReadOnlySpan) bool {
+	if s == nil || ancestor == nil {
+		return false
+	}
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, sp := range spans {
+		byID[sp.SpanContext().SpanID()] = sp
+	}
+	for p := s.Parent().SpanID(); p.IsValid(); {
+		if p == ancestor.SpanContext().SpanID() {
+			return true
+		}
+		parent := byID[p]
+		if parent == nil {
+			return false
+		}
+		p = parent.Parent().SpanID()
+	}
+	return false
+}
+
+func names(spans []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name())
+	}
+	return out
+}

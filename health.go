@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// healthz answers whether the process is alive: it always is if it answers.
+func healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+}
+
+// readyz answers whether the process can serve: ready (200) while SQL
+// answers, not ready (503) when it does not. Redis is reported, as "ok",
+// "degraded" (unreachable, or reads fenced while invalidations are pending)
+// or "off", but never makes the service unready: it can serve from SQL.
+func readyz(s services) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		body := map[string]string{"status": "ready", "sql": "ok", "redis": "off"}
+		code := http.StatusOK
+		if err := s.db.Ping(ctx); err != nil {
+			body["status"], body["sql"], code = "not ready", "unreachable", http.StatusServiceUnavailable
+		}
+		if s.cache != nil {
+			body["redis"] = "ok"
+			if fenced, _ := s.cache.Fenced(); fenced || s.cache.Ping(ctx) != nil {
+				body["redis"] = "degraded"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(body)
+	})
+}
