@@ -73,6 +73,11 @@ type config struct {
 	// itself with SIGKILL at that point of a view flush or a mutation, for
 	// crash tests.
 	crashAt string
+	// debugEndpoints is "on", "off", or "" for on except in production
+	// (debug.go).
+	debugEndpoints string
+	// dbMaxConns bounds the SQL connections open at once; 0 for no bound.
+	dbMaxConns int
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -107,6 +112,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
+	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "0")); err != nil {
+		return c, fs, fmt.Errorf("DB_MAX_CONNS: %w", err)
+	}
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
+		"SQL connections open at once, 0 for no bound; more callers wait for one (DB_MAX_CONNS)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
 		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
 	if err := parseViewsConfig(fs, env, &c); err != nil {
@@ -116,6 +126,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	if err := parseLimits(fs, &c, env); err != nil {
+		return c, fs, err
+	}
+	if err := parseDebugConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
@@ -211,6 +224,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 	db.SetStatementTimeout(c.sqlTimeout)
+	db.SetMaxOpenConns(c.dbMaxConns)
 	tel, stopTracing, err := newTelemetry(ctx, c, getenv, log)
 	if err != nil {
 		return err
@@ -222,6 +236,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	rdb, closeRedis := openRedis(ctx, c, tel, log)
 	defer closeRedis()
+	costs := newCosts(c, db, rdb) // nil when the debug endpoints are off
 	svc := services{db: db, tel: tel}
 	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
@@ -238,7 +253,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
-	err = serve(ctx, c, newHandler(svc, c, log), log)
+	err = serve(ctx, c, costs.wrap(newHandler(svc, c, log)), log)
 	stopFlusher() // after the last request: flushes what this process holds
 	return err
 }

@@ -177,6 +177,24 @@ func TestViewsConfig(t *testing.T) {
 	}
 }
 
+// DB_MAX_CONNS bounds the SQL pool; it must be a number.
+func TestDBMaxConnsConfig(t *testing.T) {
+	c, _, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard)
+	if err != nil || c.dbMaxConns != 0 {
+		t.Errorf("default: %d, %v; want 0 (no bound)", c.dbMaxConns, err)
+	}
+	c, _, err = parseConfig("t", []string{"-db-max-conns", "8"},
+		func(k string) string { return map[string]string{"DB_MAX_CONNS": "24"}[k] }, io.Discard)
+	if err != nil || c.dbMaxConns != 8 {
+		t.Errorf("flag over env: %d, %v; want 8", c.dbMaxConns, err)
+	}
+	if _, _, err := parseConfig("t", nil, func(k string) string {
+		return map[string]string{"DB_MAX_CONNS": "many"}[k]
+	}, io.Discard); err == nil || !strings.Contains(err.Error(), "DB_MAX_CONNS") {
+		t.Errorf("bad DB_MAX_CONNS: %v", err)
+	}
+}
+
 // /healthz answers while the process lives; /readyz is ready while SQL
 // answers and reports Redis without failing on it.
 func TestHealthEndpoints(t *testing.T) {

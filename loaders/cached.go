@@ -2,7 +2,6 @@ package loaders
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -102,7 +101,7 @@ func (c *cached[T]) decode(e store.Entry) (*T, bool) {
 		return nil, true
 	case store.Hit:
 		v := new(T)
-		if json.Unmarshal(e.Data, v) != nil {
+		if decodeDoc(e.Data, v) != nil {
 			return nil, false
 		}
 		return v, true
@@ -178,7 +177,7 @@ func (c *cached[T]) fillOf(id int64, v *T, replace []byte) store.Fill {
 	if v == nil {
 		return store.Fill{ID: id, Absent: true, Replace: replace}
 	}
-	data, err := json.Marshal(v)
+	data, err := encodeDoc(v)
 	if err != nil { // cannot happen for these types; write a negative-free no-op
 		return store.Fill{ID: id, Version: -1, Data: []byte("{}")}
 	}

@@ -223,8 +223,8 @@ func (c *Cache) Key(kind string, id int64) string { return c.key(kind, id) }
 // document's entry and its fill lease in one Redis Cluster slot, while
 // different documents spread over all slots.
 func (c *Cache) key(kind string, id int64) string {
-	b := make([]byte, 0, len(c.opt.Prefix)+len(kind)+32)
-	b = append(b, c.opt.Prefix...)
+	var buf [96]byte // on the stack: the key's only allocation is the string
+	b := append(buf[:0], c.opt.Prefix...)
 	b = append(b, 'g')
 	b = strconv.AppendInt(b, c.gen.Load(), 10)
 	b = append(b, ":{"...)

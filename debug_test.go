@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"catalog-bff/store/storetest"
+)
+
+func getCosts(t *testing.T, base string) costsJSON {
+	t.Helper()
+	res, err := http.Get(base + "/debug/costs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var c costsJSON
+	if err := json.NewDecoder(res.Body).Decode(&c); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /debug/costs: %d %v", res.StatusCode, err)
+	}
+	return c
+}
+
+// /debug/costs counts the requests served and what they cost: a cold
+// product is SQL and Redis, the same product warm is Redis only.
+func TestDebugCosts(t *testing.T) {
+	base, _ := start(t, map[string]string{
+		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"REDIS_URL":            storetest.RedisURL(t),
+		"REDIS_PREFIX":         storetest.Prefix(t, storetest.RedisURL(t)),
+		"DEMO_PRODUCTS":        "20",
+		"VIEWS_FLUSH_INTERVAL": "1h", // no background statements during the test
+	})
+	q := `"{ product(id: \"3\") { id name } }"`
+	c0 := getCosts(t, base)
+	post(t, base, q)
+	c1 := getCosts(t, base)
+	post(t, base, q)
+	c2 := getCosts(t, base)
+	if c1.Requests-c0.Requests != 1 || c2.Requests-c1.Requests != 1 {
+		t.Errorf("requests: %d, %d, %d; want one more per query", c0.Requests, c1.Requests, c2.Requests)
+	}
+	if cold := c1.SQLStatements - c0.SQLStatements; cold != 3 {
+		t.Errorf("cold product: %d SQL statements, want 3 (products, images, tags)", cold)
+	}
+	if sql, rt := c2.SQLStatements-c1.SQLStatements, c2.RedisRoundTrips-c1.RedisRoundTrips; sql != 0 || rt != 1 {
+		t.Errorf("warm product: %d SQL, %d Redis round trips; want 0 and 1", sql, rt)
+	}
+	if c2.RedisCommands["mget"]-c1.RedisCommands["mget"] != 1 {
+		t.Errorf("warm product: commands %v then %v, want one more MGET", c1.RedisCommands, c2.RedisCommands)
+	}
+	res, err := http.Get(base + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), "goroutine") {
+		t.Errorf("/debug/pprof/: %d %.200s", res.StatusCode, page)
+	}
+}
+
+// In production the debug endpoints are not mounted unless asked for.
+func TestDebugEndpointsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{map[string]string{}, nil, true},
+		{map[string]string{"CATALOG_ENV": "production"}, nil, false},
+		{map[string]string{}, []string{"-env", "production"}, false},
+		{map[string]string{"CATALOG_ENV": "production", "DEBUG_ENDPOINTS": "on"}, nil, true},
+		{map[string]string{"DEBUG_ENDPOINTS": "off"}, nil, false},
+		{map[string]string{"CATALOG_ENV": "production"}, []string{"-debug-endpoints", "on"}, true},
+	} {
+		c, _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil || c.debugOn() != tc.want {
+			t.Errorf("%v %v: debug endpoints %v, %v; want %v", tc.env, tc.args, c.debugOn(), err, tc.want)
+		}
+	}
+	_, _, err := parseConfig("t", nil, func(k string) string {
+		return map[string]string{"DEBUG_ENDPOINTS": "maybe"}[k]
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DEBUG_ENDPOINTS") {
+		t.Errorf("bad DEBUG_ENDPOINTS: %v", err)
+	}
+	base, _ := start(t, map[string]string{
+		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"REDIS_URL":     "off",
+		"DEMO_PRODUCTS": "0",
+		"CATALOG_ENV":   "production",
+		"ADMIN_TOKENS":  "x",
+	})
+	res, err := http.Get(base + "/debug/costs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("production: GET /debug/costs = %d, want 404", res.StatusCode)
+	}
+}
