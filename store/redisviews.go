@@ -291,15 +291,8 @@ func (v *RedisViews) Invalidate(ctx context.Context, ids []int64) error {
 // example after the catalogue was replaced wholesale. It scans, so it is
 // meant for tools. It returns how many keys it deleted.
 func (v *RedisViews) Reset(ctx context.Context) (int, error) {
-	n := 0
-	iter := v.rdb.Scan(ctx, 0, v.key("*"), 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := v.rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			return n, fmt.Errorf("store: views reset: %w", err)
-		}
-		n++
-	}
-	if err := iter.Err(); err != nil {
+	n, err := DeleteKeys(ctx, v.rdb, v.key("*"))
+	if err != nil {
 		return n, fmt.Errorf("store: views reset: %w", err)
 	}
 	return n, nil
