@@ -56,6 +56,14 @@ func NewRedisViews(rdb redis.UniversalClient, opt RedisViewsOptions) *RedisViews
 	return &RedisViews{rdb: rdb, opt: opt}
 }
 
+// LoadScripts loads the counter's Lua scripts into Redis (on a cluster,
+// into every node), so that each method's first call is one EVALSHA rather
+// than a NOSCRIPT miss and an EVAL. Failing is harmless: a script is sent
+// in full where it is missing.
+func (v *RedisViews) LoadScripts(ctx context.Context) error {
+	return loadScripts(ctx, v.rdb, recordScript, readScript, initScript, claimScript, ackScript, invalidateScript)
+}
+
 func (v *RedisViews) key(name string) string { return v.opt.Prefix + "{views}:" + name }
 
 func (v *RedisViews) display(id int64) string { return v.key("n:" + strconv.FormatInt(id, 10)) }
