@@ -23,9 +23,9 @@ type Event struct {
 // values to Products, each product owned by one writer so that its writes
 // are totally ordered, while Readers goroutines read random products.
 type Load struct {
-	Products        []int64
+	Products         []int64
 	Writers, Readers int
-	For             time.Duration
+	For              time.Duration
 	// Write writes value to product through writer w's choice of instance;
 	// it is acknowledged when it returns nil.
 	Write func(w int, product, value int64) error
