@@ -51,6 +51,7 @@ type config struct {
 	port          string
 	databaseURL   string
 	redisURL      string
+	clusterAddrs  string // REDIS_CLUSTER_ADDRS, turned into redisURL by useClusterAddrs
 	redisPrefix   string
 	redisTimeout  time.Duration
 	loaderWait    time.Duration
@@ -59,6 +60,7 @@ type config struct {
 	flushInterval time.Duration
 	flushMax      int64
 	sqlTimeout    time.Duration
+	dbMaxConns    int
 	leaseTTL      time.Duration
 	fallbackMax   int
 	auditFraction float64
@@ -85,8 +87,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.port, "port", env("PORT", "8080"), "HTTP port (PORT)")
 	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", "sqlite:catalog.db"),
 		"postgres://… or sqlite:PATH (DATABASE_URL)")
-	fs.StringVar(&c.redisURL, "redis-url", env("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		"redis://host:port/db, or off for no cache (REDIS_URL)")
+	fs.StringVar(&c.redisURL, "redis-url", env("REDIS_URL", defaultRedisURL),
+		"redis://host:port/db, redis+cluster://host:port,host:port/ for a cluster, or off for no cache (REDIS_URL)")
+	fs.StringVar(&c.clusterAddrs, "redis-cluster-addrs", env("REDIS_CLUSTER_ADDRS", ""),
+		"comma-separated host:port of Redis Cluster nodes, instead of REDIS_URL (REDIS_CLUSTER_ADDRS)")
 	var err error
 	if c.redisTimeout, err = time.ParseDuration(env("REDIS_TIMEOUT", "50ms")); err != nil {
 		return c, fs, fmt.Errorf("REDIS_TIMEOUT: %w", err)
@@ -118,6 +122,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
+	if err := c.useClusterAddrs(); err != nil {
+		return c, fs, err
+	}
 	return c, fs, c.check()
 }
 
@@ -146,6 +153,11 @@ func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c
 	if err != nil {
 		return fmt.Errorf("DB_FALLBACK_MAX_INFLIGHT: %w", err)
 	}
+	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "0")); err != nil {
+		return fmt.Errorf("DB_MAX_CONNS: %w", err)
+	}
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
+		"most open database connections of this instance, 0 for no bound (DB_MAX_CONNS)")
 	fs.IntVar(&c.fallbackMax, "db-fallback-max-inflight", n,
 		"SQL reads at once standing in for a Redis that is down; past it UNAVAILABLE (DB_FALLBACK_MAX_INFLIGHT)")
 	f, err := strconv.ParseFloat(env("AUDIT_FRACTION", "0.001"), 64)
@@ -189,6 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 	db.SetStatementTimeout(c.sqlTimeout)
+	db.SQL().SetMaxOpenConns(c.dbMaxConns) // instances × this must fit the server's max_connections
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
@@ -301,6 +314,8 @@ func openRedis(ctx context.Context, c config, log *slog.Logger) (redis.Universal
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		log.Warn("Redis unreachable at start; serving from SQL until it answers",
 			"url", store.Redact(c.redisURL), "err", err)
+	} else if store.IsClusterURL(c.redisURL) {
+		log.Info("Redis Cluster", "url", store.Redact(c.redisURL))
 	}
 	return rdb, func() { rdb.Close() }
 }

@@ -14,6 +14,7 @@ import (
 
 // Event is one operation of a history.
 type Event struct {
+	Client     int // the writer's or reader's number
 	Product    int64
 	Value      int64 // the value written, or read
 	Start, End time.Time
@@ -36,7 +37,8 @@ type Load struct {
 // Result is what a Load did.
 type Result struct {
 	Writes, Reads []Event
-	Failures      int64 // writes and reads that returned an error
+	Failures      int64    // writes and reads that returned an error
+	Errors        []string // the first few of those errors
 }
 
 // Run runs the load for l.For and returns its history.
@@ -53,6 +55,13 @@ func (l Load) Run() Result {
 		defer mu.Unlock()
 		*list = append(*list, e)
 	}
+	failed := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bad.Add(1); len(res.Errors) < 5 {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
 	for w := range l.Writers {
 		wg.Go(func() {
 			var own []int64
@@ -64,10 +73,10 @@ func (l Load) Run() Result {
 			for v := int64(1_000_000); time.Now().Before(stop); v++ {
 				p, start := own[rand.IntN(len(own))], time.Now()
 				if err := l.Write(w, p, v); err != nil {
-					bad.Add(1)
+					failed(err)
 					continue
 				}
-				record(&res.Writes, Event{p, v, start, time.Now()})
+				record(&res.Writes, Event{w, p, v, start, time.Now()})
 			}
 		})
 	}
@@ -77,10 +86,10 @@ func (l Load) Run() Result {
 				p, start := l.Products[rand.IntN(len(l.Products))], time.Now()
 				v, err := l.Read(r, p)
 				if err != nil {
-					bad.Add(1)
+					failed(err)
 					continue
 				}
-				record(&res.Reads, Event{p, v, start, time.Now()})
+				record(&res.Reads, Event{r, p, v, start, time.Now()})
 			}
 		})
 	}
@@ -91,7 +100,20 @@ func (l Load) Run() Result {
 
 // StaleReads counts the reads of r that returned a value older than a
 // write acknowledged before the read started.
-func (r Result) StaleReads() int {
+func (r Result) StaleReads() int { return len(r.Stale()) }
+
+// StaleRead is a read that missed a write acknowledged before it started:
+// the newest such write.
+type StaleRead struct {
+	Read, Missed Event
+}
+
+// Lag is how long after the missed write's acknowledgement the read
+// started.
+func (s StaleRead) Lag() time.Duration { return s.Read.Start.Sub(s.Missed.End) }
+
+// Stale returns the stale reads of r.
+func (r Result) Stale() []StaleRead {
 	latest := map[int64][]Event{} // per product, in order of acknowledgement
 	for _, w := range r.Writes {
 		latest[w.Product] = append(latest[w.Product], w)
@@ -99,17 +121,19 @@ func (r Result) StaleReads() int {
 	for _, ws := range latest {
 		slices.SortFunc(ws, func(a, b Event) int { return a.End.Compare(b.End) })
 	}
-	stale := 0
+	var stale []StaleRead
 	for _, rd := range r.Reads {
-		want := int64(0)
+		var want Event
 		for _, w := range latest[rd.Product] {
 			if !w.End.Before(rd.Start) {
 				break
 			}
-			want = max(want, w.Value)
+			if w.Value > want.Value {
+				want = w
+			}
 		}
-		if rd.Value < want {
-			stale++
+		if rd.Value < want.Value {
+			stale = append(stale, StaleRead{Read: rd, Missed: want})
 		}
 	}
 	return stale

@@ -136,13 +136,27 @@ func RedisURL(tb testing.TB) string {
 // the cluster is healthy. tb is skipped when the variable is unset.
 func ClusterURL(tb testing.TB) string {
 	tb.Helper()
-	raw := os.Getenv("TEST_REDIS_CLUSTER_URL")
+	return clusterURL(tb, "TEST_REDIS_CLUSTER_URL")
+}
+
+// FailoverClusterURL returns the URL of a second Redis Cluster
+// (TEST_REDIS_FAILOVER_CLUSTER_URL) that tests may fail over. No other test
+// uses it, so that a failover cannot disturb their counts. tb is skipped
+// when the variable is unset.
+func FailoverClusterURL(tb testing.TB) string {
+	tb.Helper()
+	return clusterURL(tb, "TEST_REDIS_FAILOVER_CLUSTER_URL")
+}
+
+func clusterURL(tb testing.TB, name string) string {
+	tb.Helper()
+	raw := os.Getenv(name)
 	if raw == "" {
-		tb.Skip("Redis Cluster not configured (TEST_REDIS_CLUSTER_URL; .ci/redis-cluster.sh starts one), skipping")
+		tb.Skipf("Redis Cluster not configured (%s; .ci/redis-cluster.sh starts one), skipping", name)
 	}
 	rdb, err := store.NewRedis(raw, store.RedisOptions{Timeout: 2 * time.Second})
 	if err != nil {
-		tb.Fatalf("TEST_REDIS_CLUSTER_URL: %v", err)
+		tb.Fatalf("%s: %v", name, err)
 	}
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
