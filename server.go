@@ -52,6 +52,7 @@ type config struct {
 	port          string
 	databaseURL   string
 	redisURL      string
+	clusterAddrs  string // REDIS_CLUSTER_ADDRS, turned into redisURL by useClusterAddrs
 	redisPrefix   string
 	redisTimeout  time.Duration
 	loaderWait    time.Duration
@@ -60,6 +61,7 @@ type config struct {
 	flushInterval time.Duration
 	flushMax      int64
 	sqlTimeout    time.Duration
+	dbMaxConns    int
 	leaseTTL      time.Duration
 	fallbackMax   int
 	auditFraction float64
@@ -76,8 +78,6 @@ type config struct {
 	// debugEndpoints is "on", "off", or "" for on except in production
 	// (debug.go).
 	debugEndpoints string
-	// dbMaxConns bounds the SQL connections open at once; 0 for no bound.
-	dbMaxConns int
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -94,8 +94,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.port, "port", env("PORT", "8080"), "HTTP port (PORT)")
 	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", "sqlite:catalog.db"),
 		"postgres://… or sqlite:PATH (DATABASE_URL)")
-	fs.StringVar(&c.redisURL, "redis-url", env("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		"redis://host:port/db, or off for no cache (REDIS_URL)")
+	fs.StringVar(&c.redisURL, "redis-url", env("REDIS_URL", defaultRedisURL),
+		"redis://host:port/db, redis+cluster://host:port,host:port/ for a cluster, or off for no cache (REDIS_URL)")
+	fs.StringVar(&c.clusterAddrs, "redis-cluster-addrs", env("REDIS_CLUSTER_ADDRS", ""),
+		"comma-separated host:port of Redis Cluster nodes, instead of REDIS_URL (REDIS_CLUSTER_ADDRS)")
 	var err error
 	if c.redisTimeout, err = time.ParseDuration(env("REDIS_TIMEOUT", "50ms")); err != nil {
 		return c, fs, fmt.Errorf("REDIS_TIMEOUT: %w", err)
@@ -133,6 +135,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
 	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	if err := c.useClusterAddrs(); err != nil {
 		return c, fs, err
 	}
 	return c, fs, c.check()
@@ -353,6 +358,8 @@ func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slo
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		log.Warn("Redis unreachable at start; serving from SQL until it answers",
 			"url", store.Redact(c.redisURL), "err", err)
+	} else if store.IsClusterURL(c.redisURL) {
+		log.Info("Redis Cluster", "url", store.Redact(c.redisURL))
 	}
 	return rdb, func() { rdb.Close() }
 }
@@ -383,7 +390,13 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
 		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(c.crashAt, log)}
 	if rdb != nil {
-		opt.Redis = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix})
+		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix})
+		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
+		if err := rv.LoadScripts(lctx); err != nil {
+			log.Debug("view counter scripts not loaded; they are sent on first use", "err", err)
+		}
+		cancel()
+		opt.Redis = rv
 	}
 	return views.New(opt)
 }

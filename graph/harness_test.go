@@ -58,8 +58,10 @@ const testWait = 20 * time.Millisecond
 const countWait = 250 * time.Millisecond
 
 type serverOptions struct {
-	products int    // seeded products; default 200
-	redisURL string // default the test Redis
+	products int // seeded products; default 200
+	// redisURL is the Redis to use: default the test Redis; a proxy in
+	// front of it; or a Redis Cluster (storetest.ClusterURL).
+	redisURL string
 	strategy store.Strategy
 	// wait is the loaders' batch window; default testWait. Tests that send
 	// many requests and count no batches make it short.
@@ -108,7 +110,10 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	if db == nil {
 		db = seededDB(t, dialect, o.products)
 	}
-	direct := storetest.RedisURL(t)
+	direct := o.redisURL // where the keys are cleaned up, even behind a cut proxy
+	if !storetest.IsCluster(direct) {
+		direct = storetest.RedisURL(t)
+	}
 	if o.redisURL == "" {
 		o.redisURL = direct
 	}
@@ -127,15 +132,18 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	}
 	t.Cleanup(func() { rdb.Close() })
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
-	rdb.AddHook(ts.redis)
+	ts.redis.Attach(rdb)
 	if o.telemetry {
 		ts.instrument(t)
 	}
 	if ts.prefix == "" {
-		ts.prefix = storetest.Prefix(t, direct) // cleaned up through the direct URL, even behind a cut proxy
+		ts.prefix = storetest.Prefix(t, direct)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
+	if err := ts.rv.LoadScripts(context.Background()); err != nil && o.redisURL == direct {
+		t.Fatal(err) // a test with a cut proxy may not reach Redis at start
+	}
 	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
 		Timeout: o.redisTimeout, Logger: log})
 	if o.flushInterval > 0 {
@@ -381,6 +389,19 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// forEachBackend runs f as parallel subtests: against each SQL engine with
+// the single Redis (named after the engine, as forEachDialect's), and
+// against PostgreSQL with the Redis Cluster ("postgres+cluster", skipped
+// when none is configured). The SQL engine does not change what Redis
+// sees, so the cluster runs with one.
+func forEachBackend(t *testing.T, f func(t *testing.T, d store.Dialect, redisURL string)) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) { f(t, d, "") })
+	t.Run(string(store.Postgres)+"+cluster", func(t *testing.T) {
+		t.Parallel()
+		f(t, store.Postgres, storetest.ClusterURL(t))
+	})
 }
 
 // forEachDialect runs f as a parallel subtest against each SQL engine.

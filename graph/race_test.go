@@ -6,12 +6,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"catalog-bff/store/storetest/history"
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // The race that cache-aside with a plain DEL loses: a reader misses and
@@ -19,31 +20,33 @@ import (
 // reader writes the old row back. The test holds the reader in exactly that
 // window, and runs it under both strategies: the versioned markers must keep
 // the old row out, and the plain DEL must let it in, which shows that the
-// test can tell the two apart.
+// test can tell the two apart. Both on a single Redis and on a cluster.
 func TestStaleSetRace(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		strategy  store.Strategy
-		wantStale bool
-	}{
-		{"versioned markers", store.Versioned, false},
-		{"plain DEL", store.PlainDelete, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cached, next := raceOnce(t, tc.strategy)
-			stale := cached == "Old name" || next == "Old name"
-			t.Logf("%s: cache holds %q after the race, the next read returns %q", tc.name, cached, next)
-			if stale != tc.wantStale {
-				t.Errorf("%s: stale = %v, want %v", tc.name, stale, tc.wantStale)
-			}
-		})
-	}
+	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
+		for _, tc := range []struct {
+			name      string
+			strategy  store.Strategy
+			wantStale bool
+		}{
+			{"versioned markers", store.Versioned, false},
+			{"plain DEL", store.PlainDelete, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				cached, next := raceOnce(t, tc.strategy, redisURL)
+				stale := cached == "Old name" || next == "Old name"
+				t.Logf("%s: cache holds %q after the race, the next read returns %q", tc.name, cached, next)
+				if stale != tc.wantStale {
+					t.Errorf("%s: stale = %v, want %v", tc.name, stale, tc.wantStale)
+				}
+			})
+		}
+	})
 }
 
 // raceOnce plays the race on product 42 and returns the name the cache
 // holds afterwards ("" for none) and the name the next read returns.
-func raceOnce(t *testing.T, strategy store.Strategy) (cached, next string) {
+func raceOnce(t *testing.T, strategy store.Strategy, redisURL string) (cached, next string) {
 	held, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool // only the reader is held; sync.Once would hold the writer too
 	hold := func(_ context.Context, kind string, ids []int64) {
@@ -52,7 +55,7 @@ func raceOnce(t *testing.T, strategy store.Strategy) (cached, next string) {
 			<-release
 		}
 	}
-	ts := newTestServer(t, store.Postgres, serverOptions{strategy: strategy, afterFetch: hold})
+	ts := newTestServer(t, store.Postgres, serverOptions{strategy: strategy, afterFetch: hold, redisURL: redisURL})
 	exec(t, ts.db, `UPDATE products SET name = 'Old name' WHERE id = 42`)
 	q := `{ product(id: "42") { name } }`
 
@@ -90,94 +93,39 @@ func nameIn(doc string) string {
 	return doc
 }
 
-// event is one operation of the recorded history.
-type event struct {
-	product    int64
-	value      int64 // the price written, or read
-	start, end time.Time
-}
-
 // runReadYourWrites runs writers and readers against ts for d and returns
-// the writes and reads. Each product belongs to one writer, which writes
-// increasing prices to it, so a product's writes are totally ordered.
-func runReadYourWrites(t *testing.T, ts *testServer, products []int64, writers, readers int, d time.Duration) (writes, reads []event) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	var failures atomic.Int64
-	for w := range writers {
-		wg.Go(func() {
-			var own []int64
-			for i, p := range products {
-				if i%writers == w {
-					own = append(own, p)
-				}
-			}
-			for seq := int64(1_000_000); time.Now().Before(stop); seq++ {
-				p := own[rand.IntN(len(own))]
-				start := time.Now()
-				r := ts.admin(t, `mutation($id: ID!, $a: Int!) { updateProduct(id: $id, input: {price: {amount: $a, currency: "EUR"}}) { id } }`,
-					map[string]any{"id": fmt.Sprint(p), "a": seq}, nil)
-				if len(r.Errors) > 0 {
-					failures.Add(1)
-					continue
-				}
-				mu.Lock()
-				writes = append(writes, event{p, seq, start, time.Now()})
-				mu.Unlock()
-			}
-		})
+// the history (see package history). It fails t if any request failed.
+func runReadYourWrites(t *testing.T, ts *testServer, products []int64, writers, readers int, d time.Duration) history.Result {
+	res := history.Load{Products: products, Writers: writers, Readers: readers, For: d,
+		Write: func(_ int, p, v int64) error { return ts.setPrice(t, p, v) },
+		Read:  func(_ int, p int64) (int64, error) { return ts.price(t, p) },
+	}.Run()
+	if res.Failures > 0 {
+		t.Errorf("%d requests failed", res.Failures)
 	}
-	for range readers {
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				p := products[rand.IntN(len(products))]
-				var got struct {
-					Product struct{ Price struct{ Amount int64 } }
-				}
-				start := time.Now()
-				r := ts.query(t, `query($id: ID!) { product(id: $id) { price { amount } } }`, map[string]any{"id": fmt.Sprint(p)}, &got)
-				if len(r.Errors) > 0 {
-					failures.Add(1)
-					continue
-				}
-				mu.Lock()
-				reads = append(reads, event{p, got.Product.Price.Amount, start, time.Now()})
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if n := failures.Load(); n > 0 {
-		t.Errorf("%d requests failed", n)
-	}
-	return writes, reads
+	return res
 }
 
-// staleReads checks a history: a read that started after a write was
-// acknowledged must return that write's value or a newer one.
-func staleReads(writes, reads []event) int {
-	latest := map[int64][]event{} // per product, in order of acknowledgement
-	for _, w := range writes {
-		latest[w.product] = append(latest[w.product], w)
+// setPrice writes a product's price through the handler.
+func (ts *testServer) setPrice(t *testing.T, id, amount int64) error {
+	r := ts.admin(t, `mutation($id: ID!, $a: Int!) { updateProduct(id: $id, input: {price: {amount: $a, currency: "EUR"}}) { id } }`,
+		map[string]any{"id": fmt.Sprint(id), "a": amount}, nil)
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("updateProduct: %v", r.codes())
 	}
-	for _, ws := range latest {
-		slices.SortFunc(ws, func(a, b event) int { return a.end.Compare(b.end) })
+	return nil
+}
+
+// price reads a product's price through the handler.
+func (ts *testServer) price(t *testing.T, id int64) (int64, error) {
+	var got struct {
+		Product struct{ Price struct{ Amount int64 } }
 	}
-	stale := 0
-	for _, r := range reads {
-		want := int64(0)
-		for _, w := range latest[r.product] {
-			if !w.end.Before(r.start) {
-				break
-			}
-			want = max(want, w.value)
-		}
-		if r.value < want {
-			stale++
-		}
+	r := ts.query(t, `query($id: ID!) { product(id: $id) { price { amount } } }`, map[string]any{"id": fmt.Sprint(id)}, &got)
+	if len(r.Errors) > 0 {
+		return 0, fmt.Errorf("product: %v", r.codes())
 	}
-	return stale
+	return got.Product.Price.Amount, nil
 }
 
 // jitter widens the window between a reader's SQL read and its write-back,
@@ -189,8 +137,8 @@ func jitter(max time.Duration) func(context.Context, string, []int64) {
 }
 
 // 8 writers and 32 readers on 20 products for 10 s against PostgreSQL and
-// Redis: no read that starts after a write was acknowledged returns an
-// older price.
+// Redis, a single node or a cluster: no read that starts after a write was
+// acknowledged returns an older price.
 func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s of load")
@@ -199,12 +147,11 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	for i := range products {
 		products[i] = int64(i + 1)
 	}
-	t.Run("versioned markers", func(t *testing.T) {
-		t.Parallel()
+	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
 		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond),
-			auditFraction: 0.05})
-		writes, reads := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
-		stale := staleReads(writes, reads)
+			auditFraction: 0.05, redisURL: redisURL})
+		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
+		writes, reads, stale := res.Writes, res.Reads, res.StaleReads()
 		t.Logf("versioned markers: %d writes, %d reads, %d stale reads", len(writes), len(reads), stale)
 		later := time.Now().Add(time.Hour)
 		for range 2 { // the auditor's samples, and its suspects a bound later
@@ -230,9 +177,9 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 		t.Parallel()
 		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(5 * time.Millisecond),
 			strategy: store.PlainDelete})
-		writes, reads := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
-		stale := staleReads(writes, reads)
-		t.Logf("plain DEL: %d writes, %d reads, %d stale reads", len(writes), len(reads), stale)
+		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
+		stale := res.StaleReads()
+		t.Logf("plain DEL: %d writes, %d reads, %d stale reads", len(res.Writes), len(res.Reads), stale)
 		if stale == 0 {
 			t.Errorf("the history checker found no stale read under plain DEL: it cannot tell")
 		}

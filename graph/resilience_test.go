@@ -224,9 +224,9 @@ func TestRedisOutageWithWrites(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		proxy.Restore(t)
 	}()
-	writes, reads := runReadYourWrites(t, ts, products, 4, 8, 7*time.Second)
-	stale := staleReads(writes, reads)
-	t.Logf("Redis cut for 2 s of 7: %d writes, %d reads, %d stale reads", len(writes), len(reads), stale)
+	res := runReadYourWrites(t, ts, products, 4, 8, 7*time.Second)
+	stale := res.StaleReads()
+	t.Logf("Redis cut for 2 s of 7: %d writes, %d reads, %d stale reads", len(res.Writes), len(res.Reads), stale)
 	if stale != 0 {
 		t.Errorf("%d stale reads, want 0", stale)
 	}

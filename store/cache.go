@@ -50,6 +50,7 @@ import (
 // invalidations cannot be delivered.
 type Cache struct {
 	rdb     redis.UniversalClient
+	cluster bool // rdb is a Redis Cluster: batches are per-document pipelines
 	opt     CacheOptions
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 	gen     atomic.Int64
@@ -110,6 +111,7 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 		opt.Timeout = 50 * time.Millisecond
 	}
 	c := &Cache{rdb: rdb, opt: opt}
+	_, c.cluster = rdb.(*redis.ClusterClient)
 	c.breaker = newBreaker(opt.Breaker, c.Fence)
 	c.gen.Store(1)
 	// A new process has not looked at the outbox yet: an instance that died
@@ -234,10 +236,13 @@ func (c *Cache) key(kind string, id int64) string {
 	return string(append(b, '}'))
 }
 
-// Get reads the entries of ids, in order, in one round trip (MGET). On error
-// no entry is returned, and the caller should treat every id as a miss.
-// While the breaker is open or reads are fenced, it fails at once with
-// ErrCacheUnavailable.
+// Get reads the entries of ids, in order, in one round trip: one MGET, or
+// on a cluster one pipeline of GETs, which go-redis sends to every master
+// holding some of the keys in parallel (one exchange per such master; a
+// cluster MGET would be split into one command per slot, nearly one per
+// key). On error no entry is returned, and the caller should treat every id
+// as a miss. While the breaker is open or reads are fenced, it fails at
+// once with ErrCacheUnavailable.
 func (c *Cache) Get(ctx context.Context, kind string, ids []int64) ([]Entry, error) {
 	if c.fenced.Load() {
 		return nil, ErrCacheUnavailable
@@ -250,7 +255,11 @@ func (c *Cache) Get(ctx context.Context, kind string, ids []int64) ([]Entry, err
 	defer cancel()
 	var vals []any
 	err := c.guard(func() (err error) {
-		vals, err = c.rdb.MGet(ctx, keys...).Result()
+		if c.cluster {
+			vals, err = getEach(ctx, c.rdb, keys)
+		} else {
+			vals, err = c.rdb.MGet(ctx, keys...).Result()
+		}
 		return err
 	})
 	if err != nil {
@@ -300,7 +309,8 @@ func encodeEntry(tag string, version int64, data []byte) []byte {
 	return append(b, data...)
 }
 
-// Put writes fills back in one round trip, documents with the jittered TTL
+// Put writes fills back in one round trip (on a cluster, one script call
+// per document in one pipeline), documents with the jittered TTL
 // and negative entries with the negative TTL. Under Versioned, an entry
 // whose version is not older than the fill's stays as it is (see Cache).
 func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
@@ -342,7 +352,7 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 	defer cancel()
 	var err error
 	if c.opt.Strategy == PlainDelete {
-		err = c.guard(func() error { return c.rdb.Del(ctx, keys...).Err() })
+		err = c.guard(func() error { return c.del(ctx, keys) })
 	} else {
 		err = c.setNewer(ctx, keys, args)
 	}
@@ -353,6 +363,21 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 	return nil
 }
 
+// del deletes keys in one round trip: one DEL, or on a cluster a pipeline
+// of one DEL per key, since a DEL may not span slots.
+func (c *Cache) del(ctx context.Context, keys []string) error {
+	if !c.cluster {
+		return c.rdb.Del(ctx, keys...).Err()
+	}
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, k)
+		}
+		return nil
+	})
+	return err
+}
+
 // setNewer sets each key to its value with its TTL in milliseconds, args
 // holding (value, ttl, replace) triples, unless the key holds an entry of a
 // version that is not older (setNewerScript). Keys past the entries' are
@@ -361,11 +386,31 @@ func (c *Cache) setNewer(ctx context.Context, keys []string, args []any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	return c.guard(func() error {
-		if c.opt.Strategy == PlainDelete {
+		switch {
+		case c.opt.Strategy == PlainDelete:
 			return c.setAll(ctx, keys, args)
+		case c.cluster:
+			_, err := evalEach(ctx, c.rdb, setNewerScript, perDocument(keys, args, 3))
+			return err
 		}
 		return setNewerScript.Run(ctx, c.rdb, keys, args...).Err()
 	})
+}
+
+// perDocument splits a batch script call into one call per document, so
+// that each call's keys share the document's slot. keys holds the n
+// documents' keys, then optionally their leases' keys; args holds per
+// document argsPer values.
+func perDocument(keys []string, args []any, argsPer int) []scriptCall {
+	n := len(args) / argsPer
+	calls := make([]scriptCall, n)
+	for i := range calls {
+		calls[i] = scriptCall{keys: []string{keys[i]}, args: args[argsPer*i : argsPer*(i+1)]}
+		if n+i < len(keys) {
+			calls[i].keys = append(calls[i].keys, keys[n+i])
+		}
+	}
+	return calls
 }
 
 func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {
@@ -409,17 +454,15 @@ end
 return set
 `)
 
-// LoadScripts loads the cache's Lua script into Redis, so that the first
-// write-back is one EVALSHA rather than a NOSCRIPT miss and an EVAL.
-// Failing is harmless: the script is sent in full on first use.
+// LoadScripts loads the cache's Lua scripts into Redis (on a cluster, into
+// every node), so that the first write-back is one EVALSHA rather than a
+// NOSCRIPT miss and an EVAL. Failing is harmless: a script is sent in full
+// where it is missing.
 func (c *Cache) LoadScripts(ctx context.Context) error {
 	// Not on the request path: a slow Redis gets a second, not REDIS_TIMEOUT.
 	ctx, cancel := context.WithTimeout(ctx, max(c.opt.Timeout, time.Second))
 	defer cancel()
-	if err := setNewerScript.Load(ctx, c.rdb).Err(); err != nil {
-		return err
-	}
-	return leaseScript.Load(ctx, c.rdb).Err()
+	return loadScripts(ctx, c.rdb, setNewerScript, leaseScript)
 }
 
 // ttl returns a document's TTL, with jitter.
@@ -429,32 +472,12 @@ func (c *Cache) ttl() time.Duration {
 }
 
 // Purge deletes every entry under the cache's prefix, for example after the
-// catalogue was replaced wholesale. It scans, so it is meant for tools, not
-// for the request path. It returns how many keys it deleted.
+// catalogue was replaced wholesale; on a cluster, on every master. It
+// scans, so it is meant for tools, not for the request path. It returns how
+// many keys it deleted.
 func (c *Cache) Purge(ctx context.Context) (int, error) {
-	n := 0
-	iter := c.rdb.Scan(ctx, 0, c.opt.Prefix+"*", 1000).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := c.rdb.Del(ctx, batch...).Err()
-		n += len(batch)
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 1000 {
-			if err := flush(); err != nil {
-				return n, fmt.Errorf("store: cache purge: %w", err)
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("store: cache purge: %w", err)
-	}
-	if err := flush(); err != nil {
+	n, err := DeleteKeys(ctx, c.rdb, c.opt.Prefix+"*")
+	if err != nil {
 		return n, fmt.Errorf("store: cache purge: %w", err)
 	}
 	return n, nil

@@ -2,23 +2,24 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
 
-func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(kind string, id int64) time.Duration) {
+// newCache returns a cache over url under a prefix of t's own, with its
+// scripts loaded, the counter of its round trips, and a function that
+// returns an entry's TTL.
+func newCache(t *testing.T, url string, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(kind string, id int64) time.Duration) {
 	t.Helper()
-	url := storetest.RedisURL(t)
-	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
+	rdb := newRedis(t, url)
 	counter := &store.RedisCounter{}
-	rdb.AddHook(counter)
+	counter.Attach(rdb)
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
 	c := open(store.NewCache(rdb, opt))
@@ -31,9 +32,29 @@ func newCache(t *testing.T, opt store.CacheOptions) (*store.Cache, *store.RedisC
 	return c, counter, ttl
 }
 
+// newRedis returns a client of url, closed when t ends.
+func newRedis(t *testing.T, url string) redis.UniversalClient {
+	t.Helper()
+	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// A write-back and a read are one round trip each. On a single Redis that
+// is one EVALSHA and one MGET; on a cluster, one pipeline each, of one
+// EVALSHA or GET per document, which costs one exchange with each master
+// that holds some of the keys.
 func TestCacheRoundTrip(t *testing.T) {
-	c, counter, ttl := newCache(t, store.CacheOptions{TTL: time.Hour, Jitter: 0.1, NegativeTTL: 30 * time.Second})
+	storetest.ForEachRedis(t, testCacheRoundTrip)
+}
+
+func testCacheRoundTrip(t *testing.T, url string) {
+	c, counter, ttl := newCache(t, url, store.CacheOptions{TTL: time.Hour, Jitter: 0.1, NegativeTTL: 30 * time.Second})
 	ctx := context.Background()
+	before := counter.Stats()
 	err := c.Put(ctx, "product", []store.Fill{
 		{ID: 1, Version: 7, Data: []byte(`{"id":1}`)},
 		{ID: 2, Absent: true},
@@ -49,8 +70,15 @@ func TestCacheRoundTrip(t *testing.T) {
 		got[2].State != store.Hit || got[2].Version != 7 || string(got[2].Data) != `{"id":1}` {
 		t.Errorf("entries = %+v", got)
 	}
-	if s := counter.Stats(); s.RoundTrips != 4 || s.Commands["mget"] != 1 || s.Commands["evalsha"] != 1 {
-		t.Errorf("redis traffic = %+v, want two script loads, one EVALSHA and one MGET", s)
+	s := counter.Stats().Sub(before)
+	put := storetest.Masters(t, c.Client(), c.Key("product", 1), c.Key("product", 2))
+	get := storetest.Masters(t, c.Client(), c.Key("product", 2), c.Key("product", 3), c.Key("product", 1))
+	want := map[string]int64{"evalsha": 1, "mget": 1}
+	if storetest.IsCluster(url) {
+		want = map[string]int64{"evalsha": 2, "get": 3}
+	}
+	if s.RoundTrips != 2 || s.NodeRoundTrips != put+get || !maps.Equal(s.Commands, want) {
+		t.Errorf("redis traffic = %+v; want 2 round trips, %d+%d node round trips, commands %v", s, put, get, want)
 	}
 	if d := ttl("product", 1); d < 54*time.Minute || d > 66*time.Minute {
 		t.Errorf("document TTL = %v, want 1h ± 10%%", d)
@@ -63,7 +91,11 @@ func TestCacheRoundTrip(t *testing.T) {
 // TTLs of keys filled together are spread out, so they do not expire
 // together.
 func TestCacheTTLJitter(t *testing.T) {
-	c, _, ttl := newCache(t, store.CacheOptions{TTL: time.Hour, Jitter: 0.1})
+	storetest.ForEachRedis(t, testCacheTTLJitter)
+}
+
+func testCacheTTLJitter(t *testing.T, url string) {
+	c, _, ttl := newCache(t, url, store.CacheOptions{TTL: time.Hour, Jitter: 0.1})
 	var fills []store.Fill
 	for i := range 50 {
 		fills = append(fills, store.Fill{ID: int64(i + 1), Version: 1, Data: []byte(`{}`)})
@@ -82,9 +114,11 @@ func TestCacheTTLJitter(t *testing.T) {
 }
 
 func TestCacheCorruptEntries(t *testing.T) {
-	url := storetest.RedisURL(t)
-	rdb, _ := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
-	defer rdb.Close()
+	storetest.ForEachRedis(t, testCacheCorruptEntries)
+}
+
+func testCacheCorruptEntries(t *testing.T, url string) {
+	rdb := newRedis(t, url)
 	ctx := context.Background()
 	// Reach the same keys through a second cache with a known prefix.
 	prefix := storetest.Prefix(t, url)
@@ -120,8 +154,13 @@ func TestCacheUnreachable(t *testing.T) {
 	}
 }
 
+// Purge deletes every entry of the cache, on every master of a cluster.
 func TestCachePurge(t *testing.T) {
-	c, _, ttl := newCache(t, store.CacheOptions{})
+	storetest.ForEachRedis(t, testCachePurge)
+}
+
+func testCachePurge(t *testing.T, url string) {
+	c, _, ttl := newCache(t, url, store.CacheOptions{})
 	ctx := context.Background()
 	var fills []store.Fill
 	for i := range 2500 {
@@ -166,38 +205,42 @@ func TestCacheVersionOrder(t *testing.T) {
 		{"doc replaces negative", []step{{fill: &absent}, {fill: ptr(doc(1))}}, store.Hit, 1},
 		{"negative does not replace doc", []step{{fill: ptr(doc(1))}, {fill: &absent}}, store.Hit, 1},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, _, _ := newCache(t, store.CacheOptions{})
-			ctx := context.Background()
-			for _, s := range tc.steps {
-				var err error
-				if s.fill != nil {
-					err = c.Put(ctx, "product", []store.Fill{*s.fill})
-				} else {
-					err = c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: s.inv}})
+	storetest.ForEachRedis(t, func(t *testing.T, url string) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				c, _, _ := newCache(t, url, store.CacheOptions{})
+				ctx := context.Background()
+				for _, s := range tc.steps {
+					var err error
+					if s.fill != nil {
+						err = c.Put(ctx, "product", []store.Fill{*s.fill})
+					} else {
+						err = c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: s.inv}})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
 				}
+				got, err := c.Get(ctx, "product", []int64{1})
 				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			got, err := c.Get(ctx, "product", []int64{1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got[0].State != tc.want || got[0].Version != tc.ver {
-				t.Errorf("entry = state %d v%d, want state %d v%d", got[0].State, got[0].Version, tc.want, tc.ver)
-			}
-		})
-	}
+				if got[0].State != tc.want || got[0].Version != tc.ver {
+					t.Errorf("entry = state %d v%d, want state %d v%d", got[0].State, got[0].Version, tc.want, tc.ver)
+				}
+			})
+		}
+	})
 }
 
 // A fill replaces an undecodable entry it names, whatever version that
 // entry claims, but not once a write has changed the key.
 func TestCacheReplaceCorrupt(t *testing.T) {
-	url := storetest.RedisURL(t)
-	rdb, _ := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
-	defer rdb.Close()
+	storetest.ForEachRedis(t, testCacheReplaceCorrupt)
+}
+
+func testCacheReplaceCorrupt(t *testing.T, url string) {
+	rdb := newRedis(t, url)
 	prefix := storetest.Prefix(t, url)
 	c := open(store.NewCache(rdb, store.CacheOptions{Prefix: prefix, Timeout: time.Second}))
 	ctx := context.Background()

@@ -34,7 +34,8 @@ type LeaseResult struct {
 	Entry Entry // for Filled
 }
 
-// Lease asks for the fill leases of ids in one round trip, and returns, in
+// Lease asks for the fill leases of ids in one round trip (on a cluster,
+// one script call per document in one pipeline), and returns, in
 // order, whether each was granted, is held by another reader, or is not
 // needed because the key now holds a document or a negative entry. A lease
 // lasts ttl unless a Put of its key ends it sooner.
@@ -48,9 +49,12 @@ func (c *Cache) Lease(ctx context.Context, kind string, ids []int64, ttl time.Du
 	defer cancel()
 	var vals []any
 	err := c.guard(func() (err error) {
-		vals, err = leaseScript.Run(ctx, c.rdb, keys, ttl.Milliseconds()).Slice()
+		vals, err = c.lease(ctx, keys, ttl)
 		return err
 	})
+	if err == nil && len(vals) != len(ids) {
+		err = errOrShape(nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: cache lease %s: %w", kind, err)
 	}
@@ -70,6 +74,32 @@ func (c *Cache) Lease(ctx context.Context, kind string, ids []int64, ttl time.Du
 		}
 	}
 	return out, nil
+}
+
+// lease runs leaseScript over keys (entries, then leases) and returns its
+// answer for each entry.
+func (c *Cache) lease(ctx context.Context, keys []string, ttl time.Duration) ([]any, error) {
+	if !c.cluster {
+		return leaseScript.Run(ctx, c.rdb, keys, ttl.Milliseconds()).Slice()
+	}
+	n := len(keys) / 2
+	calls := make([]scriptCall, n)
+	for i := range calls {
+		calls[i] = scriptCall{keys: []string{keys[i], keys[n+i]}, args: []any{ttl.Milliseconds()}}
+	}
+	cmds, err := evalEach(ctx, c.rdb, leaseScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, n)
+	for i, cmd := range cmds {
+		v, err := cmd.Slice()
+		if err != nil || len(v) != 1 {
+			return nil, errOrShape(err)
+		}
+		vals[i] = v[0]
+	}
+	return vals, nil
 }
 
 // leaseScript: KEYS are the entries' keys, then their leases' keys; ARGV[1]

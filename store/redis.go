@@ -41,19 +41,23 @@ type RedisOptions struct {
 const poolSize = 128
 
 // NewRedis returns a client for rawURL (redis://host:port/db, or
-// rediss://…). It does not connect: the first command does.
+// rediss://…), or a cluster client for a redis+cluster:// URL (see
+// IsClusterURL). It does not connect: the first command does.
 //
 // The go-redis defaults suit a primary store, not a cache: a 5 s read
 // timeout that a context deadline does not cut short, and three retries.
 // Here a context deadline bounds socket reads (ContextTimeoutEnabled), the
 // read and write timeouts are short, and retries are off.
 func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 50 * time.Millisecond
+	}
+	if IsClusterURL(rawURL) {
+		return newCluster(rawURL, opt)
+	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: redis url %s: %w", Redact(rawURL), err)
-	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = 50 * time.Millisecond
 	}
 	o.ContextTimeoutEnabled = true
 	o.DialTimeout = 4 * opt.Timeout
@@ -72,9 +76,11 @@ func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
 // RedisCounter is a go-redis hook that counts round trips (a command sent
 // alone, or a whole pipeline) and commands by name. The handshake of a new
 // connection is not counted. It is safe for concurrent
-// use. Add it with client.AddHook.
+// use. Add it with client.AddHook, or Attach to count per node on a cluster.
 type RedisCounter struct {
 	roundTrips atomic.Int64
+	nodeTrips  atomic.Int64 // on a cluster, by the node hooks Attach adds
+	cluster    atomic.Bool
 	mu         sync.Mutex
 	commands   map[string]int64
 }
@@ -84,19 +90,30 @@ var _ redis.Hook = (*RedisCounter)(nil)
 // RedisStats is a snapshot of a RedisCounter.
 type RedisStats struct {
 	RoundTrips int64
-	Commands   map[string]int64 // by lower-case command name, e.g. "mget"
+	// NodeRoundTrips counts exchanges with one Redis node. On a single
+	// Redis it equals RoundTrips. On a cluster (with Attach), a pipeline
+	// whose commands live on three masters is one round trip and three node
+	// round trips, sent in parallel; a multi-key command that go-redis splits
+	// per slot is one node round trip per slot.
+	NodeRoundTrips int64
+	Commands       map[string]int64 // by lower-case command name, e.g. "mget"
 }
 
 // Stats returns the counts so far.
 func (c *RedisCounter) Stats() RedisStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return RedisStats{RoundTrips: c.roundTrips.Load(), Commands: maps.Clone(c.commands)}
+	s := RedisStats{RoundTrips: c.roundTrips.Load(), NodeRoundTrips: c.roundTrips.Load(), Commands: maps.Clone(c.commands)}
+	if c.cluster.Load() {
+		s.NodeRoundTrips = c.nodeTrips.Load()
+	}
+	return s
 }
 
 // Sub returns the counts of s that happened after before.
 func (s RedisStats) Sub(before RedisStats) RedisStats {
-	d := RedisStats{RoundTrips: s.RoundTrips - before.RoundTrips, Commands: map[string]int64{}}
+	d := RedisStats{RoundTrips: s.RoundTrips - before.RoundTrips,
+		NodeRoundTrips: s.NodeRoundTrips - before.NodeRoundTrips, Commands: map[string]int64{}}
 	for name, n := range s.Commands {
 		if n -= before.Commands[name]; n != 0 {
 			d.Commands[name] = n

@@ -59,6 +59,14 @@ func NewRedisViews(rdb redis.UniversalClient, opt RedisViewsOptions) *RedisViews
 	return &RedisViews{rdb: rdb, opt: opt}
 }
 
+// LoadScripts loads the counter's Lua scripts into Redis (on a cluster,
+// into every node), so that each method's first call is one EVALSHA rather
+// than a NOSCRIPT miss and an EVAL. Failing is harmless: a script is sent
+// in full where it is missing.
+func (v *RedisViews) LoadScripts(ctx context.Context) error {
+	return loadScripts(ctx, v.rdb, recordScript, readScript, initScript, claimScript, ackScript, invalidateScript)
+}
+
 func (v *RedisViews) key(name string) string { return v.opt.Prefix + "{views}:" + name }
 
 func (v *RedisViews) display(id int64) string { return v.key("n:" + strconv.FormatInt(id, 10)) }
@@ -294,15 +302,8 @@ func (v *RedisViews) Invalidate(ctx context.Context, ids []int64) error {
 // example after the catalogue was replaced wholesale. It scans, so it is
 // meant for tools. It returns how many keys it deleted.
 func (v *RedisViews) Reset(ctx context.Context) (int, error) {
-	n := 0
-	iter := v.rdb.Scan(ctx, 0, v.key("*"), 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := v.rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			return n, fmt.Errorf("store: views reset: %w", err)
-		}
-		n++
-	}
-	if err := iter.Err(); err != nil {
+	n, err := DeleteKeys(ctx, v.rdb, v.key("*"))
+	if err != nil {
 		return n, fmt.Errorf("store: views reset: %w", err)
 	}
 	return n, nil

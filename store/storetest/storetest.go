@@ -3,8 +3,12 @@
 // parallel against the same services without seeing each other's data.
 //
 // The services are found through TEST_DATABASE_URL and TEST_REDIS_URL, which
-// default to the local ones. When a service is missing, a test that needs it
-// is skipped with a message naming the service, or fails when CI=true.
+// default to the local ones, and TEST_REDIS_CLUSTER_URL, a Redis Cluster
+// (redis+cluster://host:port,host:port/, which .ci/redis-cluster.sh
+// starts), which has no default. When a service is missing, a test that
+// needs it is skipped with a message naming the service, or fails when
+// CI=true; a test that needs the cluster is skipped when
+// TEST_REDIS_CLUSTER_URL is unset.
 package storetest
 
 import (
@@ -12,9 +16,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,23 +131,106 @@ func RedisURL(tb testing.TB) string {
 	return raw
 }
 
+// ClusterURL returns the Redis Cluster URL tests use
+// (TEST_REDIS_CLUSTER_URL), after checking that every master answers and
+// the cluster is healthy. tb is skipped when the variable is unset.
+func ClusterURL(tb testing.TB) string {
+	tb.Helper()
+	return clusterURL(tb, "TEST_REDIS_CLUSTER_URL")
+}
+
+// FailoverClusterURL returns the URL of a second Redis Cluster
+// (TEST_REDIS_FAILOVER_CLUSTER_URL) that tests may fail over. No other test
+// uses it, so that a failover cannot disturb their counts. tb is skipped
+// when the variable is unset.
+func FailoverClusterURL(tb testing.TB) string {
+	tb.Helper()
+	return clusterURL(tb, "TEST_REDIS_FAILOVER_CLUSTER_URL")
+}
+
+func clusterURL(tb testing.TB, name string) string {
+	tb.Helper()
+	raw := os.Getenv(name)
+	if raw == "" {
+		tb.Skipf("Redis Cluster not configured (%s; .ci/redis-cluster.sh starts one), skipping", name)
+	}
+	rdb, err := store.NewRedis(raw, store.RedisOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := rdb.(*redis.ClusterClient)
+	err = c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err == nil && !strings.Contains(info, "cluster_state:ok") {
+			err = fmt.Errorf("%s: cluster state is not ok", node.Options().Addr)
+		}
+		return err
+	})
+	if err != nil {
+		unavailable(tb, "Redis Cluster ("+store.Redact(raw)+")", err)
+	}
+	return raw
+}
+
+// ForEachRedis runs f as a parallel subtest against each kind of Redis the
+// service supports: "redis", a single node (RedisURL), and "cluster", a
+// Redis Cluster (ClusterURL), skipped when none is configured.
+func ForEachRedis(t *testing.T, f func(t *testing.T, redisURL string)) {
+	t.Helper()
+	for _, r := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"redis", RedisURL}, {"cluster", ClusterURL}} {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, r.url(t))
+		})
+	}
+}
+
+// IsCluster reports whether redisURL names a Redis Cluster.
+func IsCluster(redisURL string) bool { return store.IsClusterURL(redisURL) }
+
 // Prefix returns a key prefix of tb's own. Every key under it is deleted
-// when tb ends; no other key is touched.
+// when tb ends, on every master of a cluster; no other key is touched.
 func Prefix(tb testing.TB, redisURL string) string {
 	tb.Helper()
 	prefix := Name("test:") + ":"
 	tb.Cleanup(func() {
-		opt, err := redis.ParseURL(redisURL)
+		rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: 2 * time.Second})
 		if err != nil {
 			return
 		}
-		c := redis.NewClient(opt)
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+		defer rdb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := store.DeleteKeys(ctx, rdb, prefix+"*"); err != nil {
+			tb.Logf("delete keys %s*: %v", prefix, err)
 		}
 	})
 	return prefix
+}
+
+// Masters returns how many Redis masters hold keys, which is how many node
+// round trips a pipeline of one command per key costs: 1 on a single
+// Redis, and on a cluster the number of masters among those of the keys'
+// slots.
+func Masters(tb testing.TB, rdb redis.UniversalClient, keys ...string) int64 {
+	tb.Helper()
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return 1
+	}
+	masters := map[string]bool{}
+	for _, k := range keys {
+		node, err := c.MasterForKey(context.Background(), k)
+		if err != nil {
+			tb.Fatalf("master of %s: %v", k, err)
+		}
+		masters[node.Options().Addr] = true
+	}
+	return int64(len(masters))
 }

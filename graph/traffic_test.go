@@ -1,0 +1,78 @@
+package graph_test
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// traffic is the Redis traffic a test expects of a request, built batch by
+// batch. On a single Redis a batch is one command: an MGET, or one script
+// call for all its documents. On a cluster it is a pipeline of one command
+// per document (GET, EVALSHA), which costs one exchange with each master
+// that holds some of the documents, all in parallel. Either way a batch is
+// one round trip.
+type traffic struct {
+	t    *testing.T
+	ts   *testServer
+	want store.RedisStats
+}
+
+func (ts *testServer) expect(t *testing.T) *traffic {
+	return &traffic{t: t, ts: ts, want: store.RedisStats{Commands: map[string]int64{}}}
+}
+
+func (ts *testServer) cluster() bool {
+	_, ok := ts.rdb.(*redis.ClusterClient)
+	return ok
+}
+
+// read adds a cache read of the documents of kind with the distinct ids.
+func (w *traffic) read(kind string, ids ...int64) *traffic { return w.batch(kind, "mget", "get", ids) }
+
+// script adds a batch script call over documents: fill leases, or a
+// write-back.
+func (w *traffic) script(kind string, ids ...int64) *traffic {
+	return w.batch(kind, "evalsha", "evalsha", ids)
+}
+
+func (w *traffic) batch(kind, single, perDoc string, ids []int64) *traffic {
+	w.t.Helper()
+	w.want.RoundTrips++
+	if !w.ts.cluster() {
+		w.want.NodeRoundTrips++
+		w.want.Commands[single]++
+		return w
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = w.ts.cache.Key(kind, id)
+	}
+	w.want.NodeRoundTrips += storetest.Masters(w.t, w.ts.rdb, keys...)
+	w.want.Commands[perDoc] += int64(len(ids))
+	return w
+}
+
+// command adds one command whose keys lie in one slot, such as the view
+// counter's scripts: one round trip to one node.
+func (w *traffic) command(name string) *traffic {
+	w.want.RoundTrips++
+	w.want.NodeRoundTrips++
+	w.want.Commands[name]++
+	return w
+}
+
+// check reports got unless it is exactly the expected traffic.
+func (w *traffic) check(what string, got store.RedisStats) {
+	w.t.Helper()
+	w.t.Logf("%s: %d round trips, %d node round trips, %v", what, got.RoundTrips, got.NodeRoundTrips, got.Commands)
+	if got.RoundTrips != w.want.RoundTrips || got.NodeRoundTrips != w.want.NodeRoundTrips ||
+		!maps.Equal(got.Commands, w.want.Commands) {
+		w.t.Errorf("%s: Redis traffic %d round trips, %d node round trips, %v; want %d, %d, %v", what,
+			got.RoundTrips, got.NodeRoundTrips, got.Commands, w.want.RoundTrips, w.want.NodeRoundTrips, w.want.Commands)
+	}
+}

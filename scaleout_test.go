@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"catalog-bff/store/storetest/history"
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// REDIS_CLUSTER_ADDRS is a shorthand for a redis+cluster URL, and cannot be
+// combined with REDIS_URL.
+func TestConfigRedisCluster(t *testing.T) {
+	parse := func(env map[string]string) (config, error) {
+		c, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
+		return c, err
+	}
+	c, err := parse(map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.0.1:7001,10.0.0.2:7002"})
+	if err != nil || c.redisURL != "redis+cluster://10.0.0.1:7001,10.0.0.2:7002/" {
+		t.Errorf("REDIS_CLUSTER_ADDRS: url %q, %v", c.redisURL, err)
+	}
+	if _, err := parse(map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.0.1:7001", "REDIS_URL": "redis://r:6379/0"}); err == nil {
+		t.Error("REDIS_URL and REDIS_CLUSTER_ADDRS together accepted")
+	}
+	if _, err := parse(map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.0.1"}); err == nil {
+		t.Error("an address without a port accepted")
+	}
+}
+
+// Two instances, each a process of its own, share one Redis Cluster and one
+// PostgreSQL database. Writes, reads and views are spread over both: no read
+// through either instance is older than a write acknowledged through either,
+// and once both have stopped (SIGTERM: each flushes what it holds), SQL
+// holds exactly the views they acknowledged.
+func TestInstancesShareACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	t.Parallel()
+	// Redis calls time out after 1 s: a healthy cluster on a saturated
+	// 2-core CI machine running the race detector must not look failed.
+	f := startFleet(t, storetest.ClusterURL(t), "1s")
+	r := f.load(t, 5*time.Second, nil)
+	if n := r.StaleReads(); n != 0 {
+		t.Errorf("%d stale reads, want 0", n)
+	}
+	if r.views.ambiguous != 0 {
+		t.Errorf("%d views answered UNAVAILABLE by a healthy cluster", r.views.ambiguous)
+	}
+	f.drain(t)
+	if got := f.viewsInSQL(t); got != r.views.acked {
+		t.Errorf("SQL holds %d new views, the instances acknowledged %d", got, r.views.acked)
+	}
+}
+
+// A replica takes over from its master (CLUSTER FAILOVER) while two
+// instances are under load: the master of the view counter's slot, which
+// also holds a third of the documents. Reads and writes see no error: what
+// the failover costs them, the breaker and the SQL fallback absorb. No read
+// is stale. Views: a manual failover loses no write, so SQL holds every
+// acknowledged view; a view whose Redis call timed out during the switch is
+// UNAVAILABLE (it may or may not have counted) and no other error.
+func TestClusterFailoverUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	t.Parallel()
+	url := storetest.FailoverClusterURL(t)
+	// Redis calls time out after 100 ms, so that the switch, which pauses
+	// the old master's writes, shows: the breaker opens, invalidations wait
+	// in the outbox, reads go to SQL.
+	f := startFleet(t, url, "100ms")
+	var from, to string
+	var done time.Time
+	r := f.load(t, 6*time.Second, func() {
+		time.Sleep(2 * time.Second)
+		from, to = failOver(t, url, f.env["REDIS_PREFIX"]+"{views}:pending")
+		done = time.Now()
+	})
+	t.Logf("failover of %s to %s", from, to)
+	f.logWarnings(t)
+	// A write whose invalidation could not reach Redis is acknowledged; its
+	// instance fences its own cache reads, but the other instance serves the
+	// old document until the outbox delivers the invalidation: every 250 ms
+	// once Redis answers, behind a breaker that waits 1 s before it tries.
+	var lag time.Duration
+	for _, s := range r.Stale() {
+		reader, writer := s.Read.Client%2, (s.Missed.Client+int(s.Missed.Value))%2
+		lag = max(lag, s.Lag())
+		if reader == writer || s.Lag() > 2*time.Second {
+			t.Errorf("stale read through instance %d of product %d, %v after instance %d acknowledged the write; "+
+				"want only through the other instance, within 2 s", reader, s.Read.Product, s.Lag(), writer)
+		}
+	}
+	t.Logf("%d stale reads through the other instance, the latest %v after the write", r.StaleReads(), lag)
+	after := 0
+	for _, e := range r.Reads {
+		if e.Start.After(done) {
+			after++
+		}
+	}
+	if after < 50 {
+		t.Errorf("%d reads after the failover, want some", after)
+	}
+	f.drain(t)
+	got := f.viewsInSQL(t)
+	t.Logf("views: %d acknowledged, %d UNAVAILABLE, %d in SQL", r.views.acked, r.views.ambiguous, got)
+	if got < r.views.acked || got > r.views.acked+r.views.ambiguous {
+		t.Errorf("SQL holds %d new views; want the %d acknowledged, plus at most the %d UNAVAILABLE",
+			got, r.views.acked, r.views.ambiguous)
+	}
+}
+
+// drain stops the instances and makes sure SQL holds what they counted: a
+// view still in Redis (a final flush that failed) is flushed by one more
+// instance, which applies at start every batch left behind.
+func (f *fleet) drain(t *testing.T) {
+	t.Helper()
+	f.stop(t)
+	rdb, err := store.NewRedis(f.env["REDIS_URL"], store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	views := f.env["REDIS_PREFIX"] + "{views}:"
+	pending, _ := rdb.HLen(ctx, views+"pending").Result()
+	claimed, _ := rdb.ZCard(ctx, views+"claimed").Result()
+	if pending+claimed > 0 {
+		t.Logf("left in Redis: views of %d products pending, %d batches claimed; one more instance flushes them", pending, claimed)
+		f.inst = []*child{startChild(t, f.env)}
+		f.stop(t)
+	}
+}
+
+// fleet is two instances of the service over one database and one Redis.
+type fleet struct {
+	env      map[string]string
+	inst     []*child
+	client   *http.Client
+	viewsOf  []int64 // the products that get views
+	baseHits map[int64]int64
+}
+
+const fleetToken = "fleet-token"
+
+// startFleet starts two instances, one after the other so that the first
+// migrates and seeds alone.
+func startFleet(t *testing.T, redisURL, redisTimeout string) *fleet {
+	f := &fleet{env: map[string]string{
+		"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+		"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
+		"DEMO_PRODUCTS": "40", "ADMIN_TOKENS": fleetToken,
+		"VIEWS_FLUSH_INTERVAL": "200ms", "REDIS_TIMEOUT": redisTimeout,
+		"DB_MAX_CONNS": "8", // the test's PostgreSQL is shared
+	}}
+	f.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	t.Cleanup(f.client.CloseIdleConnections)
+	for range 2 {
+		f.inst = append(f.inst, startChild(t, f.env))
+	}
+	for id := int64(21); id <= 30; id++ {
+		f.viewsOf = append(f.viewsOf, id)
+	}
+	f.baseHits = sqlHits(t, f.env["DATABASE_URL"], 40)
+	return f
+}
+
+// fleetResult is what a load did.
+type fleetResult struct {
+	history.Result
+	views viewTally
+}
+
+type viewTally struct {
+	acked, ambiguous, failed int64
+}
+
+// load runs, for d, 4 writers and 8 readers of prices (products 1..20)
+// and 4 clients recording views (products 21..30). A writer alternates
+// between the instances, a reader stays with one (half on each), a view
+// goes to a random one. During the load, event runs if not nil. It fails t on a failed
+// write or read, a view failing other than UNAVAILABLE, or a stale read.
+func (f *fleet) load(t *testing.T, d time.Duration, event func()) fleetResult {
+	t.Helper()
+	var r fleetResult
+	var wg sync.WaitGroup
+	if event != nil {
+		wg.Go(event)
+	}
+	wg.Go(func() { r.views = f.recordViews(d) })
+	var products []int64
+	for id := int64(1); id <= 20; id++ {
+		products = append(products, id)
+	}
+	r.Result = history.Load{Products: products, Writers: 4, Readers: 8, For: d,
+		Write: func(w int, p, v int64) error { return f.setPrice(f.inst[(w+int(v))%2].base, p, v) },
+		Read:  func(r int, p int64) (int64, error) { return f.price(f.inst[r%2].base, p) },
+	}.Run()
+	wg.Wait()
+	stale := r.StaleReads()
+	t.Logf("%d writes, %d reads, %d stale reads, %d failed; views: %d acknowledged, %d UNAVAILABLE, %d failed",
+		len(r.Writes), len(r.Reads), stale, r.Failures, r.views.acked, r.views.ambiguous, r.views.failed)
+	if r.Failures != 0 || r.views.failed != 0 {
+		t.Errorf("%d writes and reads failed (%q), %d views failed other than UNAVAILABLE; want none",
+			r.Failures, r.Errors, r.views.failed)
+	}
+	if len(r.Writes) < 20 || len(r.Reads) < 100 || r.views.acked < 100 {
+		t.Errorf("too little traffic to judge: %d writes, %d reads, %d views", len(r.Writes), len(r.Reads), r.views.acked)
+	}
+	return r
+}
+
+// any returns the base URL of a random instance.
+func (f *fleet) any() string { return f.inst[rand.IntN(len(f.inst))].base }
+
+func (f *fleet) recordViews(d time.Duration) viewTally {
+	var acked, ambiguous, failed atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				id := f.viewsOf[rand.IntN(len(f.viewsOf))]
+				q := fmt.Sprintf(`mutation { recordView(productId: "%d") { id hits } }`, id)
+				switch code, err := f.do(f.any(), "", q, nil); {
+				case err == nil:
+					acked.Add(1)
+				case code == "UNAVAILABLE":
+					ambiguous.Add(1)
+				default:
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return viewTally{acked.Load(), ambiguous.Load(), failed.Load()}
+}
+
+func (f *fleet) setPrice(base string, id, amount int64) error {
+	q := fmt.Sprintf(`mutation { updateProduct(id: "%d", input: {price: {amount: %d, currency: "EUR"}}) { id } }`, id, amount)
+	_, err := f.do(base, fleetToken, q, nil)
+	return err
+}
+
+func (f *fleet) price(base string, id int64) (int64, error) {
+	var data struct {
+		Product struct{ Price struct{ Amount int64 } }
+	}
+	_, err := f.do(base, "", fmt.Sprintf(`{ product(id: "%d") { price { amount } } }`, id), &data)
+	return data.Product.Price.Amount, err
+}
+
+// do posts a GraphQL query and decodes its data into out. A response with
+// errors returns the first error's code and an error.
+func (f *fleet) do(base, token, query string, out any) (string, error) {
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := f.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var r struct {
+		Data   json.RawMessage
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		return "", fmt.Errorf("status %d: %w", res.StatusCode, err)
+	}
+	if len(r.Errors) > 0 {
+		return r.Errors[0].Extensions.Code, fmt.Errorf("%s: %s", r.Errors[0].Extensions.Code, r.Errors[0].Message)
+	}
+	if out != nil {
+		return "", json.Unmarshal(r.Data, out)
+	}
+	return "", nil
+}
+
+// stop sends SIGTERM to every instance and waits for each to flush and
+// exit cleanly.
+func (f *fleet) stop(t *testing.T) {
+	t.Helper()
+	for _, c := range f.inst {
+		syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM)
+	}
+	for _, c := range f.inst {
+		if how := c.wait(t, 15*time.Second); how != "exit 0" {
+			t.Fatalf("instance ended with %s; logs:\n%s", how, c.logs)
+		}
+	}
+}
+
+// logWarnings logs what the instances warned about, for the test's -v
+// output.
+func (f *fleet) logWarnings(t *testing.T) {
+	for i, c := range f.inst {
+		for line := range strings.Lines(c.logs.String()) {
+			if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) && !strings.Contains(line, "playground") {
+				t.Logf("instance %d: %.300s", i, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// viewsInSQL returns the views SQL holds for the viewed products beyond
+// what they had at start.
+func (f *fleet) viewsInSQL(t *testing.T) int64 {
+	t.Helper()
+	now := sqlHits(t, f.env["DATABASE_URL"], 40)
+	var n int64
+	for _, id := range f.viewsOf {
+		n += now[id] - f.baseHits[id]
+	}
+	return n
+}
+
+// failOver makes a replica of the master that holds key take over
+// (CLUSTER FAILOVER, which waits for the replica to catch up), waits until
+// it is master, and returns both addresses.
+func failOver(t *testing.T, clusterURL, key string) (from, to string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb, err := store.NewRedis(clusterURL, store.RedisOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer rdb.Close()
+	master, err := rdb.(*redis.ClusterClient).MasterForKey(ctx, key)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	from = master.Options().Addr
+	to, err = replicaOf(ctx, master)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	replica := redis.NewClient(&redis.Options{Addr: to})
+	defer replica.Close()
+	if err := replica.Do(ctx, "cluster", "failover").Err(); err != nil {
+		t.Errorf("CLUSTER FAILOVER on %s: %v", to, err)
+		return
+	}
+	for ctx.Err() == nil {
+		if role, err := replica.Do(ctx, "role").Slice(); err == nil && len(role) > 0 && role[0] == "master" {
+			return from, to
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%s did not become master", to)
+	return from, to
+}
+
+// replicaOf returns the address of a replica of master, from CLUSTER NODES.
+func replicaOf(ctx context.Context, master *redis.Client) (string, error) {
+	id, err := master.Do(ctx, "cluster", "myid").Text()
+	if err != nil {
+		return "", err
+	}
+	nodes, err := master.ClusterNodes(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(nodes) {
+		// <id> <ip:port@bus> <flags> <master id> …
+		f := strings.Fields(line)
+		if len(f) > 3 && f[3] == id && strings.Contains(f[2], "slave") && !strings.Contains(f[2], "fail") {
+			addr, _, _ := strings.Cut(f[1], "@")
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no healthy replica", master.Options().Addr)
+}
