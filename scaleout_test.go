@@ -16,9 +16,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"catalog-bff/store/storetest/history"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
+	"catalog-bff/store/storetest/history"
 )
 
 // REDIS_CLUSTER_ADDRS is a shorthand for a redis+cluster URL, and cannot be

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store/storetest/history"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
+	"catalog-bff/store/storetest/history"
 )
 
 // The race that cache-aside with a plain DEL loses: a reader misses and
