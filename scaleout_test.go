@@ -166,6 +166,8 @@ func startFleet(t *testing.T, redisURL, redisTimeout string) *fleet {
 		"DEMO_PRODUCTS": "40", "ADMIN_TOKENS": fleetToken,
 		"VIEWS_FLUSH_INTERVAL": "200ms", "REDIS_TIMEOUT": redisTimeout,
 		"DB_MAX_CONNS": "8", // the test's PostgreSQL is shared
+		// Every view of this one client must count: no per-client limit.
+		"VIEW_RATE_LIMIT": "0",
 	}}
 	f.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	t.Cleanup(f.client.CloseIdleConnections)

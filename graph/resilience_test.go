@@ -422,6 +422,7 @@ func TestHotKeyStampede(t *testing.T) {
 		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
 			wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
 		ts.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
+		ts.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests
 		ts.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
 		before := slow.fetches(9)
 		ts.directRedis(t).Del(ctx, ts.cache.Key("product", 9))
@@ -438,6 +439,7 @@ func TestHotKeyStampede(t *testing.T) {
 		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease,
 			wrapStore: func(s loaders.Store) loaders.Store { slows[1].Store = s; return slows[1] }})
 		a.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
+		a.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests
 		a.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
 		a.directRedis(t).Del(ctx, a.cache.Key("product", 9))
 		storm(t, []*testServer{a, b}, 1000)

@@ -41,6 +41,9 @@ const maxViewRows = 5000
 // concurrent apply of the same id waits for the first one's transaction on
 // the primary key, then inserts nothing.
 func (d *DB) ApplyViews(ctx context.Context, b ViewBatch) (bool, error) {
+	// Background work of thousands of rows: the caller's deadline bounds it,
+	// not the statement timeout meant for the request path.
+	ctx = bulk(ctx, max(d.timeout, 30*time.Second))
 	ids, views := sortedDeltas(b.Deltas)
 	tx, err := d.db.BeginTxx(ctx, nil)
 	if err != nil {
