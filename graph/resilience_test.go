@@ -387,7 +387,7 @@ func TestFallbackAdmission(t *testing.T) {
 // service's default: a reader that waits out its lease reads SQL itself, by
 // design, and a CI machine saturated by parallel test packages can make a
 // 20 ms fetch take longer than 100 ms.
-const stormLease = 2 * time.Second
+const stormLease = 10 * time.Second
 
 // stormRedisTimeout keeps 1,000 requests at once on a saturated machine from
 // timing out their cache reads, which would send them all to SQL: that
