@@ -386,7 +386,7 @@ func TestFallbackAdmission(t *testing.T) {
 // stormLease is the fill lease of the stampede test, longer than the
 // service's default: a reader that waits out its lease reads SQL itself, by
 // design, and a CI machine saturated by parallel test packages can make a
-// 20 ms fetch take longer than 100 ms.
+// 20 ms fetch take seconds.
 const stormLease = 10 * time.Second
 
 // stormRedisTimeout keeps 1,000 requests at once on a saturated machine from
