@@ -356,7 +356,11 @@ func failOver(t *testing.T, clusterURL, key string) (from, to string) {
 		return
 	}
 	from = master.Options().Addr
-	to, err = replicaOf(ctx, master)
+	// A replica may still be syncing, after the cluster started or after an
+	// earlier failover: wait for one, within the deadline.
+	for to, err = replicaOf(ctx, master); err != nil && ctx.Err() == nil; to, err = replicaOf(ctx, master) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Error(err)
 		return
