@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 	"testing"
 
 	"catalog-bff/store/storetest"
@@ -34,7 +35,9 @@ func TestDebugCosts(t *testing.T) {
 		"REDIS_PREFIX":         storetest.Prefix(t, storetest.RedisURL(t)),
 		"DEMO_PRODUCTS":        "20",
 		"VIEWS_FLUSH_INTERVAL": "1h", // no background statements during the test
+		"REDIS_TIMEOUT":        "1s", // a loaded CI machine must not time out healthy calls
 	})
+	waitCacheOpen(t, base)
 	q := `"{ product(id: \"3\") { id name } }"`
 	c0 := getCosts(t, base)
 	post(t, base, q)
@@ -104,4 +107,22 @@ func TestDebugEndpointsConfig(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("production: GET /debug/costs = %d, want 404", res.StatusCode)
 	}
+}
+
+// waitCacheOpen waits until the server's cache reads are open: a new
+// process fences them until its first delivery round of the outbox.
+func waitCacheOpen(t *testing.T, base string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `"redis":"ok"`) {
+			return
+		}
+	}
+	t.Fatal("the cache's reads did not open within 10 s")
 }
