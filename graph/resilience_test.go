@@ -378,7 +378,10 @@ func TestFallbackAdmission(t *testing.T) {
 	if st.FallbackRefused != int64(refused) {
 		t.Errorf("factory counted %d refusals, clients saw %d", st.FallbackRefused, refused)
 	}
-	if slowestRefusal > time.Second {
+	// The wait for a slot is 100 ms; the rest of a refusal's time is the
+	// machine's. On a saturated CI machine that can reach seconds, so the
+	// bound only catches a refusal that queued on the database instead.
+	if slowestRefusal > 5*time.Second {
 		t.Errorf("a refusal took %v: it should come after a short wait", slowestRefusal)
 	}
 }
