@@ -397,6 +397,12 @@ const stormLease = 10 * time.Second
 // path is the fallback's, tested on its own.
 const stormRedisTimeout = 5 * time.Second
 
+// stormRedisURL gives each instance a Redis pool as large as the storm: with
+// the default pool, hundreds of requests at once wait for a connection, the
+// waits count against the breaker as if Redis were down, and the requests
+// go to SQL, which tests the breaker, not the stampede control.
+func stormRedisURL(t *testing.T) string { return storetest.RedisURL(t) + "?pool_size=1000" }
+
 // Hot-key expiry: 1,000 concurrent requests for one product whose entry was
 // just deleted cause one SQL fetch in one process, and at most one per
 // instance across two.
@@ -422,7 +428,7 @@ func TestHotKeyStampede(t *testing.T) {
 	}
 	t.Run("one process", func(t *testing.T) {
 		slow := &slowStore{delay: 20 * time.Millisecond}
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
 		ts.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
 		ts.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests
@@ -437,9 +443,9 @@ func TestHotKeyStampede(t *testing.T) {
 	})
 	t.Run("two instances", func(t *testing.T) {
 		slows := []*slowStore{{delay: 20 * time.Millisecond}, {delay: 20 * time.Millisecond}}
-		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout,
+		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slows[0].Store = s; return slows[0] }})
-		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease,
+		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slows[1].Store = s; return slows[1] }})
 		a.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
 		a.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests
