@@ -175,7 +175,7 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	// The checker bites: the textbook strategy, same load, shows stale reads.
 	t.Run("plain DEL", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(5 * time.Millisecond),
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(25 * time.Millisecond),
 			strategy: store.PlainDelete})
 		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
 		stale := res.StaleReads()
