@@ -71,6 +71,9 @@ type config struct {
 	viewRate      float64 // views a client may count per second; 0 for no limit
 	viewBurst     int
 	clientHeader  string
+	nearSize      int           // NEAR_CACHE_SIZE, 0 for no near cache
+	nearBytes     int64         // NEAR_CACHE_MAX_BYTES
+	nearStale     time.Duration // NEAR_CACHE_MAX_STALENESS
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush or a mutation, for
 	// crash tests.
@@ -131,6 +134,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	if err := parseDebugConfig(fs, env, &c); err != nil {
+		return c, fs, err
+	}
+	if err := parseNearConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
@@ -246,7 +252,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
 	}
-	svc.cache, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
+	svc.cache, svc.near, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
 	if rdb != nil {
 		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
 			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
@@ -268,6 +274,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 type services struct {
 	db        *store.DB
 	cache     *store.Cache
+	near      *loaders.Near // nil: no near cache
 	inv       *store.Invalidator
 	audit     *store.Auditor
 	queries   *store.PersistedQueries
@@ -364,25 +371,36 @@ func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slo
 	return rdb, func() { rdb.Close() }
 }
 
-// openCache returns the document cache over rdb, the invalidation worker
-// that keeps it honest and the auditor that measures how honest, both
-// running until ctx is done; all nil without Redis. Writes then queue their
-// invalidations in the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *store.Invalidator, *store.Auditor) {
+// openCache returns the document cache over rdb, the near cache in front of
+// it with the invalidation stream that keeps it honest, the invalidation
+// worker, and the auditor that measures how honest, all running until ctx
+// is done; all nil without Redis. Writes then queue their invalidations in
+// the outbox.
+func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *loaders.Near, *store.Invalidator, *store.Auditor) {
 	if rdb == nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	cache := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
-		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}})
+	var cache *store.Cache
+	near := loaders.NewNear(loaders.NearOptions{MaxEntries: c.nearSize, MaxBytes: c.nearBytes,
+		MaxStaleness: c.nearStale, Readable: func() bool { return cache.Readable() }})
+	copt := store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
+		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}}
+	if near != nil {
+		copt.Listener = near
+	}
+	cache = store.NewCache(rdb, copt)
 	if err := cache.LoadScripts(ctx); err != nil {
 		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
+	}
+	if near != nil {
+		go cache.Watch(ctx, store.WatchOptions{})
 	}
 	db.EnableOutbox()
 	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
 	go inv.Run(ctx)
 	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction})
 	go audit.Run(ctx)
-	return cache, inv, audit
+	return cache, near, inv, audit
 }
 
 // newCounter returns the view counter, over Redis when there is one.
@@ -440,6 +458,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	}
 	if s.cache != nil {
 		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
+		opt.Near = s.near
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
 	watch(s, hopt.Loaders)

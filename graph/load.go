@@ -17,7 +17,7 @@ func productsByIDs(ctx context.Context, ids []int64) ([]*store.Product, error) {
 	if len(ids) > maxIDs {
 		return nil, store.Errorf(store.Invalid, "ids: at most %d ids a call, got %d", maxIDs, len(ids))
 	}
-	products, errs := loaders.For(ctx).Product.LoadMany(ctx, ids)()
+	products, errs := loaders.For(ctx).LoadProducts(ctx, ids)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -67,7 +67,7 @@ func (r *Resolver) listCategory(ctx context.Context, categoryID int64, first int
 
 // sellerOf loads a product's seller, which the schema promises exists.
 func sellerOf(ctx context.Context, p *store.Product) (*store.Seller, error) {
-	s, err := loaders.For(ctx).Seller.Load(ctx, p.SellerID)()
+	s, err := loaders.For(ctx).LoadSeller(ctx, p.SellerID)
 	if err == nil && s == nil {
 		err = store.Errorf(store.NotFound, "seller %d of product %d not found", p.SellerID, p.ID)
 	}
@@ -79,5 +79,5 @@ func categoryByID(ctx context.Context, id *int64) (*store.Category, error) {
 	if id == nil {
 		return nil, nil
 	}
-	return loaders.For(ctx).Category.Load(ctx, *id)()
+	return loaders.For(ctx).LoadCategory(ctx, *id)
 }

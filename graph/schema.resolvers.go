@@ -81,7 +81,7 @@ func (r *productResolver) Hits(ctx context.Context, obj *store.Product) (int, er
 
 // Product is the resolver for the product field.
 func (r *queryResolver) Product(ctx context.Context, id int64) (*store.Product, error) {
-	return loaders.For(ctx).Product.Load(ctx, id)()
+	return loaders.For(ctx).LoadProduct(ctx, id)
 }
 
 // Products is the resolver for the products field.
@@ -96,12 +96,12 @@ func (r *queryResolver) CategoryProducts(ctx context.Context, categoryID int64, 
 
 // Seller is the resolver for the seller field.
 func (r *queryResolver) Seller(ctx context.Context, id int64) (*store.Seller, error) {
-	return loaders.For(ctx).Seller.Load(ctx, id)()
+	return loaders.For(ctx).LoadSeller(ctx, id)
 }
 
 // Category is the resolver for the category field.
 func (r *queryResolver) Category(ctx context.Context, id int64) (*store.Category, error) {
-	return loaders.For(ctx).Category.Load(ctx, id)()
+	return loaders.For(ctx).LoadCategory(ctx, id)
 }
 
 // Category returns CategoryResolver implementation.

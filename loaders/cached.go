@@ -33,11 +33,16 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 	ids, slots := dedupe(keys)
 	vals := make([]*T, len(ids))
 	errs := make([]error, len(ids))
-	since := c.f.flights.now() // flights started later read SQL after this cache read
+	sizes := make([]int, len(ids))
+	epoch := c.f.opt.Near.Epoch() // a Reset after this drops the fills below
+	since := c.f.flights.now()    // flights started later read SQL after this cache read
 	bad := map[int64][]byte{}
-	misses, cacheUp := c.read(ctx, ids, vals, bad)
+	misses, cacheUp := c.read(ctx, ids, vals, sizes, bad)
 	if len(misses) > 0 {
 		c.resolve(ctx, ids, misses, vals, errs, cacheUp, bad, since)
+	}
+	if cacheUp {
+		c.keep(ids, vals, errs, sizes, epoch)
 	}
 	out := make([]*dataloader.Result[*T], len(keys))
 	for i, s := range slots {
@@ -47,9 +52,10 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 }
 
 // read fills vals from the cache and returns the indices of ids it did not
-// answer, and whether the cache answered at all. It keeps, in bad, the
-// entries that did not decode, so that the write-back replaces them.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[int64][]byte) ([]int, bool) {
+// answer, and whether the cache answered at all. It records the encoded
+// size of each document it answers in sizes, and keeps, in bad, the entries
+// that did not decode, so that the write-back replaces them.
+func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []int, bad map[int64][]byte) ([]int, bool) {
 	if c.f.opt.Cache == nil {
 		return all(len(ids)), false
 	}
@@ -65,7 +71,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 		v, ok := c.decode(e)
 		switch {
 		case ok:
-			vals[i] = v
+			vals[i], sizes[i] = v, len(e.Data)
 			c.hit(ids[i], e, seen)
 		case e.State == store.Hit || e.State == store.Corrupt:
 			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
@@ -79,6 +85,32 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, bad map[in
 	}
 	seen.report(ctx, c.f.opt.Observer, c.kind)
 	return misses, true
+}
+
+// keep offers the near cache every document of the batch that Redis or
+// SQL answered (nil: no row), read since epoch. Only a batch whose cache
+// read succeeded does: a fallback read while Redis is away could miss an
+// invalidation.
+func (c *cached[T]) keep(ids []int64, vals []*T, errs []error, sizes []int, epoch uint64) {
+	near := c.f.opt.Near
+	if !near.Live() {
+		return
+	}
+	for i, v := range vals {
+		if errs[i] != nil {
+			continue
+		}
+		var version int64
+		size := sizes[i]
+		if v != nil {
+			version = c.version(v)
+			if size == 0 {
+				data, _ := encodeDoc(v)
+				size = len(data)
+			}
+		}
+		near.fill(c.kind, ids[i], version, v, size, epoch)
+	}
 }
 
 // hit counts an entry that answered, and offers a document to the auditor.

@@ -87,6 +87,10 @@ type Options struct {
 	Audit Sampler
 	// Observer is told of every batch and cache read. Default none.
 	Observer Observer
+	// Near is the near cache in front of Cache, shared by every request.
+	// Nil means none. It is filled only from batches whose cache read
+	// succeeded.
+	Near *Near
 }
 
 // Sampler is offered each document served from the cache, with the
@@ -140,6 +144,8 @@ type Loaders struct {
 	Hits *dataloader.Loader[int64, int64]
 
 	store Store
+	near  *Near
+	obs   Observer
 }
 
 // New returns a fresh set of loaders, for one request.
@@ -158,6 +164,8 @@ func (f *Factory) New() *Loaders {
 		Stock:    newLoader(f, "stock", f.stock),
 		Hits:     newLoader(f, "hits", f.hits),
 		store:    f.opt.Store,
+		near:     f.opt.Near,
+		obs:      f.opt.Observer,
 	}
 }
 

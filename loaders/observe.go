@@ -7,6 +7,7 @@ type CacheResult string
 
 // The results of a cache read.
 const (
+	CacheNear        CacheResult = "near"        // a document or negative entry from the near cache
 	CacheHit         CacheResult = "hit"         // a document
 	CacheNegative    CacheResult = "negative"    // a negative entry: no row has the id
 	CacheMiss        CacheResult = "miss"        // no entry, or a write's invalidation marker

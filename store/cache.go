@@ -87,7 +87,33 @@ type CacheOptions struct {
 	Timeout   time.Duration // deadline of each call, default 50ms
 	Strategy  Strategy
 	Breaker   BreakerOptions
+	// Listener is told of every invalidation and of every moment one may
+	// have been missed, so that copies kept in process (the near cache)
+	// can follow. Default none.
+	Listener Listener
 }
+
+// Listener follows what a Cache learns about the freshness of documents,
+// for copies kept outside Redis. Its methods must be quick and safe for
+// concurrent use.
+type Listener interface {
+	// Invalidated is told of invalidations: this instance's, before they
+	// are sent to Redis, and every instance's, as Watch receives them.
+	Invalidated(invs []Invalidation)
+	// Reset is told that invalidations may have been missed: reads were
+	// fenced, or the key generation changed. Every copy must go.
+	Reset()
+	// StreamUp is told when Watch's subscription is confirmed (true) and
+	// when it is lost (false). Copies may be kept only while it is up:
+	// whatever was published while it was down was missed.
+	StreamUp(up bool)
+}
+
+type nopListener struct{}
+
+func (nopListener) Invalidated([]Invalidation) {}
+func (nopListener) Reset()                     {}
+func (nopListener) StreamUp(bool)              {}
 
 // NewCache returns a cache over rdb. Its reads start fenced, until an
 // Invalidator's Drain has delivered what the outbox holds.
@@ -110,6 +136,9 @@ func NewCache(rdb redis.UniversalClient, opt CacheOptions) *Cache {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 50 * time.Millisecond
 	}
+	if opt.Listener == nil {
+		opt.Listener = nopListener{}
+	}
 	c := &Cache{rdb: rdb, opt: opt}
 	_, c.cluster = rdb.(*redis.ClusterClient)
 	c.breaker = newBreaker(opt.Breaker, c.Fence)
@@ -126,7 +155,11 @@ func (c *Cache) Client() redis.UniversalClient { return c.rdb }
 
 // SetGeneration sets the key generation. Entries of other generations are
 // never read again and expire with their TTL.
-func (c *Cache) SetGeneration(gen int64) { c.gen.Store(gen) }
+func (c *Cache) SetGeneration(gen int64) {
+	if c.gen.Swap(gen) != gen {
+		c.opt.Listener.Reset()
+	}
+}
 
 // Generation returns the key generation in use.
 func (c *Cache) Generation() int64 { return c.gen.Load() }
@@ -139,13 +172,19 @@ func (c *Cache) Fenced() (bool, int64) {
 	return c.fenced.Load(), c.epoch
 }
 
-// Fence stops reads until UnfenceIf.
+// Fence stops reads until UnfenceIf, and tells the Listener that
+// invalidations may have been missed.
 func (c *Cache) Fence() {
 	c.fenceMu.Lock()
-	defer c.fenceMu.Unlock()
 	c.epoch++
 	c.fenced.Store(true)
+	c.fenceMu.Unlock()
+	c.opt.Listener.Reset()
 }
+
+// Readable reports whether reads are open: not fenced. A copy of a
+// document kept in process may be served only while they are.
+func (c *Cache) Readable() bool { return !c.fenced.Load() }
 
 // UnfenceIf lets reads back in, unless the cache was fenced again since
 // Fenced returned epoch: the caller saw no pending invalidation, but one
@@ -336,14 +375,19 @@ func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
 	return nil
 }
 
-// Invalidate replaces the entries of older versions than invs' with markers,
-// in one round trip. Under PlainDelete it deletes the keys instead.
+// Invalidate replaces the entries of older versions than invs' with markers
+// and announces invs to every instance's Watch, in one round trip (on a
+// cluster, one script call per document in one pipeline). The Listener is
+// told first, so that this instance's own copies are gone before the write
+// answers, whatever Redis does. Under PlainDelete it deletes the keys
+// instead, then announces.
 func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 	if len(invs) == 0 {
 		return nil
 	}
+	c.opt.Listener.Invalidated(invs)
 	keys := make([]string, len(invs))
-	args := make([]any, 0, 3*len(invs))
+	args := make([]any, 0, 3*len(invs)+2)
 	for i, inv := range invs {
 		keys[i] = c.key(inv.Kind, inv.ID)
 		args = append(args, encodeEntry(markerTag, inv.Version, nil), c.opt.MarkerTTL.Milliseconds(), "")
@@ -351,16 +395,37 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	var err error
-	if c.opt.Strategy == PlainDelete {
+	switch {
+	case c.opt.Strategy == PlainDelete:
 		err = c.guard(func() error { return c.del(ctx, keys) })
-	} else {
-		err = c.setNewer(ctx, keys, args)
+		if err == nil {
+			err = c.guard(func() error { return c.rdb.Publish(ctx, c.channel(), encodeInvalidations(invs)).Err() })
+		}
+	case c.cluster:
+		err = c.guard(func() error {
+			_, err := evalEach(ctx, c.rdb, setNewerScript, c.announcedPerDocument(keys, args, invs))
+			return err
+		})
+	default:
+		args = append(args, c.channel(), encodeInvalidations(invs))
+		err = c.guard(func() error { return setNewerScript.Run(ctx, c.rdb, keys, args...).Err() })
 	}
 	if err != nil {
 		c.Fence() // an entry older than an acknowledged write may be in Redis
 		return fmt.Errorf("store: cache invalidate: %w", err)
 	}
 	return nil
+}
+
+// announcedPerDocument is perDocument for Invalidate: each document's call
+// also announces that document's invalidation.
+func (c *Cache) announcedPerDocument(keys []string, args []any, invs []Invalidation) []scriptCall {
+	calls := make([]scriptCall, len(invs))
+	for i, inv := range invs {
+		a := append(args[3*i:3*i+3:3*i+3], c.channel(), encodeInvalidations([]Invalidation{inv}))
+		calls[i] = scriptCall{keys: keys[i : i+1], args: a}
+	}
+	return calls
 }
 
 // del deletes keys in one round trip: one DEL, or on a cluster a pipeline
@@ -431,6 +496,11 @@ func (c *Cache) setAll(ctx context.Context, keys []string, args []any) error {
 // replaces the current one when its rank is higher, when it is a document
 // of the very version a marker announced, or when the current one is
 // byte for byte the undecodable entry the reader asked to replace.
+//
+// ARGV holds a (value, ttl, replace) triple per entry, and, for an
+// invalidation, two more: a channel and a message, published once every
+// entry is set, so that a subscriber never hears of an invalidation before
+// Redis holds its marker.
 var setNewerScript = redis.NewScript(`
 local function rank(s)
   if type(s) ~= 'string' then return -1, '' end
@@ -439,7 +509,7 @@ local function rank(s)
   if tag == 'n' then return 0, tag end
   return tonumber(v) or -1, tag
 end
-local n, set = #ARGV / 3, 0
+local n, set = math.floor(#ARGV / 3), 0
 for i = 1, n do
   local key, val, ttl, replace = KEYS[i], ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
   local cur = redis.pcall('GET', key)
@@ -451,6 +521,7 @@ for i = 1, n do
   end
   if KEYS[n+i] then redis.call('DEL', KEYS[n+i]) end
 end
+if #ARGV % 3 == 2 then redis.call('PUBLISH', ARGV[#ARGV-1], ARGV[#ARGV]) end
 return set
 `)
 

@@ -59,7 +59,7 @@ func (t *Telemetry) CacheRead(ctx context.Context, kind string, r loaders.CacheR
 	m := meterOf(ctx)
 	switch {
 	case m == nil:
-	case r == loaders.CacheHit || r == loaders.CacheNegative:
+	case r == loaders.CacheHit || r == loaders.CacheNegative || r == loaders.CacheNear:
 		m.hits.Add(int64(keys))
 	default:
 		m.misses.Add(int64(keys))
