@@ -40,6 +40,7 @@ type testServer struct {
 	// where a server would run it in the background.
 	invalidator *store.Invalidator
 	audit       *store.Auditor
+	near        *loaders.Near // with serverOptions.near
 	factory     *loaders.Factory
 	opt         serverOptions
 	srv         *httptest.Server
@@ -99,6 +100,9 @@ type serverOptions struct {
 	telemetry bool
 	tracer    trace.TracerProvider
 	cost      bool
+	// near puts a near cache in front of the Redis cache, following the
+	// invalidation stream, as server.go does; ts.near is it.
+	near bool
 }
 
 // adminToken is the token the test servers accept.
@@ -201,14 +205,28 @@ func (ts *testServer) openCache(t testing.TB, log *slog.Logger) {
 	if ts.tel != nil {
 		copt.Breaker.OnChange = ts.tel.BreakerChanged
 	}
+	if o.near {
+		ts.near = loaders.NewNear(loaders.NearOptions{MaxEntries: 10_000, MaxBytes: 64 << 20,
+			Readable: func() bool { return ts.cache.Readable() }})
+		copt.Listener = ts.near
+	}
 	ts.cache = store.NewCache(ts.rdb, copt)
 	if err := ts.cache.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if o.near {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { ts.cache.Watch(ctx, store.WatchOptions{}); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
 	}
 	ts.db.EnableOutbox()
 	ts.invalidator = store.NewInvalidator(ts.db, ts.cache, store.InvalidatorOptions{Logger: log, Interval: 20 * time.Millisecond})
 	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
 		t.Fatal(err)
+	}
+	if o.near {
+		storetest.Eventually(t, 10*time.Second, "the near cache is live", ts.near.Live)
 	}
 	ts.audit = store.NewAuditor(ts.db, ts.cache, store.AuditorOptions{Fraction: o.auditFraction, Bound: 200 * time.Millisecond})
 	if o.background {
@@ -251,6 +269,7 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	if ts.audit != nil {
 		lopt.Audit = ts.audit
 	}
+	lopt.Near = ts.near
 	var ext []gqlgraphql.HandlerExtension
 	if ts.tel != nil {
 		lopt.Observer, ext = ts.tel, ts.tel.Extensions()

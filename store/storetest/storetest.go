@@ -234,3 +234,17 @@ func Masters(tb testing.TB, rdb redis.UniversalClient, keys ...string) int64 {
 	}
 	return int64(len(masters))
 }
+
+// Eventually polls cond until it holds, and fails tb if it does not within
+// timeout, naming what it waited for. Give timeout a margin that a loaded
+// machine cannot use up: it bounds a failure, not a figure.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: still waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
