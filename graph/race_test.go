@@ -20,20 +20,25 @@ import (
 // reader writes the old row back. The test holds the reader in exactly that
 // window, and runs it under both strategies: the versioned markers must keep
 // the old row out, and the plain DEL must let it in, which shows that the
-// test can tell the two apart. Both on a single Redis and on a cluster.
+// test can tell the two apart. Both on a single Redis and on a cluster, and
+// with the near cache on: its own markers keep the old row out of it too,
+// and under plain DEL the old row still comes back from Redis.
 func TestStaleSetRace(t *testing.T) {
 	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
 		for _, tc := range []struct {
 			name      string
 			strategy  store.Strategy
+			near      bool
 			wantStale bool
 		}{
-			{"versioned markers", store.Versioned, false},
-			{"plain DEL", store.PlainDelete, true},
+			{"versioned markers", store.Versioned, false, false},
+			{"plain DEL", store.PlainDelete, false, true},
+			{"versioned markers, near cache", store.Versioned, true, false},
+			{"plain DEL, near cache", store.PlainDelete, true, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				cached, next := raceOnce(t, tc.strategy, redisURL)
+				cached, next := raceOnce(t, serverOptions{strategy: tc.strategy, redisURL: redisURL, near: tc.near})
 				stale := cached == "Old name" || next == "Old name"
 				t.Logf("%s: cache holds %q after the race, the next read returns %q", tc.name, cached, next)
 				if stale != tc.wantStale {
@@ -46,7 +51,7 @@ func TestStaleSetRace(t *testing.T) {
 
 // raceOnce plays the race on product 42 and returns the name the cache
 // holds afterwards ("" for none) and the name the next read returns.
-func raceOnce(t *testing.T, strategy store.Strategy, redisURL string) (cached, next string) {
+func raceOnce(t *testing.T, o serverOptions) (cached, next string) {
 	held, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool // only the reader is held; sync.Once would hold the writer too
 	hold := func(_ context.Context, kind string, ids []int64) {
@@ -55,7 +60,8 @@ func raceOnce(t *testing.T, strategy store.Strategy, redisURL string) (cached, n
 			<-release
 		}
 	}
-	ts := newTestServer(t, store.Postgres, serverOptions{strategy: strategy, afterFetch: hold, redisURL: redisURL})
+	o.afterFetch = hold
+	ts := newTestServer(t, store.Postgres, o)
 	exec(t, ts.db, `UPDATE products SET name = 'Old name' WHERE id = 42`)
 	q := `{ product(id: "42") { name } }`
 
