@@ -40,5 +40,8 @@ func watch(s services, factory *loaders.Factory) {
 	if s.cache != nil {
 		src.Cache, src.Outbox, src.Audit = s.cache, s.db, s.audit
 	}
+	if s.near != nil {
+		src.Near = s.near
+	}
 	s.tel.Watch(src)
 }

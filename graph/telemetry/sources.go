@@ -19,6 +19,13 @@ type Sources struct {
 	Audit   Audit      // store.Auditor
 	Loaders LoaderStats
 	Views   ViewStats
+	Near    NearStats // loaders.Near
+}
+
+// NearStats is the near cache's size and state.
+type NearStats interface {
+	Stats() loaders.NearStats
+	Live() bool
 }
 
 // CacheState is the Redis cache's circuit breaker and read fence.
@@ -48,6 +55,7 @@ var (
 	_ Audit       = (*store.Auditor)(nil)
 	_ LoaderStats = (*loaders.Factory)(nil)
 	_ ViewStats   = (*views.Counter)(nil)
+	_ NearStats   = (*loaders.Near)(nil)
 )
 
 // Watch registers the metrics read from s at each scrape. Call it once.
@@ -67,6 +75,19 @@ func (t *Telemetry) Watch(s Sources) {
 	if s.Views != nil {
 		t.watchViews(s.Views)
 	}
+	if s.Near != nil {
+		t.watchNear(s.Near)
+	}
+}
+
+func (t *Telemetry) watchNear(n NearStats) {
+	t.reg.MustRegister(
+		gauge("catalog_near_cache_entries", "Documents and invalidation markers the near cache holds.",
+			func() float64 { return float64(n.Stats().Entries) }),
+		gauge("catalog_near_cache_bytes", "The near cache's weighted size: encoded bytes, at least NEAR_CACHE_MAX_BYTES/NEAR_CACHE_SIZE an entry.",
+			func() float64 { return float64(n.Stats().Bytes) }),
+		gauge("catalog_near_cache_live", "1 while the near cache serves: its invalidation stream is up and cache reads are open.",
+			func() float64 { return boolValue(n.Live()) }))
 }
 
 // breakerStates are the values of catalog_redis_breaker_state.
