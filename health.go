@@ -18,7 +18,9 @@ func healthz() http.Handler {
 // readyz answers whether the process can serve: ready (200) while SQL
 // answers, not ready (503) when it does not. Redis is reported, as "ok",
 // "degraded" (unreachable, or reads fenced while invalidations are pending)
-// or "off", but never makes the service unready: it can serve from SQL.
+// or "off", but never makes the service unready: it can serve from SQL. The
+// near cache is reported as "ok", "off", or "degraded" while it does not
+// serve (its invalidation stream is down or cache reads are fenced).
 func readyz(s services) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
@@ -32,6 +34,13 @@ func readyz(s services) http.Handler {
 			body["redis"] = "ok"
 			if fenced, _ := s.cache.Fenced(); fenced || s.cache.Ping(ctx) != nil {
 				body["redis"] = "degraded"
+			}
+		}
+		body["nearCache"] = "off"
+		if s.near != nil {
+			body["nearCache"] = "ok"
+			if !s.near.Live() {
+				body["nearCache"] = "degraded"
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")

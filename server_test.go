@@ -196,12 +196,12 @@ func TestDBMaxConnsConfig(t *testing.T) {
 }
 
 // /healthz answers while the process lives; /readyz is ready while SQL
-// answers and reports Redis without failing on it.
+// answers and reports Redis and the near cache without failing on them.
 func TestHealthEndpoints(t *testing.T) {
 	for _, tc := range []struct{ redis, want string }{
-		{storetest.RedisURL(t), `"redis":"ok"`},
-		{"redis://127.0.0.1:1/0", `"redis":"degraded"`},
-		{"off", `"redis":"off"`},
+		{storetest.RedisURL(t), `"nearCache":"ok","redis":"ok"`},
+		{"redis://127.0.0.1:1/0", `"nearCache":"degraded","redis":"degraded"`},
+		{"off", `"nearCache":"off","redis":"off"`},
 	} {
 		base, _ := start(t, map[string]string{
 			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
