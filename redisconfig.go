@@ -51,5 +51,26 @@ func parseNearConfig(fs *flag.FlagSet, env func(key, def string) string, c *conf
 	}
 	fs.DurationVar(&c.nearStale, "near-cache-max-staleness", d,
 		"the most a near-cache entry lives, invalidated or not (NEAR_CACHE_MAX_STALENESS)")
+	// Unset (-1), it depends on the mode (accessLogDefault).
+	f, err := strconv.ParseFloat(env("ACCESS_LOG_SAMPLE", "-1"), 64)
+	if err != nil || f > 1 {
+		return fmt.Errorf("ACCESS_LOG_SAMPLE: want a fraction from 0 to 1, got %q", env("ACCESS_LOG_SAMPLE", ""))
+	}
+	fs.Float64Var(&c.accessSample, "access-log-sample", f,
+		"fraction of successful requests logged, failed and slow ones always are; default 1, 0.01 in production (ACCESS_LOG_SAMPLE)")
 	return nil
+}
+
+// accessLogDefault settles ACCESS_LOG_SAMPLE when it is not set: every
+// request is logged in development, where a person reads the lines; in
+// production a line per request is a write system call per request that
+// nobody reads, so 1 in 100, besides every failed or slow request.
+func (c *config) accessLogDefault() {
+	switch {
+	case c.accessSample >= 0:
+	case c.production:
+		c.accessSample = 0.01
+	default:
+		c.accessSample = 1
+	}
 }

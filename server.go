@@ -74,6 +74,7 @@ type config struct {
 	nearSize      int           // NEAR_CACHE_SIZE, 0 for no near cache
 	nearBytes     int64         // NEAR_CACHE_MAX_BYTES
 	nearStale     time.Duration // NEAR_CACHE_MAX_STALENESS
+	accessSample  float64       // ACCESS_LOG_SAMPLE
 	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
 	// itself with SIGKILL at that point of a view flush or a mutation, for
 	// crash tests.
@@ -146,6 +147,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := c.useClusterAddrs(); err != nil {
 		return c, fs, err
 	}
+	c.accessLogDefault()
 	return c, fs, c.check()
 }
 
@@ -472,7 +474,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
-	return reqlog.Middleware(reqlog.AccessLog(log, mux))
+	return reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: c.accessSample}, mux))
 }
 
 // serve runs the HTTP server until ctx is done, then lets requests in flight

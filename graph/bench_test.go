@@ -24,7 +24,13 @@ const detailQuery = `query($id: ID!) { product(id: $id) { id name description pr
 // service's default of 1ms, once per level) would otherwise dominate;
 // -benchmem reports the allocations of one request.
 func BenchmarkWarmDetail(b *testing.B) {
-	benchWarm(b, detailQuery, map[string]any{"id": "42"})
+	benchWarm(b, serverOptions{}, detailQuery, map[string]any{"id": "42"})
+}
+
+// BenchmarkWarmDetailNear is BenchmarkWarmDetail with the near cache on, as
+// the service runs by default: hits is the only Redis round trip.
+func BenchmarkWarmDetailNear(b *testing.B) {
+	benchWarm(b, serverOptions{near: true}, detailQuery, map[string]any{"id": "42"})
 }
 
 // BenchmarkWarmBatch serves products(ids:) of 20 products through the real
@@ -36,11 +42,12 @@ func BenchmarkWarmBatch(b *testing.B) {
 	}
 	q := `query($ids: [ID!]!) { products(ids: $ids) { id name description price { amount currency } ` +
 		`images { url alt } tags category { id name parent { id name } } seller { id name rating } hits } }`
-	benchWarm(b, q, map[string]any{"ids": ids})
+	benchWarm(b, serverOptions{}, q, map[string]any{"ids": ids})
 }
 
-func benchWarm(b *testing.B, q string, vars map[string]any) {
-	ts := newTestServer(b, store.SQLite, serverOptions{products: 200, wait: time.Millisecond})
+func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
+	o.products, o.wait = 200, time.Millisecond
+	ts := newTestServer(b, store.SQLite, o)
 	h := ts.srv.Config.Handler
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	serve := func() *httptest.ResponseRecorder {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"catalog-bff/graph/reqlog"
 )
@@ -36,7 +37,7 @@ func TestValid(t *testing.T) {
 func TestMiddlewareAndHandler(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(&buf, nil))).With("svc", "test")
-	h := reqlog.Middleware(reqlog.AccessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.InfoContext(r.Context(), "inside")
 		w.WriteHeader(http.StatusTeapot)
 	})))
@@ -68,6 +69,39 @@ func TestMiddlewareAndHandler(t *testing.T) {
 		if !strings.Contains(lines[1], `"status":418`) {
 			t.Errorf("access line %s: want status 418", lines[1])
 		}
+	}
+}
+
+// The access log keeps every failed and every slow request, and samples
+// the others.
+func TestAccessLogSampling(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opt       reqlog.AccessOptions
+		status    int
+		pause     time.Duration
+		min, max_ int
+	}{
+		{"ordinary, none sampled", reqlog.AccessOptions{Sample: 0}, 200, 0, 0, 0},
+		{"ordinary, all sampled", reqlog.AccessOptions{Sample: 1}, 200, 0, 1000, 1000},
+		{"ordinary, a tenth sampled", reqlog.AccessOptions{Sample: 0.1}, 200, 0, 30, 250},
+		{"failed", reqlog.AccessOptions{Sample: 0}, 503, 0, 1000, 1000},
+		{"slow", reqlog.AccessOptions{Sample: 0, Slow: time.Microsecond}, 200, 10 * time.Microsecond, 1000, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&buf, nil))
+			h := reqlog.AccessLog(log, tc.opt, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(tc.pause)
+				w.WriteHeader(tc.status)
+			}))
+			for range 1000 {
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/query", nil))
+			}
+			if n := strings.Count(buf.String(), "\n"); n < tc.min || n > tc.max_ {
+				t.Errorf("%d lines of 1000 requests, want %d to %d", n, tc.min, tc.max_)
+			}
+		})
 	}
 }
 
