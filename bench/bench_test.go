@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,5 +138,28 @@ func TestReportTargets(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("no line %q in the report:\n%s", want, out)
 		}
+	}
+}
+
+// The chart has a group per scenario measured, none for the others, and
+// is written as a PNG even when the floor dwarfs every other bar.
+func TestChart(t *testing.T) {
+	runs := []Report{
+		{Label: labelDefaults, Results: []Result{closed("batch", 300, 900), closed("detail", 3000, 90)}},
+		{Label: labelFloor, Results: []Result{closed("detail", 30000, 20)}},
+	}
+	if got := measured(runs); !slices.Equal(got, []string{"detail", "batch"}) {
+		t.Errorf("measured = %v, want detail and batch, in the scenarios' order", got)
+	}
+	p := barPanel(runs, "t", "req/s", "closed", func(r *Result) float64 { return r.Throughput })
+	if p.Y.Max < 4049 || p.Y.Max > 4051 {
+		t.Errorf("Y axis up to %v, want a third above the service's highest bar, the floor's cut", p.Y.Max)
+	}
+	path := filepath.Join(t.TempDir(), "c.png")
+	if err := writeChart(path, runs); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("not a PNG: % x", b[:min(len(b), 8)])
 	}
 }
