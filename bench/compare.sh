@@ -26,7 +26,7 @@
 # (PEER=off leaves it out); wrk, when installed, measures the floor too, as a
 # reference for the load generator's own cost.
 #
-#   bash bench/compare.sh                 # about 11 minutes (the first run seeds: +2)
+#   bash bench/compare.sh                 # about 11 minutes (the first run also seeds: +1)
 #   DURATION=15s bash bench/compare.sh    # longer runs
 #   PEER=off bash bench/compare.sh        # without node: four servers
 #   DURATION=3s WARMUP=1s SCENARIOS="detail batch" bash bench/compare.sh   # a quick try
