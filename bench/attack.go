@@ -53,6 +53,13 @@ type Costs struct {
 	// CPUMicros is the server's CPU time per request, in microseconds:
 	// steadier than throughput when other work shares the machine.
 	CPUMicros float64 `json:"cpuMicros"`
+	// CPUFrom says where CPUMicros was read: "/proc" (the server's process
+	// tree, -server-pid) or "/debug/costs" (the server's own account).
+	CPUFrom string `json:"cpuFrom,omitempty"`
+	// CPUOnly is set when the server has no /debug/costs: only CPUMicros
+	// is known, divided by the requests the load generator sent, and the
+	// other fields are zero.
+	CPUOnly bool `json:"cpuOnly,omitempty"`
 }
 
 // pool is a connection pool's counters (from /debug/costs).
@@ -185,11 +192,46 @@ func perRequest(before, after *serverCosts) *Costs {
 		SQLPool:         after.SQLPool.sub(before.SQLPool),
 		RedisPool:       after.RedisPool.sub(before.RedisPool),
 		CPUMicros:       float64(after.CPUNs-before.CPUNs) / 1e3 / float64(n),
+		CPUFrom:         "/debug/costs",
 	}
 	for name, v := range after.RedisCommands {
 		if d := v - before.RedisCommands[name]; d != 0 {
 			c.RedisCommands[name] = float64(d) / float64(n)
 		}
 	}
+	return c
+}
+
+// sample is what the server had spent at one moment: its counters (nil
+// when it has no /debug/costs) and its process tree's CPU time in ns (-1
+// without -server-pid).
+type sample struct {
+	costs *serverCosts
+	cpuNs int64
+}
+
+func (o options) sample(client *http.Client) sample {
+	return sample{costs: readCosts(client, o.costsURL), cpuNs: serverCPU(o.serverPid)}
+}
+
+// spent returns what a request cost the server between two samples, sent
+// the number of requests the load generator sent in between. The server's
+// counters give the costs and the number of requests when it has them;
+// /proc, when both samples read it, gives the CPU time, so that the CPU
+// of servers with and without /debug/costs is measured alike. Nil when
+// neither is known.
+func spent(before, after sample, sent uint64) *Costs {
+	c := perRequest(before.costs, after.costs)
+	if before.cpuNs < 0 || after.cpuNs < 0 {
+		return c
+	}
+	if c == nil {
+		if sent == 0 {
+			return nil
+		}
+		c = &Costs{RedisCommands: map[string]float64{}, ServerRequests: int64(sent), CPUOnly: true}
+	}
+	c.CPUMicros = float64(after.cpuNs-before.cpuNs) / 1e3 / float64(c.ServerRequests)
+	c.CPUFrom = "/proc"
 	return c
 }

@@ -47,6 +47,7 @@ func main() {
 type options struct {
 	url          string
 	costsURL     string
+	serverPid    int
 	mode         string
 	connections  int
 	duration     time.Duration
@@ -69,6 +70,8 @@ func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080/query", "the GraphQL endpoint")
 	fs.StringVar(&o.costsURL, "costs-url", "", "the server's cost counters (default: /debug/costs beside -url; \"off\" for none)")
+	fs.IntVar(&o.serverPid, "server-pid", 0, "the server's process id: its CPU time, summed over its process tree (a node cluster's\n"+
+		"workers too), is read from /proc around each run and gives the CPU a request costs, for every server alike")
 	fs.StringVar(&o.mode, "mode", "both", "closed (throughput), open (latency at a fixed rate) or both")
 	fs.IntVar(&o.connections, "connections", 32, "closed loop: connections, each with one request in flight")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
@@ -114,6 +117,9 @@ func (o *options) check(names []string) error {
 	}
 	if slices.Contains(o.scenarios, "mixed") && o.token == "" {
 		return fmt.Errorf("scenario mixed needs an admin token: -token or BENCH_ADMIN_TOKEN")
+	}
+	if o.serverPid != 0 && serverCPU(o.serverPid) < 0 {
+		return fmt.Errorf("-server-pid %d: no such process in /proc", o.serverPid)
 	}
 	switch o.costsURL {
 	case "off":
@@ -184,7 +190,7 @@ func checkErrors(rs []Result, max int) error {
 }
 
 // runScenario runs one scenario: a warm-up, then the closed loop and/or the
-// open loop, each between two reads of the server's counters.
+// open loop, each between two samples of what the server has spent.
 func runScenario(w *workload, client *http.Client, o options, s string) ([]Result, error) {
 	tr, err := w.targeter(s)
 	if err != nil {
@@ -195,9 +201,9 @@ func runScenario(w *workload, client *http.Client, o options, s string) ([]Resul
 	}
 	var out []Result
 	measure := func(opt attackOptions) Result {
-		before := readCosts(client, o.costsURL)
+		before := o.sample(client)
 		r := attack(tr, opt)
-		r.Scenario, r.Costs = s+o.tag, perRequest(before, readCosts(client, o.costsURL))
+		r.Scenario, r.Costs = s+o.tag, spent(before, o.sample(client), r.Requests)
 		out = append(out, r)
 		return r
 	}
@@ -241,8 +247,10 @@ func printRow(w io.Writer, r Result) {
 		load = fmt.Sprintf("%.0f/s", r.Rate)
 	}
 	sql, rt, cpu := "-", "-", "-"
-	if r.Costs != nil {
+	if r.Costs != nil && !r.Costs.CPUOnly {
 		sql, rt = fmt.Sprintf("%.3f", r.Costs.SQLStatements), fmt.Sprintf("%.3f", r.Costs.RedisRoundTrips)
+	}
+	if r.Costs != nil {
 		cpu = fmt.Sprintf("%.0fµs", r.Costs.CPUMicros)
 	}
 	fmt.Fprintf(w, "%-8s %-6s %10s %10.0f %7.2fms %7.2fms %7.2fms %7.1fms %7d %8s %9s %8s\n",

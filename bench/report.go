@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -96,13 +97,95 @@ func splice(path, generated string) error {
 	return os.WriteFile(path, []byte(s), 0o644)
 }
 
-// generate writes the machine, the figures, the ratios and the targets.
+// generate writes the machine, the figures side by side and in full, the
+// ratios and the targets.
 func generate(runs []Report, about, chart string) string {
 	var b bytes.Buffer
 	if about != "" {
 		b.WriteString(about)
 		b.WriteString("\n")
 	}
+	writeSideBySide(&b, runs)
+	fmt.Fprintf(&b, "![throughput and p99 per scenario and mode, a bar per server](%s)\n\n", chart)
+	writeRatios(&b, runs)
+	writeTargets(&b, runs)
+	writeFull(&b, runs)
+	writeCommands(&b, runs)
+	return b.String()
+}
+
+// writeSideBySide writes a table per figure (throughput, latency, server
+// CPU a request) with a row per scenario and mode and a column per server.
+func writeSideBySide(b *bytes.Buffer, runs []Report) {
+	rows := rowKeys(runs)
+	figures := []struct {
+		title string
+		cell  func(*Result) string
+	}{
+		{"Requests a second (closed loop: the maximum; open loop: the rate achieved)",
+			func(r *Result) string { return fmt.Sprintf("%.0f", r.Throughput) }},
+		{"Latency, p50 / p99", func(r *Result) string { return msf(r.P50ms) + " / " + msf(r.P99ms) }},
+		{"Server CPU a request (all of a server's processes: a node cluster's primary and workers together)", cpuCell},
+	}
+	for _, f := range figures {
+		writeFigure(b, runs, rows, f.title, f.cell)
+	}
+}
+
+// writeFigure writes one side-by-side table: a row per key, a column per
+// server, "–" where a server did not run the row.
+func writeFigure(b *bytes.Buffer, runs []Report, rows []rowKey, title string, cell func(*Result) string) {
+	fmt.Fprintf(b, "%s:\n\n| scenario | mode |", title)
+	for _, run := range runs {
+		fmt.Fprintf(b, " %s |", run.Label)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("--:|", len(runs)) + "\n")
+	for _, k := range rows {
+		fmt.Fprintf(b, "| %s | %s |", k.scenario, k.mode)
+		for _, run := range runs {
+			c := "–"
+			if r := find(runs, run.Label, k.scenario, k.mode); r != nil {
+				c = cell(r)
+				if r.Errors > 0 {
+					c += fmt.Sprintf(" (%d errors)", r.Errors)
+				}
+			}
+			fmt.Fprintf(b, " %s |", c)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// rowKey names a row of the side-by-side tables.
+type rowKey struct{ scenario, mode string }
+
+// rowKeys lists the scenarios and modes measured on any server, in the
+// order they first appear.
+func rowKeys(runs []Report) []rowKey {
+	var out []rowKey
+	for _, run := range runs {
+		for _, r := range run.Results {
+			if k := (rowKey{r.Scenario, r.Mode}); !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func cpuCell(r *Result) string {
+	if r.Costs == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", r.Costs.CPUMicros)
+}
+
+// writeFull writes every figure of every run, a row per server, scenario
+// and mode.
+func writeFull(b *bytes.Buffer, runs []Report) {
+	b.WriteString("Every figure of the run (SQL and Redis counts from the service's /debug/costs; " +
+		"– where a server has no such counters):\n\n")
 	b.WriteString("| server | scenario | mode | load | req/s | p50 | p90 | p99 | max | errors | SQL/req | Redis/req | server CPU/req |\n")
 	b.WriteString("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, run := range runs {
@@ -114,21 +197,16 @@ func generate(runs []Report, about, chart string) string {
 					load += fmt.Sprintf(" (sent %.0f)", r.SentRate)
 				}
 			}
-			sql, rt, cpu := "–", "–", "–"
-			if r.Costs != nil {
+			sql, rt := "–", "–"
+			if r.Costs != nil && !r.Costs.CPUOnly {
 				sql, rt = fmt.Sprintf("%.3f", r.Costs.SQLStatements), fmt.Sprintf("%.3f", r.Costs.RedisRoundTrips)
-				cpu = fmt.Sprintf("%.0f µs", r.Costs.CPUMicros)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s |\n",
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s |\n",
 				run.Label, r.Scenario, r.Mode, load, r.Throughput, msf(r.P50ms), msf(r.P90ms), msf(r.P99ms),
-				msf(r.MaxMs), r.Errors, sql, rt, cpu)
+				msf(r.MaxMs), r.Errors, sql, rt, cpuCell(&r))
 		}
 	}
-	fmt.Fprintf(&b, "\n![throughput and p99 per scenario and mode](%s)\n\n", chart)
-	writeRatios(&b, runs)
-	writeCommands(&b, runs)
-	writeTargets(&b, runs)
-	return b.String()
+	b.WriteString("\n")
 }
 
 func msf(v float64) string {
@@ -152,98 +230,4 @@ func find(runs []Report, label, scenario, mode string) *Result {
 		}
 	}
 	return nil
-}
-
-// Labels of the runs that compare.sh makes.
-const (
-	labelOn    = "cache on"
-	labelOff   = "cache off"
-	labelFloor = "floor"
-)
-
-func writeRatios(b *bytes.Buffer, runs []Report) {
-	b.WriteString("Ratios of closed-loop throughput, within this run:\n\n| scenario | cache on / cache off | cache on / floor |\n|---|--:|--:|\n")
-	floor := find(runs, labelFloor, "detail", "closed")
-	for _, s := range scenarios {
-		on, off := find(runs, labelOn, s, "closed"), find(runs, labelOff, s, "closed")
-		if on == nil {
-			continue
-		}
-		vsOff, vsFloor := "–", "–"
-		if off != nil && off.Throughput > 0 {
-			vsOff = fmt.Sprintf("%.1f×", on.Throughput/off.Throughput)
-		}
-		if floor != nil && floor.Throughput > 0 && s == "detail" {
-			vsFloor = fmt.Sprintf("%.0f %%", 100*on.Throughput/floor.Throughput)
-		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", s, vsOff, vsFloor)
-	}
-	b.WriteString("\n")
-}
-
-func writeCommands(b *bytes.Buffer, runs []Report) {
-	b.WriteString("The servers:\n\n")
-	for _, r := range runs {
-		fmt.Fprintf(b, "- %s: `%s`\n", r.Label, r.URL)
-	}
-	b.WriteString("\n")
-}
-
-// writeTargets checks the figures of this run against the targets.
-func writeTargets(b *bytes.Buffer, runs []Report) {
-	b.WriteString("Targets, checked on this run's figures:\n\n| target | measured | |\n|---|---|---|\n")
-	row := func(target, measured string, ok bool) {
-		verdict := "met"
-		if !ok {
-			verdict = "**missed**"
-		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", target, measured, verdict)
-	}
-	on, off, floor := find(runs, labelOn, "detail", "closed"), find(runs, labelOff, "detail", "closed"),
-		find(runs, labelFloor, "detail", "closed")
-	if on != nil && off != nil && off.Throughput > 0 {
-		x := on.Throughput / off.Throughput
-		row("`detail` closed loop ≥ 4× cache off", fmt.Sprintf("%.1f×", x), x >= 4)
-	}
-	if on != nil && floor != nil && floor.Throughput > 0 {
-		x := on.Throughput / floor.Throughput
-		row("`detail` closed loop ≥ 30 % of the floor", fmt.Sprintf("%.0f %%", 100*x), x >= 0.3)
-	}
-	if r := find(runs, labelOn, "batch", "closed"); r != nil && r.Costs != nil {
-		row("`batch` warm: 0 SQL statements; Redis: one MGET per level of the query "+
-			"(product, seller, category, parent: 4) and one EVALSHA for the 20 view counts, 5 in all",
-			fmt.Sprintf("%.3f SQL, %.2f round trips (%.2f MGET, %.2f EVALSHA)", r.Costs.SQLStatements,
-				r.Costs.RedisRoundTrips, r.Costs.RedisCommands["mget"], r.Costs.RedisCommands["evalsha"]),
-			r.Costs.SQLStatements < 0.01 && r.Costs.RedisRoundTrips < 5.05)
-	}
-	if r := find(runs, labelOn, "views", "closed"); r != nil && r.Costs != nil {
-		row("`views`: 0 SQL statements a request", fmt.Sprintf("%.4f", r.Costs.SQLStatements), r.Costs.SQLStatements < 0.01)
-	}
-	if r := find(runs, labelOn, "detail", "open"); r != nil {
-		m := fmt.Sprintf("p99 %s at %.0f req/s, %d errors", msf(r.P99ms), r.Rate, r.Errors)
-		if f := find(runs, labelFloor, "detail", "open"); f != nil {
-			m += fmt.Sprintf("; the floor at half its own maximum (%.0f req/s): p99 %s", f.Rate, msf(f.P99ms))
-		}
-		for _, low := range lowRate(runs, labelOn) {
-			m += fmt.Sprintf("; cache on at %.0f req/s: p50 %s, p99 %s", low.Rate, msf(low.P50ms), msf(low.P99ms))
-		}
-		row("`detail` open loop at 50 % of the maximum: p99 < 5 ms", m, r.P99ms < 5 && r.Errors == 0)
-	}
-	b.WriteString("\n")
-}
-
-// lowRate returns the label's detail runs at a fixed low rate (-tag @…).
-func lowRate(runs []Report, label string) []Result {
-	var out []Result
-	for _, run := range runs {
-		if run.Label != label {
-			continue
-		}
-		for _, r := range run.Results {
-			if strings.HasPrefix(r.Scenario, "detail@") {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
