@@ -27,3 +27,6 @@ func APQQueue(p *PersistedQueries) int { return Queued(p.gets) }
 // RateLimitStats and APQStats return what their coalescers did.
 func RateLimitStats(l *RateLimiter) CoalesceStats { return l.calls.Stats() }
 func APQStats(p *PersistedQueries) CoalesceStats  { return p.gets.Stats() }
+
+// TokenBucketSource is the rate limiter's script, for tests that load it.
+var TokenBucketSource = tokenBucketSrc

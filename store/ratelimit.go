@@ -100,7 +100,9 @@ func (l *RateLimiter) allowMany(ctx context.Context, clients []string) ([]allowe
 // were counted; ARGV is the rate per second and the burst. The server's
 // clock is the only clock, so instances need not agree on time. The key
 // expires once a full bucket would have refilled.
-var tokenBucket = redis.NewScript(`
+var tokenBucket = redis.NewScript(tokenBucketSrc)
+
+const tokenBucketSrc = `
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -115,4 +117,4 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / math.max(rate, 0.001) * 1000) + 1000)
 return ok
-`)
+`
