@@ -30,3 +30,10 @@ func APQStats(p *PersistedQueries) CoalesceStats  { return p.gets.Stats() }
 
 // TokenBucketSource is the rate limiter's script, for tests that load it.
 var TokenBucketSource = tokenBucketSrc
+
+// ViewReadScript and ViewRecordScript are the view counter's scripts, for
+// the benchmark that runs them through go-redis's AutoPipeliner.
+var (
+	ViewReadScript   = readScript
+	ViewRecordScript = recordScript
+)
