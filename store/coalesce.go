@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"runtime"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -218,6 +219,7 @@ func (c *Coalescer[Q, R]) finish(b *batch[Q, R], rs []R, err error) {
 		}
 		close(w.done)
 	}
+	runtime.Gosched() // let the callers just answered queue their next requests
 	c.mu.Lock()
 	next := c.take()
 	c.mu.Unlock()
