@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"runtime"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
