@@ -27,7 +27,10 @@ import (
 // concurrently with itself except for an abandoned call (below).
 //
 // Deadlines. A call runs under a context of its own, detached from every
-// caller's values and cancellation. Its deadline is the latest deadline of
+// caller's cancellation. It carries the values of its first caller, as a
+// dataloader batch carries those of the load that started it, so that
+// hooks charge the call to that request (its cost, its trace) and to no
+// other. Its deadline is the latest deadline of
 // its callers, or none when some caller has none, and at most
 // CoalesceOptions.Timeout after it starts. It is cancelled once every one
 // of its callers has stopped waiting. A caller whose context ends stops
@@ -77,7 +80,8 @@ func NewCoalescer[Q, R any](opt CoalesceOptions, run func(ctx context.Context, r
 // before done is closed.
 type waiter[Q, R any] struct {
 	q        Q
-	deadline time.Time // zero: none
+	ctx      context.Context // for its values only
+	deadline time.Time       // zero: none
 	b        *batch[Q, R]
 	gone     bool
 	done     chan struct{}
@@ -100,7 +104,7 @@ func (c *Coalescer[Q, R]) Do(ctx context.Context, q Q) (R, error) {
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	w := &waiter[Q, R]{q: q, done: make(chan struct{})}
+	w := &waiter[Q, R]{q: q, ctx: ctx, done: make(chan struct{})}
 	w.deadline, _ = ctx.Deadline()
 	c.mu.Lock()
 	c.queue = append(c.queue, w)
@@ -155,9 +159,11 @@ func (c *Coalescer[Q, R]) take() *batch[Q, R] {
 	return b
 }
 
-// callContext returns the context of a call for waiters: detached, with
-// their latest deadline (none if one has none), capped by the timeout.
+// callContext returns the context of a call for waiters: the first one's
+// values, with their latest deadline (none if one has none), capped by the
+// timeout.
 func (c *Coalescer[Q, R]) callContext(waiters []*waiter[Q, R]) (context.Context, context.CancelFunc) {
+	parent := context.WithoutCancel(waiters[0].ctx)
 	var latest time.Time
 	for _, w := range waiters {
 		if w.deadline.IsZero() {
@@ -174,9 +180,9 @@ func (c *Coalescer[Q, R]) callContext(waiters []*waiter[Q, R]) (context.Context,
 		}
 	}
 	if latest.IsZero() {
-		return context.WithCancel(context.Background())
+		return context.WithCancel(parent)
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return context.WithDeadline(parent, latest)
 }
 
 // call runs b and hands out its results, or abandons it when its context

@@ -207,3 +207,30 @@ func TestCoalescerCallDeadline(t *testing.T) {
 		t.Errorf("call deadlines %v; want none, then the latest caller's %v", got, late)
 	}
 }
+
+type valueKey struct{}
+
+// A call carries the values of its first caller (such as the request's
+// cost meter), not its cancellation.
+func TestCoalescerCallCarriesFirstCallersValues(t *testing.T) {
+	var got []any
+	g := newGatedCall()
+	c := store.NewCoalescer(store.CoalesceOptions{}, func(ctx context.Context, xs []int) ([]int, error) {
+		got = append(got, ctx.Value(valueKey{}))
+		return g.run(ctx, xs)
+	})
+	first, cancel := context.WithCancel(context.WithValue(context.Background(), valueKey{}, "first"))
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Do(first, 0) })
+	<-g.entered
+	for i := 1; i < 4; i++ {
+		wg.Go(func() { c.Do(context.WithValue(context.Background(), valueKey{}, "queued"), i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return store.Queued(c) == 3 })
+	cancel() // the first caller leaves; its call goes on for nobody
+	close(g.open)
+	wg.Wait()
+	if !slices.Equal(got, []any{"first", "queued"}) {
+		t.Errorf("calls carried %v; want the first caller's value, then a queued caller's", got)
+	}
+}
