@@ -410,7 +410,7 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
 		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(c.crashAt, log)}
 	if rdb != nil {
-		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix})
+		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
 		if err := rv.LoadScripts(lctx); err != nil {
 			log.Debug("view counter scripts not loaded; they are sent on first use", "err", err)

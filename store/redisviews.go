@@ -37,15 +37,32 @@ import (
 // with go-redis's defaults (ContextTimeoutEnabled off) waits for a late
 // reply up to its ReadTimeout, which is why views.Counter also bounds each
 // call itself. Safe for concurrent use, also by several processes.
+//
+// Record and Read, the calls of the request path, are coalesced (see
+// Coalescer and RedisViewsOptions.NoCoalesce): the reads of all concurrent
+// callers are one script call for the union of their ids, and their views
+// one script call that counts each view once, in order. Such a call runs
+// under a deadline of its own: its callers' latest, capped by
+// RedisViewsOptions.Timeout; a caller stops waiting at its own deadline,
+// and a call still running at the call's deadline is abandoned (its late
+// reply dropped), so that a stuck call holds no caller past it.
 type RedisViews struct {
-	rdb redis.UniversalClient
-	opt RedisViewsOptions
+	rdb     redis.UniversalClient
+	opt     RedisViewsOptions
+	reads   *Coalescer[[]int64, ViewRead]
+	records *Coalescer[int64, [2]int64]
 }
 
 // RedisViewsOptions configures a RedisViews. Zero fields take the defaults.
 type RedisViewsOptions struct {
 	Prefix     string        // default "catalog:"
 	DisplayTTL time.Duration // default 1h
+	// Timeout bounds each coalesced call, whatever its callers' deadlines
+	// (CoalesceOptions.Timeout): REDIS_TIMEOUT. Zero: the callers'
+	// deadlines and the client's own timeouts bound it.
+	Timeout time.Duration
+	// NoCoalesce makes each Record and Read a call of its own.
+	NoCoalesce bool
 }
 
 // NewRedisViews returns the view counter's keys and scripts over rdb.
@@ -56,7 +73,16 @@ func NewRedisViews(rdb redis.UniversalClient, opt RedisViewsOptions) *RedisViews
 	if opt.DisplayTTL <= 0 {
 		opt.DisplayTTL = time.Hour
 	}
-	return &RedisViews{rdb: rdb, opt: opt}
+	v := &RedisViews{rdb: rdb, opt: opt}
+	co := CoalesceOptions{Timeout: opt.Timeout}
+	v.reads = NewCoalescer(co, v.readMany)
+	v.records = NewCoalescer(co, v.recordMany)
+	return v
+}
+
+// ViewCoalesceStats returns what the coalescers of Read and Record did.
+func (v *RedisViews) ViewCoalesceStats() (reads, records CoalesceStats) {
+	return v.reads.Stats(), v.records.Stats()
 }
 
 // LoadScripts loads the counter's Lua scripts into Redis (on a cluster,
@@ -78,72 +104,6 @@ func (v *RedisViews) batch(id string) string { return v.key("batch:" + id) }
 func (v *RedisViews) ttl() int64 {
 	j := 1 + (rand.Float64()*2-1)*0.1
 	return max(1, int64(v.opt.DisplayTTL.Seconds()*j))
-}
-
-// recordScript counts one view: KEYS display, pending, queued; ARGV id.
-// It returns {display count after the view, or -1 when the product has no
-// display count yet; views queued}.
-var recordScript = redis.NewScript(`
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-local q = redis.call('INCR', KEYS[3])
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, q} end
-return {redis.call('INCR', KEYS[1]), q}`)
-
-// Record counts one view of a product, in pending and, when the product has
-// one, in its display count. It returns the display count after the view,
-// or -1 when the product has none yet (Init makes it), and the views queued
-// for the next flush.
-func (v *RedisViews) Record(ctx context.Context, id int64) (display, queued int64, err error) {
-	keys := []string{v.display(id), v.key("pending"), v.key("queued")}
-	res, err := recordScript.Run(ctx, v.rdb, keys, id).Int64Slice()
-	if err != nil || len(res) != 2 {
-		return 0, 0, fmt.Errorf("store: views record: %w", errOrShape(err))
-	}
-	return res[0], res[1], nil
-}
-
-// ViewRead is what Read found. Display holds, in the order of the ids
-// asked for, each display count, or -1 for a product that has none. Gen and
-// Claimed are set only when some count was missing: the generation and the
-// claimed batches at the moment of the read, which Init needs.
-type ViewRead struct {
-	Display []int64
-	Gen     string
-	Claimed []string
-}
-
-// readScript: KEYS gen, claimed, display…; returns {counts, gen, claimed}.
-var readScript = redis.NewScript(`
-local out, miss = {}, false
-for i = 3, #KEYS do
-  local n = redis.call('GET', KEYS[i])
-  if n then out[i-2] = tonumber(n) else out[i-2] = -1; miss = true end
-end
-if not miss then return {out} end
-return {out, redis.call('GET', KEYS[1]) or '0', redis.call('ZRANGE', KEYS[2], 0, -1)}`)
-
-// Read returns the display counts of ids in one round trip, with what Init
-// needs when some are missing.
-func (v *RedisViews) Read(ctx context.Context, ids []int64) (ViewRead, error) {
-	keys := make([]string, 0, 2+len(ids))
-	keys = append(keys, v.key("gen"), v.key("claimed"))
-	for _, id := range ids {
-		keys = append(keys, v.display(id))
-	}
-	res, err := readScript.Run(ctx, v.rdb, keys).Slice()
-	if err != nil || len(res) == 0 {
-		return ViewRead{}, fmt.Errorf("store: views read: %w", errOrShape(err))
-	}
-	var r ViewRead
-	r.Display = int64s(res[0])
-	if len(res) == 3 {
-		r.Gen, _ = res[1].(string)
-		r.Claimed = strs(res[2])
-	}
-	if len(r.Display) != len(ids) {
-		return ViewRead{}, fmt.Errorf("store: views read: %w", errOrShape(nil))
-	}
-	return r, nil
 }
 
 // initScript: KEYS gen, pending, display×n, batch…; ARGV gen, ttl, n,

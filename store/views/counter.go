@@ -160,7 +160,13 @@ func (c *Counter) recordRedis(ctx context.Context, id int64) (int64, error) {
 		hits, err := c.Hits(ctx, []int64{id})
 		return hits[id], err
 	}
-	c.hw.bump(id)
+	// n is exact and includes this view, and every view of id that Redis
+	// counted before it. A remembered value above n was shown by a view or
+	// read that came later, or by the fallback (views Redis lacks until the
+	// flusher drops its stale count): it is kept, but not bumped, because
+	// it may already include this view (views answered together by one
+	// coalesced call reach here in any order), and a bump would then show
+	// more views than there are.
 	return c.hw.raise(id, n), nil
 }
 
