@@ -93,11 +93,17 @@ func TestResponseCacheInvalidation(t *testing.T) {
 		ts.post(t, detailPage, vars(42)).data(t, &p42)
 		other := unrelatedProduct(t, ts, p42)
 		ops := map[string]func() exchange{
-			"page 42":  func() exchange { return ts.post(t, detailPage, vars(42)) },
-			"list":     func() exchange { return ts.post(t, `query($ids: [ID!]!) { products(ids: $ids) { id name } }`, map[string]any{"ids": []string{"42", other}}) },
-			"seller":   func() exchange { return ts.post(t, `query($id: ID!) { seller(id: $id) { id name } }`, vars(p42.Product.Seller.ID)) },
-			"category": func() exchange { return ts.post(t, `query($id: ID!) { category(id: $id) { id name } }`, vars(p42.Product.Category.ID)) },
-			"other":    func() exchange { return ts.post(t, detailPage, vars(other)) },
+			"page 42": func() exchange { return ts.post(t, detailPage, vars(42)) },
+			"list": func() exchange {
+				return ts.post(t, `query($ids: [ID!]!) { products(ids: $ids) { id name } }`, map[string]any{"ids": []string{"42", other}})
+			},
+			"seller": func() exchange {
+				return ts.post(t, `query($id: ID!) { seller(id: $id) { id name } }`, vars(p42.Product.Seller.ID))
+			},
+			"category": func() exchange {
+				return ts.post(t, `query($id: ID!) { category(id: $id) { id name } }`, vars(p42.Product.Category.ID))
+			},
+			"other": func() exchange { return ts.post(t, detailPage, vars(other)) },
 		}
 		for _, op := range ops {
 			op()
@@ -150,7 +156,6 @@ func unrelatedProduct(t *testing.T, ts *testServer, p page) string {
 	t.Fatal("no unrelated product in the seeded catalogue")
 	return ""
 }
-
 
 // TestResponseCacheResetAndOutage: a reset empties the cache, and while
 // the feed is down nothing is served from it or stored in it.
