@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,6 +87,9 @@ type ResponseCache struct {
 	index map[docKey]map[string]*cachedResponse
 	seq   uint64 // advances with every drop by the feed
 	views uint64 // advances with every view counted here
+	// viewed holds the products of the last len(viewed) views, the
+	// products of view n at n % len(viewed).
+	viewed [64]int64
 }
 
 // docKey names a document a response was built from.
@@ -176,12 +180,12 @@ func (c *ResponseCache) mark() mark {
 }
 
 // store keeps e under key unless a document may have changed since m: the
-// feed moved or is down, or (for a response with hits) a view was counted
-// here. It reports whether e was stored.
+// feed moved or is down, or (for a response with hits) a view of one of
+// its products was counted here. It reports whether e was stored.
 func (c *ResponseCache) store(key string, e *cachedResponse, m mark) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.seq != m.seq || (e.hits && c.views != m.views) || !c.opt.Feed.Live() || c.opt.Feed.Seq() != m.feed {
+	if c.seq != m.seq || (e.hits && c.viewedSince(m.views, e.docs)) || !c.opt.Feed.Live() || c.opt.Feed.Seq() != m.feed {
 		return false
 	}
 	c.entries.Set(key, e)
@@ -194,6 +198,21 @@ func (c *ResponseCache) store(key string, e *cachedResponse, m mark) bool {
 		keys[key] = e
 	}
 	return true
+}
+
+// viewedSince reports whether a view of a product among docs may have
+// been counted since the views numbered since: true when more views than
+// viewed remembers were. Callers hold mu.
+func (c *ResponseCache) viewedSince(since uint64, docs []docKey) bool {
+	if c.views-since > uint64(len(c.viewed)) {
+		return true
+	}
+	for n := since + 1; n <= c.views; n++ {
+		if slices.Contains(docs, docKey{"product", c.viewed[n%uint64(len(c.viewed))]}) {
+			return true
+		}
+	}
+	return false
 }
 
 // unindex forgets e's documents once e is gone, unless key holds a newer
@@ -235,6 +254,7 @@ func (c *ResponseCache) ViewCounted(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.views++
+	c.viewed[c.views%uint64(len(c.viewed))] = id
 	c.drop(docKey{"product", id}, true)
 }
 
