@@ -78,6 +78,7 @@ type config struct {
 	// debugEndpoints is "on", "off", or "" for on except in production
 	// (debug.go).
 	debugEndpoints string
+	respCache      responseCacheConfig // responsecache.go
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -133,11 +134,17 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseDebugConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
+	if err := parseResponseCacheConfig(fs, env, &c.respCache); err != nil {
+		return c, fs, err
+	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
 	if err := c.useClusterAddrs(); err != nil {
+		return c, fs, err
+	}
+	if err := c.respCache.check(); err != nil {
 		return c, fs, err
 	}
 	return c, fs, c.check()
@@ -275,6 +282,9 @@ type services struct {
 	counter   *views.Counter
 	admin     *graph.Admin
 	tel       *telemetry.Telemetry
+	// feed tells in-process caches which documents changed; nil turns the
+	// response cache off.
+	feed graph.InvalidationFeed
 }
 
 // newLogger logs JSON in production, for log collectors, and text in
@@ -442,6 +452,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
+	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.tel)
 	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())
