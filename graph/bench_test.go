@@ -40,7 +40,11 @@ func BenchmarkWarmBatch(b *testing.B) {
 }
 
 func benchWarm(b *testing.B, q string, vars map[string]any) {
-	ts := newTestServer(b, store.SQLite, serverOptions{products: 200, wait: time.Millisecond})
+	benchWarmOn(b, newTestServer(b, store.SQLite, serverOptions{products: 200, wait: time.Millisecond}), q, vars)
+}
+
+// benchWarmOn runs a warm benchmark on ts.
+func benchWarmOn(b *testing.B, ts *testServer, q string, vars map[string]any) {
 	h := ts.srv.Config.Handler
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	serve := func() *httptest.ResponseRecorder {

@@ -89,7 +89,7 @@ func (ts *testServer) newResponseCache(o graph.ResponseCacheOptions) *graph.Resp
 
 // cachedServer is a test server with a response cache over a fake feed
 // that writes through the server announce to.
-func cachedServer(t *testing.T, d store.Dialect, o serverOptions, rco graph.ResponseCacheOptions) (*testServer, *fakeFeed) {
+func cachedServer(t testing.TB, d store.Dialect, o serverOptions, rco graph.ResponseCacheOptions) (*testServer, *fakeFeed) {
 	t.Helper()
 	feed := &fakeFeed{}
 	rco.Feed = feed
