@@ -364,3 +364,24 @@ func TestResponseCacheTelemetry(t *testing.T) {
 		t.Errorf("Page durations observed: %v, want 3", got)
 	}
 }
+
+// TestResponseCacheAbsentThenCreated: a cached "no such product" goes
+// when the product is created.
+func TestResponseCacheAbsentThenCreated(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
+		send := func() exchange { return ts.post(t, `query($id: ID!) { product(id: $id) { id name } }`, vars(201)) }
+		if e := send(); !bytes.Contains(e.body, []byte(`{"product":null}`)) {
+			t.Fatalf("product 201 exists before it is created: %s", e.body)
+		}
+		mustHit(t, ts, send)
+		var created struct{ CreateProduct struct{ ID string } }
+		m := `mutation { createProduct(input: {name: "Brand new", price: {amount: 100, currency: "EUR"}, sellerId: "1"}) { id } }`
+		if r := ts.admin(t, m, nil, &created); len(r.Errors) > 0 || created.CreateProduct.ID != "201" {
+			t.Fatalf("created %q, want 201 after 200 seeded products: %+v", created.CreateProduct.ID, r.Errors)
+		}
+		if e := mustExecute(t, ts, send); !bytes.Contains(e.body, []byte("Brand new")) {
+			t.Fatalf("after createProduct: %s", e.body)
+		}
+	})
+}
