@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,4 +386,83 @@ func TestResponseCacheAbsentThenCreated(t *testing.T) {
 			t.Fatalf("after createProduct: %s", e.body)
 		}
 	})
+}
+
+// TestResponseCacheNoStaleReadUnderLoad: readers query a product while it
+// is renamed again and again; a read that starts after a rename returned
+// never shows an older name, whether it hits the cache or races a store.
+func TestResponseCacheNoStaleReadUnderLoad(t *testing.T) {
+	ts, _ := cachedServer(t, store.Postgres, serverOptions{wait: time.Millisecond}, graph.ResponseCacheOptions{})
+	const renames = 8
+	var done atomic.Int64 // renames returned
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				floor := done.Load()
+				var r struct{ Data page }
+				e := ts.post(t, detailPage, vars(42))
+				if err := json.Unmarshal(e.body, &r); err != nil {
+					t.Errorf("response %d: %s", e.status, e.body)
+					return
+				}
+				var n int64
+				fmt.Sscanf(r.Data.Product.Name, "name %d", &n)
+				if n < floor {
+					t.Errorf("read started after rename %d shows %q", floor, r.Data.Product.Name)
+				}
+			}
+		})
+	}
+	for i := int64(1); i <= renames; i++ {
+		m := `mutation($name: String!) { updateProduct(id: "42", input: {name: $name}) { id } }`
+		if r := ts.admin(t, m, map[string]any{"name": fmt.Sprintf("name %d", i)}, nil); len(r.Errors) > 0 {
+			t.Fatal(r.Errors)
+		}
+		done.Store(i)
+		time.Sleep(20 * time.Millisecond) // let readers fill the cache again
+	}
+	close(stop)
+	wg.Wait()
+	if n, _ := ts.rc.Size(); n != 1 {
+		t.Errorf("%d entries, want 1", n)
+	}
+}
+
+// TestResponseCacheRefusesResponseBuiltAcrossAWrite holds a reader
+// between its SQL read of a product and its response while the product is
+// renamed: its response, with the old name, is sent but not stored, and
+// the next read shows the new name.
+func TestResponseCacheRefusesResponseBuiltAcrossAWrite(t *testing.T) {
+	var armed atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	hook := func(_ context.Context, kind string, ids []int64) {
+		if kind == "product" && slices.Contains(ids, 60) && armed.CompareAndSwap(true, false) {
+			close(held)
+			<-release
+		}
+	}
+	ts, _ := cachedServer(t, store.Postgres, serverOptions{afterFetch: hook}, graph.ResponseCacheOptions{})
+	send := func() exchange { return ts.post(t, detailPage, vars(60)) }
+	armed.Store(true)
+	old := make(chan exchange, 1)
+	go func() { old <- send() }()
+	<-held
+	m := `mutation { updateProduct(id: "60", input: {name: "Renamed while read"}) { id } }`
+	if r := ts.admin(t, m, nil, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	close(release)
+	if e := <-old; bytes.Contains(e.body, []byte("Renamed while read")) || e.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("the held read: %s, Cache-Control %q; want the old name, not stored", e.body, e.header.Get("Cache-Control"))
+	}
+	if e := send(); !bytes.Contains(e.body, []byte("Renamed while read")) {
+		t.Fatalf("read after the write: %s", e.body)
+	}
 }
