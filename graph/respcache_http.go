@@ -20,8 +20,8 @@ import (
 //   - a request with Authorization is neither looked up nor stored, and
 //     gets "Cache-Control: private, no-store";
 //   - a response served from or stored in the cache gets a strong ETag
-//     (the SHA-256 of its body) and "public, max-age=N", N the whole
-//     seconds it has left in the cache (for a response with hits, at most
+//     (the SHA-256 of its body), "Vary: Accept" and "public, max-age=N",
+//     N the whole seconds it has left in the cache (for a response with hits, at most
 //     the hits' staleness bound; otherwise at most MaxAge); a GET whose
 //     If-None-Match names that ETag gets 304 Not Modified, with no body;
 //   - every other response gets "no-store".
@@ -118,8 +118,9 @@ func (rec *recording) entry(contentType string) *cachedResponse {
 }
 
 // setCaching sets the headers of a response an HTTP cache may keep for
-// left.
+// left. The response's content type follows Accept.
 func setCaching(h http.Header, etag string, left time.Duration) {
+	h.Add("Vary", "Accept")
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(max(left, 0)/time.Second)))
 }
