@@ -76,8 +76,8 @@ func guard(maxBody int64, maxTokens int, next http.Handler) http.Handler {
 
 type paramsKey struct{}
 
-// paramsOf returns the request's parameters as guard decoded them (POST
-// variables with json.Number numbers, GET's as float64), or nil.
+// paramsOf returns the request's parameters as guard decoded them,
+// numbers as json.Number, or nil.
 // They are shared: read them, never change them.
 func paramsOf(ctx context.Context) *graphql.RawParams {
 	p, _ := ctx.Value(paramsKey{}).(*graphql.RawParams)
@@ -189,12 +189,24 @@ func checkGet(r *http.Request, maxBody int64, maxTokens int) (*graphql.RawParams
 		dst  *map[string]any
 	}{{"variables", &p.Variables}, {"extensions", &p.Extensions}} {
 		if v := params.Get(f.name); v != "" {
-			if err := json.Unmarshal([]byte(v), f.dst); err != nil {
+			if err := decodeObject(v, f.dst); err != nil {
 				return nil, jsonRefusal("parameter "+f.name, err)
 			}
 		}
 	}
 	return p, checkGetOperation(p.Query, p.OperationName, maxTokens)
+}
+
+// decodeObject decodes one JSON object into dst, numbers as json.Number
+// (as a POST's), so that two numbers never decode to one value.
+func decodeObject(s string, dst *map[string]any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	err := dec.Decode(dst)
+	if err == nil && dec.More() {
+		return json.Unmarshal([]byte(s), new(any)) // the error of trailing data
+	}
+	return err
 }
 
 // checkGetOperation refuses a GET whose operation is not a query, so that a
