@@ -82,6 +82,7 @@ type config struct {
 	// debugEndpoints is "on", "off", or "" for on except in production
 	// (debug.go).
 	debugEndpoints string
+	respCache      responseCacheConfig // responsecache.go
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -140,6 +141,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseNearConfig(fs, env, &c); err != nil {
 		return c, fs, err
 	}
+	if err := parseResponseCacheConfig(fs, env, &c.respCache); err != nil {
+		return c, fs, err
+	}
 	c.crashAt = getenv("CATALOG_CRASH_AT")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
@@ -148,6 +152,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	c.accessLogDefault()
+	if err := c.respCache.check(); err != nil {
+		return c, fs, err
+	}
 	return c, fs, c.check()
 }
 
@@ -255,6 +262,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	svc.cache, svc.near, svc.inv, svc.audit = openCache(ctx, db, rdb, c, tel, log)
+	if svc.near != nil { // the response cache follows the near cache's invalidations
+		svc.feed = svc.near
+	}
 	if rdb != nil {
 		svc.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
 			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
@@ -284,6 +294,9 @@ type services struct {
 	counter   *views.Counter
 	admin     *graph.Admin
 	tel       *telemetry.Telemetry
+	// feed tells in-process caches which documents changed; nil turns the
+	// response cache off.
+	feed graph.InvalidationFeed
 }
 
 // newLogger logs JSON in production, for log collectors, and text in
@@ -463,6 +476,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		opt.Near = s.near
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
+	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.tel)
 	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())

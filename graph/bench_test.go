@@ -47,7 +47,11 @@ func BenchmarkWarmBatch(b *testing.B) {
 
 func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
 	o.products, o.wait = 200, time.Millisecond
-	ts := newTestServer(b, store.SQLite, o)
+	benchWarmOn(b, newTestServer(b, store.SQLite, o), q, vars)
+}
+
+// benchWarmOn runs a warm benchmark on ts.
+func benchWarmOn(b *testing.B, ts *testServer, q string, vars map[string]any) {
 	h := ts.srv.Config.Handler
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
 	serve := func() *httptest.ResponseRecorder {

@@ -44,15 +44,17 @@ const (
 //   - a GET whose operation is a mutation (405).
 //
 // Requests that pass go on with the body already read into memory, so
-// gqlgen's transport reads it back and decodes it without error.
+// gqlgen's transport reads it back and decodes it without error, and with
+// the parameters guard decoded in their context (paramsOf).
 func guard(maxBody int64, maxTokens int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var err *refusal
+		var params *graphql.RawParams
 		switch r.Method {
 		case http.MethodPost:
-			err = checkPost(w, r, maxBody)
+			params, err = checkPost(w, r, maxBody)
 		case http.MethodGet:
-			err = checkGet(r, maxBody, maxTokens)
+			params, err = checkGet(r, maxBody, maxTokens)
 		case http.MethodOptions:
 		default:
 			err = refuse(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s: use POST, or GET for queries", r.Method)
@@ -65,8 +67,21 @@ func guard(maxBody int64, maxTokens int, next http.Handler) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), methodKey{}, r.Method)
+		if params != nil {
+			ctx = context.WithValue(ctx, paramsKey{}, params)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type paramsKey struct{}
+
+// paramsOf returns the request's parameters as guard decoded them,
+// numbers as json.Number, or nil.
+// They are shared: read them, never change them.
+func paramsOf(ctx context.Context) *graphql.RawParams {
+	p, _ := ctx.Value(paramsKey{}).(*graphql.RawParams)
+	return p
 }
 
 // refusal is a request refused by guard.
@@ -80,44 +95,47 @@ func refuse(status int, code, format string, args ...any) *refusal {
 }
 
 // checkPost reads r's body and leaves it in r for the next handler.
-func checkPost(w http.ResponseWriter, r *http.Request, maxBody int64) *refusal {
+func checkPost(w http.ResponseWriter, r *http.Request, maxBody int64) (*graphql.RawParams, *refusal) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return refuse(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+		return nil, refuse(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
 			"a POST must have Content-Type: application/json")
 	}
 	if r.Header.Get("Upgrade") != "" {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "protocol upgrades are not supported")
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "protocol upgrades are not supported")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return refuse(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit of %d bytes", maxBody)
+		return nil, refuse(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit of %d bytes", maxBody)
 	case err != nil:
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the body could not be read")
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the body could not be read")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !utf8.Valid(body) {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the body is not valid UTF-8")
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the body is not valid UTF-8")
 	}
 	if first := bytes.TrimLeft(body, " \t\r\n"); len(first) > 0 && first[0] == '[' {
-		return refuse(http.StatusBadRequest, CodeBatchNotSupported, "batches are not supported: send one operation per request")
+		return nil, refuse(http.StatusBadRequest, CodeBatchNotSupported, "batches are not supported: send one operation per request")
 	}
 	return checkJSON(body)
 }
 
 // checkJSON checks that body is one JSON object that decodes as gqlgen's
 // request parameters: query and operationName strings, variables and
-// extensions objects.
-func checkJSON(body []byte) *refusal {
+// extensions objects. It returns the parameters.
+func checkJSON(body []byte) (*graphql.RawParams, *refusal) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var p graphql.RawParams
 	err := dec.Decode(&p)
 	if err == nil && dec.More() {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
 	}
-	return jsonRefusal("the body", err)
+	if err != nil {
+		return nil, jsonRefusal("the body", err)
+	}
+	return &p, nil
 }
 
 // jsonRefusal describes a JSON decoding error without quoting the input.
@@ -148,30 +166,47 @@ func kind(e *json.UnmarshalTypeError) string {
 }
 
 // checkGet checks a GET's parameters the way gqlgen's GET transport reads
-// them, and refuses an operation other than a query.
-func checkGet(r *http.Request, maxBody int64, maxTokens int) *refusal {
+// them, and refuses an operation other than a query. It returns the
+// parameters.
+func checkGet(r *http.Request, maxBody int64, maxTokens int) (*graphql.RawParams, *refusal) {
 	if int64(len(r.URL.RawQuery)) > maxBody {
-		return refuse(http.StatusRequestURITooLong, CodeURITooLong, "the query string is over the limit of %d bytes", maxBody)
+		return nil, refuse(http.StatusRequestURITooLong, CodeURITooLong, "the query string is over the limit of %d bytes", maxBody)
 	}
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the query string does not decode")
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the query string does not decode")
 	}
 	for name, values := range params {
 		for _, v := range values {
 			if !utf8.ValidString(v) {
-				return refuse(http.StatusBadRequest, CodeBadRequest, "parameter %q is not valid UTF-8", name)
+				return nil, refuse(http.StatusBadRequest, CodeBadRequest, "parameter %q is not valid UTF-8", name)
 			}
 		}
 	}
-	for _, name := range []string{"variables", "extensions"} {
-		if v := params.Get(name); v != "" {
-			if err := json.Unmarshal([]byte(v), new(map[string]any)); err != nil {
-				return jsonRefusal("parameter "+name, err)
+	p := &graphql.RawParams{Query: params.Get("query"), OperationName: params.Get("operationName")}
+	for _, f := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &p.Variables}, {"extensions", &p.Extensions}} {
+		if v := params.Get(f.name); v != "" {
+			if err := decodeObject(v, f.dst); err != nil {
+				return nil, jsonRefusal("parameter "+f.name, err)
 			}
 		}
 	}
-	return checkGetOperation(params.Get("query"), params.Get("operationName"), maxTokens)
+	return p, checkGetOperation(p.Query, p.OperationName, maxTokens)
+}
+
+// decodeObject decodes one JSON object into dst, numbers as json.Number
+// (as a POST's), so that two numbers never decode to one value.
+func decodeObject(s string, dst *map[string]any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	err := dec.Decode(dst)
+	if err == nil && dec.More() {
+		return json.Unmarshal([]byte(s), new(any)) // the error of trailing data
+	}
+	return err
 }
 
 // checkGetOperation refuses a GET whose operation is not a query, so that a

@@ -46,6 +46,10 @@ type HandlerOptions struct {
 	// Extensions are added to the GraphQL server after its own, in order:
 	// metrics, traces and the cost extension (graph/telemetry).
 	Extensions []graphql.HandlerExtension
+	// ResponseCache, when set, answers repeated queries from the bytes
+	// they produced (see ResponseCache.Middleware); the handler also tells
+	// it of the views this instance counts. Nil executes every request.
+	ResponseCache *ResponseCache
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -82,10 +86,17 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	for _, e := range opt.Extensions {
 		srv.Use(e)
 	}
+	if opt.ResponseCache != nil { // last: it stores the response as the cache will serve it
+		srv.Use(responseRecorder{opt.ResponseCache})
+		opt.Resolver.onViewCounted(opt.ResponseCache.ViewCounted)
+	}
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
 	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
+	if opt.ResponseCache != nil {
+		h = opt.ResponseCache.Middleware(h)
+	}
 	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }

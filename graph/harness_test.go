@@ -45,6 +45,7 @@ type testServer struct {
 	opt         serverOptions
 	srv         *httptest.Server
 	tel         *telemetry.Telemetry // with serverOptions.telemetry
+	rc          *graph.ResponseCache // with serverOptions.responseCache
 }
 
 // testWait is the loaders' batch window in tests. It is longer than the
@@ -103,6 +104,12 @@ type serverOptions struct {
 	// near puts a near cache in front of the Redis cache, following the
 	// invalidation stream, as server.go does; ts.near is it.
 	near bool
+	// responseCache turns the response cache on (off by default, so that
+	// cost tests count execution); its Observer is the telemetry, if any.
+	// invalidated, when set, is told each write's invalidations once
+	// delivered, as an invalidation feed would be.
+	responseCache *graph.ResponseCacheOptions
+	invalidated   func([]store.Invalidation)
 }
 
 // adminToken is the token the test servers accept.
@@ -265,6 +272,9 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	}
 	if ts.cache != nil {
 		lopt.Cache, resolver.Cache = ts.cache, ts.invalidator
+		if ts.opt.invalidated != nil {
+			resolver.Cache = announcing{ts.invalidator, ts.opt.invalidated}
+		}
 	}
 	if ts.audit != nil {
 		lopt.Audit = ts.audit
@@ -284,6 +294,10 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		CORSOrigins:    ts.opt.cors,
 		ClientIPHeader: ts.opt.clientHeader,
 		Extensions:     ext,
+	}
+	if o := ts.opt.responseCache; o != nil {
+		ts.rc = ts.newResponseCache(*o)
+		opt.ResponseCache = ts.rc
 	}
 	if ts.opt.persisted {
 		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})

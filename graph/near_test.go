@@ -1,11 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"catalog-bff/graph"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest/history"
 )
@@ -49,7 +52,8 @@ func TestNearCacheCosts(t *testing.T) {
 	})
 }
 
-// The read-your-writes checker with the near cache on: 8 writers and 32
+// The read-your-writes checker with the near cache and the response cache
+// on, as the service runs by default: 8 writers and 32
 // readers on one instance, then on two instances sharing Redis, writes
 // through the first. The writing instance never serves a stale read. The
 // other serves one only while the invalidation is on its way: the test
@@ -64,23 +68,30 @@ func TestReadYourWritesNearCache(t *testing.T) {
 	for i := range products {
 		products[i] = int64(i + 1)
 	}
-	opt := serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond), near: true}
+	served := func(ts *testServer, rc *rcTally) int64 { return ts.near.Stats().Hits + rc.hits.Load() }
+	withCaches := func(rc *rcTally) serverOptions {
+		return serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond), near: true,
+			responseCache: &graph.ResponseCacheOptions{HitsMaxStaleness: time.Second, Observer: rc}}
+	}
 	t.Run("one instance", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, store.Postgres, opt)
+		rc := &rcTally{}
+		ts := newTestServer(t, store.Postgres, withCaches(rc))
 		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
-		t.Logf("%d writes, %d reads, %d stale reads, near cache %+v", len(res.Writes), len(res.Reads), res.StaleReads(), ts.near.Stats())
+		t.Logf("%d writes, %d reads, %d stale reads; near cache %+v; %d responses from the response cache",
+			len(res.Writes), len(res.Reads), res.StaleReads(), ts.near.Stats(), rc.hits.Load())
 		if res.StaleReads() != 0 {
 			t.Errorf("%d stale reads, want 0", res.StaleReads())
 		}
-		if len(res.Writes) < 50 || len(res.Reads) < 500 || ts.near.Stats().Hits == 0 {
-			t.Errorf("too little traffic to judge: %d writes, %d reads, near cache %+v", len(res.Writes), len(res.Reads), ts.near.Stats())
+		if len(res.Writes) < 50 || len(res.Reads) < 500 || served(ts, rc) == 0 {
+			t.Errorf("too little traffic to judge: %d writes, %d reads, none from the caches", len(res.Writes), len(res.Reads))
 		}
 	})
 	t.Run("two instances", func(t *testing.T) {
 		t.Parallel()
-		a := newTestServer(t, store.Postgres, opt)
-		o := opt
+		rcA, rcB := &rcTally{}, &rcTally{}
+		a := newTestServer(t, store.Postgres, withCaches(rcA))
+		o := withCaches(rcB)
 		o.db, o.prefix = a.db, a.prefix
 		b := newTestServer(t, store.Postgres, o)
 		heard := newDropLog(b)
@@ -120,11 +131,23 @@ func TestReadYourWritesNearCache(t *testing.T) {
 		if worst > 2*time.Second { // a bound a loaded machine cannot reach while the stream works
 			t.Errorf("an invalidation took %v to reach the other instance", worst)
 		}
-		if len(res.Writes) < 50 || len(res.Reads) < 500 || b.near.Stats().Hits == 0 {
-			t.Errorf("too little traffic to judge: %d writes, %d reads, near cache %+v", len(res.Writes), len(res.Reads), b.near.Stats())
+		t.Logf("the other instance: near cache %+v, %d responses from the response cache", b.near.Stats(), rcB.hits.Load())
+		if len(res.Writes) < 50 || len(res.Reads) < 500 || served(b, rcB) == 0 {
+			t.Errorf("too little traffic to judge: %d writes, %d reads, none from the other instance's caches", len(res.Writes), len(res.Reads))
 		}
 	})
 }
+
+// rcTally counts the response cache's hits.
+type rcTally struct{ hits atomic.Int64 }
+
+func (r *rcTally) ResponseCacheRequest(result string) {
+	if result == "hit" {
+		r.hits.Add(1)
+	}
+}
+
+func (r *rcTally) CachedResponse(context.Context, string, time.Time) {}
 
 // dropLog records when an instance's near cache heard of each product's
 // invalidations.

@@ -69,4 +69,16 @@ type Resolver struct {
 	// kill the process at "after-write-commit", between a write's commit
 	// and its invalidation.
 	Hook func(point string)
+	// ViewCounted, when set, is called with the product of each view that
+	// recordView counted, once counted.
+	ViewCounted func(productID int64)
+}
+
+// onViewCounted adds f to what ViewCounted calls.
+func (r *Resolver) onViewCounted(f func(productID int64)) {
+	if prev := r.ViewCounted; prev != nil {
+		r.ViewCounted = func(id int64) { prev(id); f(id) }
+		return
+	}
+	r.ViewCounted = f
 }

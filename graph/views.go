@@ -29,6 +29,9 @@ func (r *Resolver) recordView(ctx context.Context, id int64) (*store.Product, er
 		return nil, err
 	}
 	l.Hits.Clear(ctx, id).Prime(ctx, id, hits)
+	if r.ViewCounted != nil {
+		r.ViewCounted(id)
+	}
 	return p, nil
 }
 

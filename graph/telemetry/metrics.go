@@ -14,6 +14,7 @@ type metrics struct {
 	graphqlRequests *prometheus.CounterVec   // operation, code
 	graphqlDuration *prometheus.HistogramVec // operation
 	breakerChanges  *prometheus.CounterVec   // state
+	respCache       *prometheus.CounterVec   // result
 }
 
 // Buckets, in the unit of each histogram.
@@ -69,7 +70,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "catalog_redis_breaker_transitions_total",
 			Help: "Changes of the Redis circuit breaker's state, by the state entered.",
 		}, []string{"state"}),
+		respCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "catalog_response_cache_requests_total",
+			Help: "GraphQL requests by what the response cache did: hit, miss (executed and stored), bypass (not looked up), uncacheable (executed, not stored).",
+		}, []string{"result"}),
 	}
+	reg.MustRegister(m.respCache)
 	reg.MustRegister(m.cacheRequests, m.batchSize, m.redisDuration, m.redisErrors, m.sqlDuration,
 		m.sqlErrors, m.graphqlRequests, m.graphqlDuration, m.breakerChanges)
 	return m

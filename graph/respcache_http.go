@@ -1,0 +1,198 @@
+package graph
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Middleware answers a request from the cache when it can, before gqlgen
+// parses anything; otherwise it runs next and stores what the request's
+// recording allows. It must run after guard, whose parameters it keys on.
+//
+// Every response it lets through says how HTTP caches may keep it:
+//   - a request with Authorization is neither looked up nor stored, and
+//     gets "Cache-Control: private, no-store";
+//   - a response served from or stored in the cache gets a strong ETag
+//     (the SHA-256 of its body), "Vary: Accept" and "public, max-age=N",
+//     N the whole seconds it has left in the cache (for a response with hits, at most
+//     the hits' staleness bound; otherwise at most MaxAge); a GET whose
+//     If-None-Match names that ETag gets 304 Not Modified, with no body;
+//   - every other response gets "no-store".
+func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key, bypass := c.keyOf(r)
+		if bypass != "" {
+			w.Header().Set("Cache-Control", bypass)
+			c.observe(cacheBypass)
+			next.ServeHTTP(w, r)
+			return
+		}
+		if e := c.lookup(key); e != nil {
+			c.serveHit(w, r, e, start)
+			return
+		}
+		c.execute(w, r, next, key)
+	})
+}
+
+// keyOf returns the request's key, or the Cache-Control of a request that
+// bypasses the cache: one that carries Authorization, that comes while the
+// feed is down, or that has nothing to key on.
+func (c *ResponseCache) keyOf(r *http.Request) (key, bypass string) {
+	if r.Header.Get("Authorization") != "" {
+		return "", "private, no-store"
+	}
+	p := paramsOf(r.Context())
+	if p == nil || !c.opt.Feed.Live() {
+		return "", "no-store"
+	}
+	if key, ok := cacheKey(p, r.Header.Get("Accept")); ok {
+		return key, ""
+	}
+	return "", "no-store"
+}
+
+// serveHit writes a stored response, or 304 when the client has it.
+func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cachedResponse, start time.Time) {
+	h := w.Header()
+	h.Set("Content-Type", e.contentType)
+	setCaching(h, e.etag, e.ttl-time.Since(e.stored))
+	if r.Method == http.MethodGet && etagMatches(r.Header.Get("If-None-Match"), e.etag) {
+		w.WriteHeader(http.StatusNotModified)
+	} else {
+		w.Write(e.body)
+	}
+	c.observe(cacheHit)
+	if c.opt.Observer != nil {
+		c.opt.Observer.CachedResponse(r.Context(), e.operation, start)
+	}
+}
+
+// execute runs next with a recording, holding back a storable response
+// until it is stored, so that its headers can say so.
+func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string) {
+	m := c.mark()
+	rec := &recording{}
+	bw := &holdingWriter{ResponseWriter: w, rec: rec}
+	next.ServeHTTP(bw, r.WithContext(withRecording(r.Context(), rec)))
+	if !bw.holding {
+		c.observe(cacheUncacheable)
+		return
+	}
+	e := rec.entry(w.Header().Get("Content-Type"))
+	if !c.store(key, e, m) {
+		w.Header().Set("Cache-Control", "no-store")
+		bw.release(false)
+		c.observe(cacheUncacheable)
+		return
+	}
+	etag := e.etag
+	if !bytes.Equal(bw.buf.Bytes(), e.body) { // extensions.cost, outside production
+		etag = etagOf(bw.buf.Bytes())
+	}
+	setCaching(w.Header(), etag, e.ttl)
+	bw.release(r.Method == http.MethodGet && etagMatches(r.Header.Get("If-None-Match"), etag))
+	c.observe(cacheMiss)
+}
+
+// entry builds the cached response from a recording that holds a body.
+func (rec *recording) entry(contentType string) *cachedResponse {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	docs := slices.Clone(rec.docs)
+	slices.SortFunc(docs, func(a, b docKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
+	return &cachedResponse{body: rec.body, etag: etagOf(rec.body), contentType: contentType,
+		operation: rec.operation, docs: slices.Compact(docs), hits: rec.hits, stored: time.Now(), ttl: rec.ttl}
+}
+
+// setCaching sets the headers of a response an HTTP cache may keep for
+// left. The response's content type follows Accept.
+func setCaching(h http.Header, etag string, left time.Duration) {
+	h.Add("Vary", "Accept")
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(max(left, 0)/time.Second)))
+}
+
+// etagOf is a strong entity tag of body.
+func etagOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// etagMatches reports whether an If-None-Match header names etag, by the
+// weak comparison RFC 9110 prescribes for it.
+func etagMatches(header, etag string) bool {
+	for header != "" {
+		var tag string
+		tag, header, _ = strings.Cut(header, ",")
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// holdingWriter passes a response through, unless the recording holds a
+// storable body when the response starts: then it holds the response back
+// for release.
+type holdingWriter struct {
+	http.ResponseWriter
+	rec     *recording
+	decided bool
+	holding bool
+	status  int
+	buf     bytes.Buffer
+}
+
+func (w *holdingWriter) WriteHeader(status int) {
+	if w.decided {
+		if !w.holding {
+			w.ResponseWriter.WriteHeader(status)
+		}
+		return
+	}
+	w.decided, w.status = true, status
+	w.rec.mu.Lock()
+	w.holding = status == http.StatusOK && w.rec.body != nil
+	w.rec.mu.Unlock()
+	if !w.holding {
+		w.Header().Set("Cache-Control", "no-store")
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *holdingWriter) Write(b []byte) (int, error) {
+	if !w.decided {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.holding {
+		return w.buf.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *holdingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// release writes what was held back: 304 and no body when notModified.
+func (w *holdingWriter) release(notModified bool) {
+	if notModified {
+		w.ResponseWriter.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.ResponseWriter.WriteHeader(w.status)
+	w.ResponseWriter.Write(w.buf.Bytes())
+}

@@ -1,0 +1,198 @@
+package graph
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"catalog-bff/store"
+)
+
+// cacheKey returns the response cache's key of a request: the document's
+// SHA-256 (the persisted query's hash when only that was sent), the
+// operation name, the variables in canonical JSON (keys sorted), and the
+// Accept header, which decides the response's content type. ok is false
+// for a request with no document to key on.
+func cacheKey(p *graphql.RawParams, accept string) (key string, ok bool) {
+	var doc []byte
+	if p.Query != "" {
+		sum := sha256.Sum256([]byte(p.Query))
+		doc = sum[:]
+	} else if doc, ok = persistedHash(p); !ok {
+		return "", false
+	}
+	vars, err := json.Marshal(p.Variables) // encoding/json sorts map keys
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(doc) + len(p.OperationName) + len(accept) + len(vars) + 3)
+	b.Write(doc)
+	for _, s := range []string{p.OperationName, accept} {
+		b.WriteByte(0)
+		b.WriteString(s)
+	}
+	b.WriteByte(0)
+	b.Write(vars)
+	return b.String(), true
+}
+
+// persistedHash returns the 32 bytes of an automatic persisted query's
+// sha256Hash extension.
+func persistedHash(p *graphql.RawParams) ([]byte, bool) {
+	m, _ := p.Extensions["persistedQuery"].(map[string]any)
+	h, _ := m["sha256Hash"].(string)
+	b, err := hex.DecodeString(h)
+	return b, err == nil && len(b) == sha256.Size
+}
+
+// recording is what one executing request tells the response cache: the
+// documents its resolvers returned, whether it read a live field, and,
+// once executed, the response's bytes if it may be stored.
+type recording struct {
+	mu          sync.Mutex
+	docs        []docKey
+	hits        bool
+	uncacheable bool
+	body        []byte // set when storable
+	operation   string
+	ttl         time.Duration
+}
+
+type recordingKey struct{}
+
+func withRecording(ctx context.Context, r *recording) context.Context {
+	return context.WithValue(ctx, recordingKey{}, r)
+}
+
+func recordingOf(ctx context.Context) *recording {
+	r, _ := ctx.Value(recordingKey{}).(*recording)
+	return r
+}
+
+// add notes documents the response is built from.
+func (r *recording) add(kind string, ids ...int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		r.docs = append(r.docs, docKey{kind, id})
+	}
+}
+
+func (r *recording) set(f func(r *recording)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r)
+}
+
+// responseRecorder is the gqlgen extension that fills each request's
+// recording: it must be added after every extension that changes the
+// response (telemetry's cost), so that it sees the response as the cache
+// will serve it.
+type responseRecorder struct{ c *ResponseCache }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.FieldInterceptor
+	graphql.ResponseInterceptor
+} = responseRecorder{}
+
+func (responseRecorder) ExtensionName() string                   { return "ResponseCacheRecorder" }
+func (responseRecorder) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptField notes the documents a field is built from and whether it
+// is live. A root field's ids are noted before it runs, so that a response
+// saying "no such product" is dropped once the product is created.
+func (responseRecorder) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	rec := recordingOf(ctx)
+	if rec == nil {
+		return next(ctx)
+	}
+	fc := graphql.GetFieldContext(ctx)
+	noteField(rec, fc)
+	res, err := next(ctx)
+	noteResult(rec, res)
+	return res, err
+}
+
+// noteField notes what a field says about the response before it runs.
+func noteField(rec *recording, fc *graphql.FieldContext) {
+	switch fc.Object + "." + fc.Field.Name {
+	case "Product.stock", "Product.options":
+		rec.set(func(r *recording) { r.uncacheable = true }) // read live, by design
+	case "Query.categoryProducts":
+		// A new product joins a listing without any invalidation of its
+		// category: listings are read live.
+		rec.set(func(r *recording) { r.uncacheable = true })
+	case "Product.hits":
+		rec.set(func(r *recording) { r.hits = true })
+	case "Query.product", "Query.seller", "Query.category":
+		if id, ok := fc.Args["id"].(int64); ok {
+			rec.add(fc.Field.Name, id)
+		}
+	case "Query.products":
+		if ids, ok := fc.Args["ids"].([]int64); ok {
+			rec.add("product", ids...)
+		}
+	}
+}
+
+// noteResult notes the documents a resolver returned.
+func noteResult(rec *recording, res any) {
+	switch v := res.(type) {
+	case *store.Product:
+		if v != nil {
+			rec.add("product", v.ID)
+		}
+	case []*store.Product:
+		for _, p := range v {
+			if p != nil {
+				rec.add("product", p.ID)
+			}
+		}
+	case *store.Seller:
+		if v != nil {
+			rec.add("seller", v.ID)
+		}
+	case *store.Category:
+		if v != nil {
+			rec.add("category", v.ID)
+		}
+	}
+}
+
+// InterceptResponse keeps the bytes of a response the cache may store: a
+// query's, with no error, no live field, and hits only when they may be
+// stale.
+func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	rec := recordingOf(ctx)
+	if rec == nil || resp == nil || len(resp.Errors) > 0 || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	if op == nil || op.Operation != ast.Query {
+		return resp
+	}
+	body, err := json.Marshal(resp) // as gqlgen's transports write it
+	if err != nil {
+		return resp
+	}
+	rec.set(func(r *recording) {
+		if r.uncacheable || (r.hits && x.c.opt.HitsMaxStaleness <= 0) {
+			return
+		}
+		r.body, r.operation, r.ttl = body, op.Name, x.c.opt.MaxAge
+		if r.hits {
+			r.ttl = min(r.ttl, x.c.opt.HitsMaxStaleness)
+		}
+	})
+	return resp
+}
