@@ -62,6 +62,7 @@ type config struct {
 	flushMax      int64
 	sqlTimeout    time.Duration
 	dbMaxConns    int
+	maxInflight   int // GraphQL requests worked on at once; 0 for no bound (limits.go)
 	leaseTTL      time.Duration
 	fallbackMax   int
 	auditFraction float64
@@ -114,11 +115,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
-	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "0")); err != nil {
+	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", strconv.Itoa(store.DefaultMaxOpenConns()))); err != nil {
 		return c, fs, fmt.Errorf("DB_MAX_CONNS: %w", err)
 	}
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
-		"SQL connections open at once, 0 for no bound; more callers wait for one (DB_MAX_CONNS)")
+		"SQL connections open at once, 0 for no bound; more callers wait for one, within SQL_TIMEOUT (DB_MAX_CONNS)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
 		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
 	if err := parseViewsConfig(fs, env, &c); err != nil {
@@ -447,7 +448,8 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	mux.Handle("GET /healthz", healthz())
 	mux.Handle("GET /readyz", readyz(s))
 	mux.Handle("GET /metrics", s.tel.Handler())
-	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(hopt)))
+	mux.Handle("/query", graph.LimitInflight(graph.OverloadOptions{MaxInflight: c.maxInflight,
+		MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}, s.tel.Middleware(graph.NewHandler(hopt))))
 	if !c.production {
 		pg := playground.Handler("/query", log)
 		mux.Handle("GET /{$}", pg)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -194,3 +195,12 @@ func (d *DB) Ping(ctx context.Context) error {
 	defer cancel()
 	return unavailable(d.db.PingContext(ctx))
 }
+
+// DefaultMaxOpenConns is the bound of open connections a service should
+// use unless told otherwise: 4 per CPU, and at least 8. SQL is I/O-bound,
+// so a few connections per CPU keep the CPUs busy; more only queue inside
+// PostgreSQL, and an unbounded pool lets a burst of pages on the cache-off
+// path open more connections than PostgreSQL's max_connections allows
+// (100 by default), which fails statements as unavailable instead of
+// making them wait their turn here.
+func DefaultMaxOpenConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }

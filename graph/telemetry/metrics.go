@@ -14,6 +14,7 @@ type metrics struct {
 	graphqlRequests *prometheus.CounterVec   // operation, code
 	graphqlDuration *prometheus.HistogramVec // operation
 	breakerChanges  *prometheus.CounterVec   // state
+	overloaded      prometheus.Counter
 }
 
 // Buckets, in the unit of each histogram.
@@ -69,8 +70,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "catalog_redis_breaker_transitions_total",
 			Help: "Changes of the Redis circuit breaker's state, by the state entered.",
 		}, []string{"state"}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "catalog_graphql_overloaded_total",
+			Help: "GraphQL requests refused with 503 OVERLOADED because MAX_INFLIGHT requests were already in flight.",
+		}),
 	}
 	reg.MustRegister(m.cacheRequests, m.batchSize, m.redisDuration, m.redisErrors, m.sqlDuration,
-		m.sqlErrors, m.graphqlRequests, m.graphqlDuration, m.breakerChanges)
+		m.sqlErrors, m.graphqlRequests, m.graphqlDuration, m.breakerChanges, m.overloaded)
 	return m
 }
+
+// Overloaded counts a request refused at the edge because the service was
+// at capacity; it is graph.OverloadOptions.OnRefuse.
+func (t *Telemetry) Overloaded() { t.m.overloaded.Inc() }
