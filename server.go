@@ -435,7 +435,8 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
 		Hook: crashHook(c.crashAt, log)}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
-		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions()}
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
+		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}}
 	if s.viewLimit != nil {
 		resolver.ViewLimit = s.viewLimit
 	}
@@ -448,8 +449,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	mux.Handle("GET /healthz", healthz())
 	mux.Handle("GET /readyz", readyz(s))
 	mux.Handle("GET /metrics", s.tel.Handler())
-	mux.Handle("/query", graph.LimitInflight(graph.OverloadOptions{MaxInflight: c.maxInflight,
-		MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}, s.tel.Middleware(graph.NewHandler(hopt))))
+	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(hopt)))
 	if !c.production {
 		pg := playground.Handler("/query", log)
 		mux.Handle("GET /{$}", pg)

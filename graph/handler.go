@@ -46,6 +46,9 @@ type HandlerOptions struct {
 	// Extensions are added to the GraphQL server after its own, in order:
 	// metrics, traces and the cost extension (graph/telemetry).
 	Extensions []graphql.HandlerExtension
+	// Overload bounds the requests worked on at once (LimitInflight), past
+	// CORS, so that a page of an allowed origin can read a refusal.
+	Overload OverloadOptions
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -86,7 +89,7 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
 	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
-	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
+	h = LimitInflight(opt.Overload, guard(lim.MaxBodyBytes, lim.MaxTokens, h))
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }
 
@@ -99,7 +102,7 @@ func corsFor(origins []string) *cors.Cors {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: []string{"Content-Type", "Authorization", reqlog.Header},
-		ExposedHeaders: []string{reqlog.Header},
+		ExposedHeaders: []string{reqlog.Header, "Retry-After"},
 		MaxAge:         600,
 	}
 	if len(origins) == 0 {
