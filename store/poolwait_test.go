@@ -72,6 +72,19 @@ func TestPoolWaitsDoNotOpenBreaker(t *testing.T) {
 	}
 }
 
+// A Redis that refuses connections still opens the breaker with the same
+// small pool.
+func TestRefusedRedisOpensBreakerDespitePoolWaits(t *testing.T) {
+	c, p := gatedCache(t, 100*time.Millisecond)
+	p.Cut()
+	for round := 0; round < 5 && c.BreakerState() != "open"; round++ {
+		storm(c, 20)
+	}
+	if s := c.BreakerState(); s != "open" {
+		t.Fatalf("breaker %s after 5 storms on a refusing Redis, want open", s)
+	}
+}
+
 // A hung Redis still opens the breaker with the same small pool: the reads
 // holding the connections time out on the socket, which counts, while the
 // reads queued behind them give up waiting, which does not.
