@@ -43,7 +43,7 @@ func parseLimits(fs *flag.FlagSet, c *config, env func(key, def string) string) 
 		return fmt.Errorf("MAX_BODY_BYTES: %w", err)
 	}
 	fs.Int64Var(&l.MaxBodyBytes, "max-body-bytes", n, "largest request body, in bytes (MAX_BODY_BYTES)")
-	return nil
+	return parseOverload(fs, c, env)
 }
 
 func (c *config) setEnv(s string) error {

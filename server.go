@@ -62,6 +62,7 @@ type config struct {
 	flushMax      int64
 	sqlTimeout    time.Duration
 	dbMaxConns    int
+	maxInflight   int // GraphQL requests worked on at once; 0 for no bound (limits.go)
 	leaseTTL      time.Duration
 	fallbackMax   int
 	auditFraction float64
@@ -119,11 +120,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
 	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
 		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
-	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "0")); err != nil {
+	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", strconv.Itoa(store.DefaultMaxOpenConns()))); err != nil {
 		return c, fs, fmt.Errorf("DB_MAX_CONNS: %w", err)
 	}
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
-		"SQL connections open at once, 0 for no bound; more callers wait for one (DB_MAX_CONNS)")
+		"SQL connections open at once, 0 for no bound; more callers wait for one, within SQL_TIMEOUT (DB_MAX_CONNS)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
 		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
 	if err := parseViewsConfig(fs, env, &c); err != nil {
@@ -467,7 +468,8 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
 		Hook: crashHook(c.crashAt, log)}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
-		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions()}
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
+		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}}
 	if s.viewLimit != nil {
 		resolver.ViewLimit = s.viewLimit
 	}

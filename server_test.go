@@ -16,6 +16,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/loaders"
+	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
 
@@ -180,8 +181,8 @@ func TestViewsConfig(t *testing.T) {
 // DB_MAX_CONNS bounds the SQL pool; it must be a number.
 func TestDBMaxConnsConfig(t *testing.T) {
 	c, _, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard)
-	if err != nil || c.dbMaxConns != 0 {
-		t.Errorf("default: %d, %v; want 0 (no bound)", c.dbMaxConns, err)
+	if err != nil || c.dbMaxConns != store.DefaultMaxOpenConns() || c.dbMaxConns < 8 {
+		t.Errorf("default: %d, %v; want %d", c.dbMaxConns, err, store.DefaultMaxOpenConns())
 	}
 	c, _, err = parseConfig("t", []string{"-db-max-conns", "8"},
 		func(k string) string { return map[string]string{"DB_MAX_CONNS": "24"}[k] }, io.Discard)

@@ -50,6 +50,9 @@ type HandlerOptions struct {
 	// they produced (see ResponseCache.Middleware); the handler also tells
 	// it of the views this instance counts. Nil executes every request.
 	ResponseCache *ResponseCache
+	// Overload bounds the requests worked on at once (LimitInflight), past
+	// CORS, so that a page of an allowed origin can read a refusal.
+	Overload OverloadOptions
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -97,7 +100,7 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	if opt.ResponseCache != nil {
 		h = opt.ResponseCache.Middleware(h)
 	}
-	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
+	h = LimitInflight(opt.Overload, guard(lim.MaxBodyBytes, lim.MaxTokens, h))
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }
 
@@ -110,7 +113,7 @@ func corsFor(origins []string) *cors.Cors {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: []string{"Content-Type", "Authorization", reqlog.Header},
-		ExposedHeaders: []string{reqlog.Header},
+		ExposedHeaders: []string{reqlog.Header, "Retry-After"},
 		MaxAge:         600,
 	}
 	if len(origins) == 0 {

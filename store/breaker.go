@@ -49,7 +49,9 @@ func newBreaker(opt BreakerOptions, onOpen func()) *gobreaker.TwoStepCircuitBrea
 		},
 		IsSuccessful: redisAnswered,
 		IsExcluded: func(err error) bool {
-			return errors.Is(err, context.Canceled) // the caller went away
+			// The caller went away, or waited for one of the service's own
+			// connections: neither says anything about Redis.
+			return errors.Is(err, context.Canceled) || errors.Is(err, ErrPoolWait)
 		},
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			if to == gobreaker.StateOpen {

@@ -105,8 +105,11 @@ func newCluster(rawURL string, opt RedisOptions) (redis.UniversalClient, error) 
 	o.MaxRetries = -1
 	o.DialerRetries = 1
 	o.MaxRedirects = clusterRedirects
+	if o.PoolSize == 0 { // not set by the URL's pool_size
+		o.PoolSize = poolSize
+	}
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewClusterClient(o), nil
+	return gate(redis.NewClusterClient(o), o.PoolSize, opt.Timeout), nil
 }
 
 // forEachMaster calls fn with rdb, or on a cluster with each master's own

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,8 @@ func open(rawURL string) (*DB, error) {
 // opens a connection and closes it after use, which on PostgreSQL forks a
 // backend each time (bench: 348 connections closed in 5 s of product pages
 // falling back to SQL, and "database unavailable" from the dial timeouts).
-// The number of open connections stays unbounded, as before.
+// The number of open connections is bounded by SetMaxOpenConns alone
+// (see DefaultMaxOpenConns).
 const maxIdleConns = 32
 
 // keepIdle sizes the pool's idle connections, and closes those unused for
@@ -194,3 +196,14 @@ func (d *DB) Ping(ctx context.Context) error {
 	defer cancel()
 	return unavailable(d.db.PingContext(ctx))
 }
+
+// DefaultMaxOpenConns is the bound of open connections a service should
+// set unless told otherwise (DB_MAX_CONNS): 4 per CPU, and at least 8. SQL
+// waits on I/O, so a few connections per CPU keep the CPUs busy; more only
+// queue inside PostgreSQL. Measured with the cache off, 32 product pages in
+// flight on 2 CPUs (PostgreSQL on the same machine): 4 connections serve
+// 851 pages a second, 8 serve 1,098, 16 serve 1,043, 32 serve 911. An
+// unbounded pool instead lets a burst of such pages open more connections
+// than PostgreSQL's max_connections (100 by default) allows, and fail as
+// unavailable rather than wait their turn here.
+func DefaultMaxOpenConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }

@@ -47,7 +47,9 @@ const poolSize = 128
 // The go-redis defaults suit a primary store, not a cache: a 5 s read
 // timeout that a context deadline does not cut short, and three retries.
 // Here a context deadline bounds socket reads (ContextTimeoutEnabled), the
-// read and write timeouts are short, and retries are off.
+// read and write timeouts are short, and retries are off. A gate in front
+// of the pool (poolGate) makes a call that gives up waiting for one of the
+// client's connections fail with ErrPoolWait, which is not a Redis failure.
 func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 50 * time.Millisecond
@@ -70,7 +72,7 @@ func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
 	o.MaxRetries = -1
 	o.DialerRetries = 1
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewClient(o), nil
+	return gate(redis.NewClient(o), o.PoolSize, opt.Timeout), nil
 }
 
 // RedisCounter is a go-redis hook that counts round trips (a command sent

@@ -15,6 +15,7 @@ type metrics struct {
 	graphqlDuration *prometheus.HistogramVec // operation
 	breakerChanges  *prometheus.CounterVec   // state
 	respCache       *prometheus.CounterVec   // result
+	overloaded      prometheus.Counter
 }
 
 // Buckets, in the unit of each histogram.
@@ -74,9 +75,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "catalog_response_cache_requests_total",
 			Help: "GraphQL requests by what the response cache did: hit, miss (executed and stored), bypass (not looked up), uncacheable (executed, not stored).",
 		}, []string{"result"}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "catalog_graphql_overloaded_total",
+			Help: "GraphQL requests refused with 503 OVERLOADED because MAX_INFLIGHT requests were already in flight.",
+		}),
 	}
 	reg.MustRegister(m.respCache)
 	reg.MustRegister(m.cacheRequests, m.batchSize, m.redisDuration, m.redisErrors, m.sqlDuration,
-		m.sqlErrors, m.graphqlRequests, m.graphqlDuration, m.breakerChanges)
+		m.sqlErrors, m.graphqlRequests, m.graphqlDuration, m.breakerChanges, m.overloaded)
 	return m
 }
+
+// Overloaded counts a request refused at the edge because the service was
+// at capacity; it is graph.OverloadOptions.OnRefuse.
+func (t *Telemetry) Overloaded() { t.m.overloaded.Inc() }
