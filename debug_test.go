@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -27,17 +28,37 @@ func getCosts(t *testing.T, base string) costsJSON {
 }
 
 // /debug/costs counts the requests served and what they cost: a cold
-// product is SQL and Redis, the same product warm is Redis only.
+// product is SQL and Redis; the same product warm is one MGET without the
+// near and response caches, and nothing at all with them (the defaults).
 func TestDebugCosts(t *testing.T) {
-	base, _ := start(t, map[string]string{
-		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-		"REDIS_URL":            storetest.RedisURL(t),
-		"REDIS_PREFIX":         storetest.Prefix(t, storetest.RedisURL(t)),
-		"DEMO_PRODUCTS":        "20",
-		"VIEWS_FLUSH_INTERVAL": "1h", // no background statements during the test
-		"REDIS_TIMEOUT":        "1s", // a loaded CI machine must not time out healthy calls
-	})
-	waitCacheOpen(t, base)
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		warmMGETs  int64
+		warmRounds int64
+	}{
+		{"without the in-process caches", map[string]string{"NEAR_CACHE_SIZE": "0", "RESPONSE_CACHE_SIZE": "0"}, 1, 1},
+		{"defaults", nil, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{
+				"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+				"REDIS_URL":            storetest.RedisURL(t),
+				"REDIS_PREFIX":         storetest.Prefix(t, storetest.RedisURL(t)),
+				"DEMO_PRODUCTS":        "20",
+				"VIEWS_FLUSH_INTERVAL": "1h", // no background statements during the test
+				"REDIS_TIMEOUT":        "1s", // a loaded CI machine must not time out healthy calls
+			}
+			maps.Copy(env, tc.env)
+			base, _ := start(t, env)
+			waitCacheOpen(t, base)
+			checkCosts(t, base, tc.warmRounds, tc.warmMGETs)
+		})
+	}
+}
+
+func checkCosts(t *testing.T, base string, warmRounds, warmMGETs int64) {
+	t.Helper()
 	q := `"{ product(id: \"3\") { id name } }"`
 	c0 := getCosts(t, base)
 	post(t, base, q)
@@ -50,11 +71,11 @@ func TestDebugCosts(t *testing.T) {
 	if cold := c1.SQLStatements - c0.SQLStatements; cold != 3 {
 		t.Errorf("cold product: %d SQL statements, want 3 (products, images, tags)", cold)
 	}
-	if sql, rt := c2.SQLStatements-c1.SQLStatements, c2.RedisRoundTrips-c1.RedisRoundTrips; sql != 0 || rt != 1 {
-		t.Errorf("warm product: %d SQL, %d Redis round trips; want 0 and 1", sql, rt)
+	if sql, rt := c2.SQLStatements-c1.SQLStatements, c2.RedisRoundTrips-c1.RedisRoundTrips; sql != 0 || rt != warmRounds {
+		t.Errorf("warm product: %d SQL, %d Redis round trips; want 0 and %d", sql, rt, warmRounds)
 	}
-	if c2.RedisCommands["mget"]-c1.RedisCommands["mget"] != 1 {
-		t.Errorf("warm product: commands %v then %v, want one more MGET", c1.RedisCommands, c2.RedisCommands)
+	if c2.RedisCommands["mget"]-c1.RedisCommands["mget"] != warmMGETs {
+		t.Errorf("warm product: commands %v then %v, want %d more MGET", c1.RedisCommands, c2.RedisCommands, warmMGETs)
 	}
 	res, err := http.Get(base + "/debug/pprof/")
 	if err != nil {

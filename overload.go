@@ -8,17 +8,18 @@ import (
 	"time"
 )
 
-// defaultMaxInflight is MAX_INFLIGHT unless set: 32 GraphQL requests at
-// once per CPU. A page answered by the response or near cache costs under
-// 100 µs of CPU, so the bound is there for pages that execute and miss: on
-// 2 CPUs (go run ./bench -mode closed -connections 32 detail, 10,000
-// products, caches warm) 16 in flight served 11,353 pages/s and 64 served
-// 12,608, p99 11 ms either way. Before the near and response caches, past
-// 16 in flight (then 1,058 pages/s) pages only waited longer for CPU, their
-// Redis calls outlived REDIS_TIMEOUT and the breaker sent pages to SQL; the
-// breaker no longer counts pool waits, and 32 per CPU keeps a miss storm to
-// what the SQL pool and fallback bound can take.
-func defaultMaxInflight() int { return 32 * runtime.GOMAXPROCS(0) }
+// defaultMaxInflight is MAX_INFLIGHT unless set: 8 GraphQL requests at once
+// per CPU. The bound is for pages that miss and execute: measured on 2 CPUs
+// before the near and response caches (go run ./bench -mode closed detail,
+// 10,000 products), product pages a second by requests in flight: 4 → 570,
+// 8 → 881, 16 → 1,058 (p99 37 ms), 32 → 642 (p99 254 ms): past 16 the
+// pages only wait longer, for CPU, until their Redis calls outlive
+// REDIS_TIMEOUT, the circuit breaker opens and every page is read from SQL.
+// Pages the caches answer cost under 100 µs of CPU and lose little to it:
+// with the caches warm, a closed loop of 32 connections served 11,353
+// pages/s at 16 in flight and 12,608 at 64, p99 11 ms either way, with no
+// refusal (a request waits up to overloadWait for a place).
+func defaultMaxInflight() int { return 8 * runtime.GOMAXPROCS(0) }
 
 // overloadWait is how long a request that finds MAX_INFLIGHT requests in
 // flight waits for one of them to finish before it is refused: at
