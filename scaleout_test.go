@@ -42,8 +42,8 @@ func TestConfigRedisCluster(t *testing.T) {
 
 // Two instances, each a process of its own, share one Redis Cluster and one
 // PostgreSQL database. Writes, reads and views are spread over both: no read
-// through either instance is older than a write acknowledged through either,
-// and once both have stopped (SIGTERM: each flushes what it holds), SQL
+// through the instance that acknowledged a write is older than it, a read
+// through the other catches up within a Pub/Sub delivery, and once both have stopped (SIGTERM: each flushes what it holds), SQL
 // holds exactly the views they acknowledged.
 func TestInstancesShareACluster(t *testing.T) {
 	if testing.Short() {
@@ -54,9 +54,11 @@ func TestInstancesShareACluster(t *testing.T) {
 	// 2-core CI machine running the race detector must not look failed.
 	f := startFleet(t, storetest.ClusterURL(t), "1s")
 	r := f.load(t, 5*time.Second, nil)
-	if n := r.StaleReads(); n != 0 {
-		t.Errorf("%d stale reads, want 0", n)
-	}
+	// Each instance's near cache hears of the other's writes through the
+	// invalidation stream, one Pub/Sub delivery later; on a healthy
+	// cluster that is milliseconds, and 1 s is a bound a loaded machine
+	// cannot reach while the stream works.
+	staleOnlyElsewhere(t, r, time.Second)
 	if r.views.ambiguous != 0 {
 		t.Errorf("%d views answered UNAVAILABLE by a healthy cluster", r.views.ambiguous)
 	}
@@ -96,16 +98,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	// instance fences its own cache reads, but the other instance serves the
 	// old document until the outbox delivers the invalidation: every 250 ms
 	// once Redis answers, behind a breaker that waits 1 s before it tries.
-	var lag time.Duration
-	for _, s := range r.Stale() {
-		reader, writer := s.Read.Client%2, (s.Missed.Client+int(s.Missed.Value))%2
-		lag = max(lag, s.Lag())
-		if reader == writer || s.Lag() > 2*time.Second {
-			t.Errorf("stale read through instance %d of product %d, %v after instance %d acknowledged the write; "+
-				"want only through the other instance, within 2 s", reader, s.Read.Product, s.Lag(), writer)
-		}
-	}
-	t.Logf("%d stale reads through the other instance, the latest %v after the write", r.StaleReads(), lag)
+	staleOnlyElsewhere(t, r, 2*time.Second)
 	after := 0
 	for _, e := range r.Reads {
 		if e.Start.After(done) {
@@ -122,6 +115,24 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 		t.Errorf("SQL holds %d new views; want the %d acknowledged, plus at most the %d UNAVAILABLE",
 			got, r.views.acked, r.views.ambiguous)
 	}
+}
+
+// staleOnlyElsewhere fails t unless every stale read of r went through the
+// instance that did not acknowledge the write it missed, and started
+// within bound of that acknowledgement: the instance that wrote never
+// serves what it overwrote, the other catches up within bound.
+func staleOnlyElsewhere(t *testing.T, r fleetResult, bound time.Duration) {
+	t.Helper()
+	var lag time.Duration
+	for _, s := range r.Stale() {
+		reader, writer := s.Read.Client%2, (s.Missed.Client+int(s.Missed.Value))%2
+		lag = max(lag, s.Lag())
+		if reader == writer || s.Lag() > bound {
+			t.Errorf("stale read through instance %d of product %d, %v after instance %d acknowledged the write; "+
+				"want only through the other instance, within %v", reader, s.Read.Product, s.Lag(), writer, bound)
+		}
+	}
+	t.Logf("%d stale reads through the other instance, the latest %v after the write", r.StaleReads(), lag)
 }
 
 // drain stops the instances and makes sure SQL holds what they counted: a

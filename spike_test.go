@@ -28,6 +28,13 @@ import (
 // afterwards the service serves normally. Redis calls time out after 1 s,
 // as in the other load tests: here Redis is healthy, and what is measured
 // is how the service handles its own overload.
+//
+// The response cache is off: the bound protects pages that execute. A page
+// the response cache answers costs about what a refusal costs, so a spike
+// of those is bounded by net/http itself, before any handler runs, and
+// shedding at the edge neither helps nor can be measured (with it on, 1.5
+// times the closed loop under the race detector queued refusals and pages
+// alike for most of a second before the handler).
 func TestSpikeShedAtTheEdge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
@@ -36,7 +43,7 @@ func TestSpikeShedAtTheEdge(t *testing.T) {
 	redisURL := storetest.RedisURL(t)
 	base, _ := start(t, map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
 		"REDIS_URL": redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL), "REDIS_TIMEOUT": "1s",
-		"SQL_TIMEOUT": "10s", "DEMO_PRODUCTS": strconv.Itoa(products)})
+		"SQL_TIMEOUT": "10s", "DEMO_PRODUCTS": strconv.Itoa(products), "RESPONSE_CACHE_SIZE": "0"})
 	warmPages(t, base, products)
 	bound := defaultMaxInflight()
 	closed := phase(t, base, products, vegeta.ConstantPacer{}, bound, 2*time.Second)
