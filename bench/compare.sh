@@ -62,7 +62,9 @@ SCENARIOS=${SCENARIOS:-detail batch listing views mixed}
 # under 100 even if all fill their pools at once.
 # VIEW_RATE_LIMIT=0: the load generator is one client, and its views must
 # count to measure the counter, not the per-client limit.
-SERVER_ENV=${SERVER_ENV-REDIS_TIMEOUT=500ms DB_MAX_CONNS=20 VIEW_RATE_LIMIT=0}
+# CATALOG_ENV=production: measured as deployed (JSON logs, 1 access log
+# line in 100, no extensions.cost); /debug/costs stays on (DEBUG_ENDPOINTS).
+SERVER_ENV=${SERVER_ENV-REDIS_TIMEOUT=500ms DB_MAX_CONNS=20 VIEW_RATE_LIMIT=0 CATALOG_ENV=production}
 # What makes "today's design" of the same binary: the read path before the
 # near cache and the response cache.
 TODAY_ENV=${TODAY_ENV-NEAR_CACHE_SIZE=0 RESPONSE_CACHE_SIZE=0}
@@ -227,11 +229,12 @@ stop
 # warnings SLUG: how many warnings the service logged, and the commonest.
 warnings() {
   local n
-  n=$(grep -c 'level=WARN\|level=ERROR' "$OUT/$1.log" || true)
+  n=$(grep -c 'level=WARN\|level=ERROR\|"level":"WARN"\|"level":"ERROR"' "$OUT/$1.log" || true)
   printf '%s' "$n"
   if [ "$n" -gt 0 ]; then
-    printf ' (most: %s)' "$(grep 'level=WARN\|level=ERROR' "$OUT/$1.log" |
-      sed -e 's/.*msg="\([^"]*\)".*err="[^"]*: \([^":]*\)".*/\1: \2/' -e 's/.*msg="\([^"]*\)".*/\1/' |
+    printf ' (most: %s)' "$(grep 'level=WARN\|level=ERROR\|"level":"WARN"\|"level":"ERROR"' "$OUT/$1.log" |
+      sed -e 's/.*msg="\([^"]*\)".*err="[^"]*: \([^":]*\)".*/\1: \2/' -e 's/.*msg="\([^"]*\)".*/\1/' \
+        -e 's/.*"msg":"\([^"]*\)".*/\1/' |
       sort | uniq -c | sort -rn | head -3 | awk '{$1=$1 "×"; print}' | paste -sd '#' | sed 's/#/, /g')"
   fi
 }
