@@ -21,12 +21,17 @@ import (
 // refusal (a request waits up to overloadWait for a place).
 func defaultMaxInflight() int { return 8 * runtime.GOMAXPROCS(0) }
 
-// overloadWait is how long a request that finds MAX_INFLIGHT requests in
-// flight waits for one of them to finish before it is refused: at
-// capacity a place frees about every millisecond, so a few milliseconds
-// let through a burst that arrives in a momentary gap, while a spike is
-// still refused in far less time than a page takes to serve.
-const overloadWait = 5 * time.Millisecond
+// A request that finds MAX_INFLIGHT requests in flight waits for a place
+// in a queue of overloadQueue per place, for at most overloadWait; past
+// the queue it is refused at once. A client that keeps more requests in
+// flight than there are places (a closed loop of 32 connections against 16
+// places, pages of 20 ms) then waits a page or two instead of being
+// refused, while a spike fills the queue in milliseconds and what is
+// beyond it is refused without waiting.
+const (
+	overloadQueue = 4
+	overloadWait  = 100 * time.Millisecond
+)
 
 // parseOverload reads the bound of requests in flight (MAX_INFLIGHT).
 func parseOverload(fs *flag.FlagSet, c *config, env func(key, def string) string) error {

@@ -469,7 +469,8 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		Hook: crashHook(c.crashAt, log)}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
 		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
-		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}}
+		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxQueue: overloadQueue * c.maxInflight,
+			MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}}
 	if s.viewLimit != nil {
 		resolver.ViewLimit = s.viewLimit
 	}

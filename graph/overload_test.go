@@ -104,19 +104,33 @@ func TestLimitInflightBoundsConcurrency(t *testing.T) {
 	}
 }
 
-// A request that finds every place taken waits up to MaxWait for one.
-func TestLimitInflightWaitsBriefly(t *testing.T) {
+// A request that finds every place taken waits up to MaxWait for one, in a
+// queue of MaxQueue; one past the queue is refused at once.
+func TestLimitInflightQueue(t *testing.T) {
 	next := newBlocking()
-	h := graph.LimitInflight(graph.OverloadOptions{MaxInflight: 1, MaxWait: time.Minute}, next)
+	var refused atomic.Int64
+	h := graph.LimitInflight(graph.OverloadOptions{MaxInflight: 1, MaxQueue: 1, MaxWait: time.Minute,
+		OnRefuse: func() { refused.Add(1) }}, next)
 	var wg sync.WaitGroup
 	wg.Go(func() { post(h, http.MethodPost) })
 	<-next.entered
-	codes := make(chan int, 1)
-	go func() { codes <- post(h, http.MethodPost).Code }()
-	time.Sleep(10 * time.Millisecond) // most likely waiting by now; served either way
+	// Two more: one waits in the queue, the other finds it full and is
+	// refused at once, while the first still holds the only place.
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { codes <- post(h, http.MethodPost).Code }()
+	}
+	select {
+	case c := <-codes:
+		if c != http.StatusServiceUnavailable || refused.Load() != 1 {
+			t.Errorf("a request past the queue: %d, %d refused; want 503 and 1", c, refused.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request was refused while the place and the queue were taken")
+	}
 	close(next.release)
 	if c := <-codes; c != http.StatusOK {
-		t.Errorf("waiting request: %d, want 200", c)
+		t.Errorf("the queued request: %d, want 200", c)
 	}
 	wg.Wait()
 }
