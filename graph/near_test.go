@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 	"catalog-bff/store/storetest/history"
 )
 
@@ -197,4 +199,52 @@ func (l *dropLog) delays(t *testing.T, writes []history.Event) (afterAck, afterS
 	slices.Sort(out)
 	slices.Sort(fromStart)
 	return out, fromStart
+}
+
+// One instance loses Redis (its connection cut: its invalidation stream
+// with it) while another writes. The first stops serving from its near
+// cache at once: no read returns what the write replaced, though the
+// invalidation was published while it could not hear. Once Redis answers
+// again its stream resumes, the near cache refills, and a later write
+// reaches it through the stream.
+func TestNearCacheAcrossStreamLoss(t *testing.T) {
+	u, _ := url.Parse(storetest.RedisURL(t))
+	proxy := storetest.NewProxy(t, u.Host)
+	writer := newTestServer(t, store.Postgres, serverOptions{near: true, background: true})
+	reader := newTestServer(t, store.Postgres, serverOptions{near: true, background: true, db: writer.db,
+		prefix: writer.prefix, redisURL: proxy.RedisURL(t, u.String()), redisTimeout: 200 * time.Millisecond})
+	price := func() int64 {
+		t.Helper()
+		p, err := reader.price(t, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	price()
+	hits := reader.near.Stats().Hits
+	price()
+	if reader.near.Stats().Hits == hits {
+		t.Fatal("the warm read did not come from the near cache")
+	}
+
+	proxy.Cut()
+	storetest.Eventually(t, 10*time.Second, "the reader to notice its stream is gone", func() bool { return !reader.near.Live() })
+	if err := writer.setPrice(t, 3, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if got := price(); got != 4242 {
+		t.Errorf("while the reader's stream was down: price %d, want the written 4242", got)
+	}
+
+	proxy.Restore(t)
+	storetest.Eventually(t, 30*time.Second, "the reader's near cache to serve again", reader.near.Live)
+	storetest.Eventually(t, 30*time.Second, "the near cache to refill", func() bool {
+		before := reader.near.Stats().Hits
+		return price() == 4242 && reader.near.Stats().Hits > before
+	})
+	if err := writer.setPrice(t, 3, 4343); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Eventually(t, 2*time.Second, "the next write to reach the reader through the stream", func() bool { return price() == 4343 })
 }
