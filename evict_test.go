@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// A Redis that evicts any key under memory pressure (allkeys-lru, a common
+// cache setting) would drop the view counter's queue with views in it. The
+// service sees the policy at start, says so in one error line naming the
+// setting, and counts views in process, flushed straight to SQL: with Redis
+// evicting cache entries throughout (2 MB for a catalogue's pages), SQL
+// ends up holding exactly the views the clients were told were counted.
+func TestViewsExactOnAnEvictingRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	redisURL := storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+	dbURL := storetest.DatabaseURL(t, store.Postgres)
+	const products = 3000
+	c := startChild(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL,
+		"DEMO_PRODUCTS": fmt.Sprint(products), "VIEWS_FLUSH_INTERVAL": "200ms", "VIEW_RATE_LIMIT": "0",
+		"REDIS_TIMEOUT": "1s"})
+	before := sqlHits(t, dbURL, products)
+	client := &http.Client{Timeout: 10 * time.Second}
+	var acked, failed atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(3 * time.Second)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(stop); i++ {
+				id := 1 + (i*7+w*101)%products
+				q := fmt.Sprintf(`{"query":"mutation { recordView(productId: \"%d\") { id hits } }"}`, id)
+				if w%2 == 1 { // the other half reads whole pages, filling the cache past its memory
+					q = fmt.Sprintf(`{"query":"{ product(id: \"%d\") { id name description images { url alt } tags seller { name } category { name parent { name } } } }"}`, id)
+				}
+				res, err := client.Post(c.base+"/query", "application/json", strings.NewReader(q))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				ok := res.StatusCode == 200
+				res.Body.Close()
+				if w%2 == 0 {
+					if ok {
+						acked.Add(1)
+					} else {
+						failed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM) // the last views flush as it stops
+	if how := c.wait(t, 30*time.Second); how != "exit 0" {
+		t.Fatalf("the service ended with %s; logs:\n%s", how, c.logs)
+	}
+	rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	stats, _ := rdb.Info(context.Background(), "stats").Result()
+	if !regexp.MustCompile(`evicted_keys:[1-9]`).MatchString(stats) {
+		t.Errorf("Redis evicted nothing: the test did not put it under memory pressure; logs:\n%s", c.logs)
+	}
+	after := sqlHits(t, dbURL, products)
+	var added int64
+	for id, n := range after {
+		added += n - before[id]
+	}
+	t.Logf("%d views acknowledged, %d failed, %d in SQL", acked.Load(), failed.Load(), added)
+	if added != acked.Load() || acked.Load() < 50 || failed.Load() != 0 {
+		t.Errorf("SQL holds %d new views, %d were acknowledged (%d failed); want them equal, some, none failed", added, acked.Load(), failed.Load())
+	}
+	if logs := c.logs.String(); !strings.Contains(logs, "maxmemory-policy") || !strings.Contains(logs, "allkeys-lru") {
+		t.Errorf("no log line names the eviction policy:\n%s", logs)
+	}
+}
