@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,6 +45,9 @@ func startChild(t *testing.T, env map[string]string) *child {
 	t.Helper()
 	env = maps.Clone(env)
 	env["PORT"] = freePort(t)
+	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
+		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
+	}
 	env[childEnv] = "1"
 	c := &child{cmd: exec.Command(os.Args[0]), logs: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Env = os.Environ()

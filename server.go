@@ -60,6 +60,7 @@ type config struct {
 	adminTokens   string
 	flushInterval time.Duration
 	flushMax      int64
+	spillFile     string // VIEWS_SPILL_FILE
 	sqlTimeout    time.Duration
 	dbMaxConns    int
 	maxInflight   int // GraphQL requests worked on at once; 0 for no bound (limits.go)
@@ -225,6 +226,8 @@ func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *con
 	}
 	fs.Int64Var(&c.flushMax, "views-flush-max", c.flushMax,
 		"flush sooner once more views than this wait (VIEWS_FLUSH_MAX)")
+	fs.StringVar(&c.spillFile, "views-spill-file", env("VIEWS_SPILL_FILE", "catalog-views.spill.json"),
+		"where views counted in process go when SQL does not take them before the process stops; the next start applies them (VIEWS_SPILL_FILE)")
 	return nil
 }
 
@@ -279,6 +282,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer stopFlusher()
 	err = serve(ctx, c, costs.wrap(newHandler(svc, c, log)), log)
 	stopFlusher() // after the last request: flushes what this process holds
+	if n := svc.counter.Lost(); n > 0 && err == nil {
+		err = fmt.Errorf("%d acknowledged views were written neither to SQL nor to %s", n, c.spillFile)
+	}
 	return err
 }
 
@@ -422,7 +428,7 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 // newCounter returns the view counter, over Redis when there is one.
 func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) *views.Counter {
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
-		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(c.crashAt, log)}
+		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(c.crashAt, log), SpillFile: c.spillFile}
 	if rdb != nil && !viewsMayEvict(rdb, log) {
 		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)

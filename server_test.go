@@ -54,6 +54,9 @@ func start(t *testing.T, env map[string]string) (base string, logs *syncBuffer) 
 	t.Helper()
 	port := freePort(t)
 	env["PORT"] = port
+	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
+		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
+	}
 	logs = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -63,6 +63,14 @@ type Options struct {
 	Timeout time.Duration
 	// FlushTimeout bounds each step of a flush. Default 5s.
 	FlushTimeout time.Duration
+	// DrainTimeout bounds the final flush when Run stops: it is retried
+	// until then, and what SQL has not taken is written to SpillFile.
+	// Default 20s, which fits a 30 s Kubernetes grace period.
+	DrainTimeout time.Duration
+	// SpillFile receives, at stop, the views counted in process that SQL
+	// did not take; the next Run applies it first. Empty: none, and such
+	// views are lost (Lost counts them).
+	SpillFile string
 	// Retention is how long view_batches keeps the record of an applied
 	// batch. Default 7 days.
 	Retention time.Duration
@@ -87,6 +95,7 @@ type Counter struct {
 	lastPrune time.Time
 	stats     counters
 	warn      throttle
+	lost      atomic.Int64 // views the last drain could not save
 }
 
 // New returns a Counter over opt's SQL and Redis.
@@ -102,6 +111,9 @@ func New(opt Options) *Counter {
 	}
 	if opt.FlushTimeout <= 0 {
 		opt.FlushTimeout = 5 * time.Second
+	}
+	if opt.DrainTimeout <= 0 {
+		opt.DrainTimeout = 20 * time.Second
 	}
 	if opt.Retention <= 0 {
 		opt.Retention = 7 * 24 * time.Hour

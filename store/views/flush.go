@@ -9,21 +9,23 @@ import (
 	"catalog-bff/store"
 )
 
-// Run is the flusher: it flushes once at start, which re-applies any batch
-// a crashed process left claimed, then every FlushInterval, and sooner when
-// more than FlushMax views wait. When ctx is done it flushes one last time,
-// under a fresh FlushTimeout, and returns. Errors are logged, and what failed
-// is retried at the next flush.
+// Run is the flusher: it applies a spill file an earlier process left,
+// flushes once at start, which re-applies any batch a crashed process left
+// claimed, then every FlushInterval, and sooner when more than FlushMax
+// views wait. When ctx is done it drains: it retries the final flush until
+// DrainTimeout, spills what SQL did not take (see drain) and returns.
+// Errors are logged, and what failed is retried at the next flush.
 func (c *Counter) Run(ctx context.Context) {
 	t := time.NewTicker(c.opt.FlushInterval)
 	defer t.Stop()
 	for {
+		if err := c.replaySpill(ctx); err != nil && c.warn.allow(10*time.Second) {
+			c.opt.Logger.Warn("view counter: spill file not applied yet; retrying", "err", err)
+		}
 		c.flushAndLog(ctx)
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.FlushTimeout)
-			defer cancel()
-			c.flushAndLog(fctx)
+			c.lost.Store(c.drain(ctx))
 			return
 		case <-t.C:
 		case <-c.kick:

@@ -91,6 +91,20 @@ func (l *local) take() *localBatch {
 	return l.inflight
 }
 
+// snapshotAll returns copies of the batches not yet known to be in SQL:
+// the in-flight one and the collecting one, each under its id.
+func (l *local) snapshotAll() []localBatch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []localBatch
+	for _, b := range []*localBatch{l.inflight, l.cur} {
+		if b != nil && len(b.views) > 0 {
+			out = append(out, localBatch{id: b.id, views: maps.Clone(b.views)})
+		}
+	}
+	return out
+}
+
 // pending returns the views counted in process and not yet committed.
 func (l *local) pending() int64 {
 	l.mu.Lock()
