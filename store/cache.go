@@ -58,6 +58,8 @@ type Cache struct {
 	fenceMu sync.Mutex
 	fenced  atomic.Bool // written under fenceMu
 	epoch   int64       // counts Fence calls; under fenceMu
+
+	stats struct{ oomInvalidations atomic.Int64 }
 }
 
 // Strategy is how a Cache fills and invalidates.
@@ -410,12 +412,40 @@ func (c *Cache) Invalidate(ctx context.Context, invs []Invalidation) error {
 		args = append(args, c.channel(), encodeInvalidations(invs))
 		err = c.guard(func() error { return setNewerScript.Run(ctx, c.rdb, keys, args...).Err() })
 	}
+	if isOOM(err) {
+		err = c.invalidateFull(ctx, keys, invs)
+	}
 	if err != nil {
 		c.Fence() // an entry older than an acknowledged write may be in Redis
 		return fmt.Errorf("store: cache invalidate: %w", err)
 	}
 	return nil
 }
+
+// invalidateFull invalidates in a Redis that is out of memory under
+// noeviction, which refuses the markers' script: it deletes the entries
+// and announces the invalidations, two commands Redis still accepts when
+// full. Without a marker, a reader that read SQL before the write could put
+// its old row back, but not while Redis is full: its write-back is refused
+// as the markers were. So the write is delivered rather than left to fence
+// every read until memory frees.
+func (c *Cache) invalidateFull(ctx context.Context, keys []string, invs []Invalidation) error {
+	c.stats.oomInvalidations.Add(1)
+	return c.guard(func() error {
+		if err := c.del(ctx, keys); err != nil {
+			return err
+		}
+		return c.rdb.Publish(ctx, c.channel(), encodeInvalidations(invs)).Err()
+	})
+}
+
+// isOOM reports Redis's refusal of a command that could grow memory past
+// maxmemory under noeviction.
+func isOOM(err error) bool { return err != nil && redis.HasErrorPrefix(err, "OOM") }
+
+// OOMInvalidations counts the invalidations delivered by deletion because
+// Redis was full (see invalidateFull).
+func (c *Cache) OOMInvalidations() int64 { return c.stats.oomInvalidations.Load() }
 
 // announcedPerDocument is perDocument for Invalidate: each document's call
 // also announces that document's invalidation.

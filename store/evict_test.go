@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +37,50 @@ func TestEvictionPolicy(t *testing.T) {
 				t.Errorf("policy %q (%v), evicts %v; want %q, %v", p, err, store.EvictsAnyKey(p), tc.policy, tc.evicts)
 			}
 		})
+	}
+}
+
+// A Redis full under noeviction refuses the markers' script. An
+// invalidation is then delivered by deleting the entry, which Redis still
+// accepts, instead of fencing every read until memory frees; a write-back
+// racing it is refused too, so nothing old comes back.
+func TestInvalidateWhenRedisIsFull(t *testing.T) {
+	ctx := context.Background()
+	rdb, err := store.NewRedis(storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"),
+		store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: "full:", Timeout: time.Second})
+	_, epoch := cache.Fenced()
+	cache.UnfenceIf(epoch)
+	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 16<<10)
+	for i := 0; ; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err(); err != nil {
+			if !strings.HasPrefix(err.Error(), "OOM") {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// Full to the byte: memory in use above maxmemory, as when clients'
+	// buffers grow on a full Redis.
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err = cache.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: 2}})
+	if err != nil || !cache.Readable() || cache.OOMInvalidations() != 1 {
+		t.Fatalf("invalidation in a full Redis: %v, readable %v, %d by deletion; want delivered, readable, 1",
+			err, cache.Readable(), cache.OOMInvalidations())
+	}
+	if n, _ := rdb.Exists(ctx, cache.Key("product", 1)).Result(); n != 0 {
+		t.Error("the invalidated entry is still in Redis")
+	}
+	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err == nil {
+		t.Error("a write-back of the old version was taken by a full Redis")
 	}
 }

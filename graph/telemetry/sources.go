@@ -33,6 +33,7 @@ type CacheState interface {
 	BreakerState() string
 	Fenced() (bool, int64)
 	Generation() int64
+	OOMInvalidations() int64
 }
 
 // Outbox counts the invalidations waiting for delivery.
@@ -106,7 +107,9 @@ func (t *Telemetry) watchCache(c CacheState) {
 		gauge("catalog_cache_reads_fenced", "1 while cache reads are fenced because an invalidation may be missing, else 0.",
 			func() float64 { return boolValue(fenced(c)) }),
 		gauge("catalog_cache_generation", "The cache key generation in use; it grows when the cache is abandoned.",
-			func() float64 { return float64(c.Generation()) }))
+			func() float64 { return float64(c.Generation()) }),
+		counter("catalog_cache_oom_invalidations_total", "Invalidations delivered by deleting entries because Redis was full under noeviction and refused the markers.",
+			func() float64 { return float64(c.OOMInvalidations()) }))
 }
 
 func (t *Telemetry) watchAudit(a Audit) {
