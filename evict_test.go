@@ -27,8 +27,18 @@ func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 		t.Skip("load test")
 	}
 	redisURL := storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+	rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	for i := range 100 { // 1.6 MB of other data: what the service writes makes Redis evict
+		if err := rdb.Set(context.Background(), fmt.Sprintf("other:%d", i), make([]byte, 16<<10), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	dbURL := storetest.DatabaseURL(t, store.Postgres)
-	const products = 3000
+	const products = 1000
 	c := startChild(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL,
 		"DEMO_PRODUCTS": fmt.Sprint(products), "VIEWS_FLUSH_INTERVAL": "200ms", "VIEW_RATE_LIMIT": "0",
 		"REDIS_TIMEOUT": "1s"})
@@ -67,11 +77,6 @@ func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 	if how := c.wait(t, 30*time.Second); how != "exit 0" {
 		t.Fatalf("the service ended with %s; logs:\n%s", how, c.logs)
 	}
-	rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
 	stats, _ := rdb.Info(context.Background(), "stats").Result()
 	if !regexp.MustCompile(`evicted_keys:[1-9]`).MatchString(stats) {
 		t.Errorf("Redis evicted nothing: the test did not put it under memory pressure; logs:\n%s", c.logs)
