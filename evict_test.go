@@ -16,17 +16,21 @@ import (
 	"catalog-bff/store/storetest"
 )
 
-// A Redis that evicts any key under memory pressure (allkeys-lru, a common
-// cache setting) would drop the view counter's queue with views in it. The
-// service sees the policy at start, says so in one error line naming the
-// setting, and counts views in process, flushed straight to SQL: with Redis
-// evicting cache entries throughout (2 MB for a catalogue's pages), SQL
-// ends up holding exactly the views the clients were told were counted.
+// A Redis that evicts any key under memory pressure (an allkeys- policy, a
+// common cache setting) would drop the view counter's queue with views in
+// it. The service sees the policy at start, says so in one error line
+// naming the setting, and counts views in process, flushed straight to
+// SQL: with Redis evicting throughout (2 MB, filled with other data, then
+// a catalogue's pages), SQL ends up holding exactly the views the clients
+// were told were counted. allkeys-random, because it evicts the counter's
+// hot keys as readily as cold ones: with the check turned off, views are
+// lost in every run (11 and 29 of about 600 in two), under allkeys-lru only
+// in some.
 func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	redisURL := storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+	redisURL := storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random")
 	rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +94,7 @@ func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 	if added != acked.Load() || acked.Load() < 50 || failed.Load() != 0 {
 		t.Errorf("SQL holds %d new views, %d were acknowledged (%d failed); want them equal, some, none failed", added, acked.Load(), failed.Load())
 	}
-	if logs := c.logs.String(); !strings.Contains(logs, "maxmemory-policy") || !strings.Contains(logs, "allkeys-lru") {
+	if logs := c.logs.String(); !strings.Contains(logs, "maxmemory-policy") || !strings.Contains(logs, "allkeys-random") {
 		t.Errorf("no log line names the eviction policy:\n%s", logs)
 	}
 }
