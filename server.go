@@ -559,13 +559,20 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 // the response, and to keep an idle connection.
 func httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler: h,
+		// Headers past 16 KiB are refused with 431 before a handler runs:
+		// net/http's default of 1 MB let 500 clients hold half a gigabyte.
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 }
+
+// maxHeaderBytes bounds a request's header: a few cookies and a bearer
+// token need a few KiB.
+const maxHeaderBytes = 16 << 10
 
 // runSeed is `catalog-bff seed`: it fills the configured database.
 func runSeed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, log *slog.Logger) error {

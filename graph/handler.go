@@ -162,7 +162,12 @@ func presentError(log *slog.Logger, production bool) graphql.ErrorPresenterFunc 
 		if errors.As(err, &raw) && raw.Err == nil && gerr.Extensions["code"] != nil {
 			return presentCoded(gerr, production)
 		}
-		log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			// The client went away: nothing failed on this side.
+			log.DebugContext(ctx, "client went away", "path", gerr.Path.String(), "err", err)
+		} else {
+			log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
+		}
 		id := reqlog.ID(ctx)
 		return &gqlerror.Error{
 			Message:    "internal error (request id " + id + ")",
