@@ -8,6 +8,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/telemetry"
+	"catalog-bff/loaders"
 )
 
 var _ graph.ResponseCacheObserver = (*telemetry.Telemetry)(nil)
@@ -18,7 +19,7 @@ type responseCacheConfig struct {
 	maxBytes int64 // of all entries
 	maxAge   time.Duration
 	// hitsStaleness is the oldest view count a cached response may show;
-	// 0 caches no response with hits.
+	// 0 reads the counts again on every hit.
 	hitsStaleness time.Duration
 }
 
@@ -39,7 +40,7 @@ func parseResponseCacheConfig(fs *flag.FlagSet, env func(key, def string) string
 		doc            string
 	}{
 		{&c.maxAge, "RESPONSE_CACHE_MAX_AGE", "response-cache-max-age", "5s", "longest a response is kept, and HTTP caches' max-age"},
-		{&c.hitsStaleness, "HITS_MAX_STALENESS", "hits-max-staleness", "1s", "oldest view count a kept response may show; 0 keeps none with hits"},
+		{&c.hitsStaleness, "HITS_MAX_STALENESS", "hits-max-staleness", "1s", "oldest view count a kept response may show; 0 reads them on every hit"},
 	} {
 		if *d.dst, err = time.ParseDuration(env(d.key, d.def)); err != nil {
 			return fmt.Errorf("%s: %w", d.key, err)
@@ -63,10 +64,10 @@ func (c responseCacheConfig) check() error {
 // newResponseCache returns the response cache, or nil (off) when its size
 // is 0 or there is no invalidation feed: without one, nothing would tell
 // it that a document changed.
-func newResponseCache(c responseCacheConfig, feed graph.InvalidationFeed, tel *telemetry.Telemetry) *graph.ResponseCache {
+func newResponseCache(c responseCacheConfig, feed graph.InvalidationFeed, hits loaders.Hits, tel *telemetry.Telemetry) *graph.ResponseCache {
 	if c.size == 0 || feed == nil {
 		return nil
 	}
 	return graph.NewResponseCache(graph.ResponseCacheOptions{Feed: feed, MaxEntries: c.size, MaxBytes: c.maxBytes,
-		MaxAge: c.maxAge, HitsMaxStaleness: c.hitsStaleness, Observer: tel})
+		MaxAge: c.maxAge, HitsMaxStaleness: c.hitsStaleness, Hits: hits, Observer: tel})
 }

@@ -37,14 +37,14 @@ func TestResponseCacheConfig(t *testing.T) {
 func TestResponseCacheNeedsFeed(t *testing.T) {
 	tel := telemetry.New(telemetry.Options{})
 	c := responseCacheConfig{size: 10, maxBytes: 1 << 20, maxAge: time.Second}
-	if rc := newResponseCache(c, nil, tel); rc != nil {
+	if rc := newResponseCache(c, nil, nil, tel); rc != nil {
 		t.Error("a response cache without a feed")
 	}
 	feed := &stillFeed{}
-	if rc := newResponseCache(responseCacheConfig{maxBytes: 1, maxAge: time.Second}, feed, tel); rc != nil {
+	if rc := newResponseCache(responseCacheConfig{maxBytes: 1, maxAge: time.Second}, feed, nil, tel); rc != nil {
 		t.Error("a response cache of size 0")
 	}
-	rc := newResponseCache(c, feed, tel)
+	rc := newResponseCache(c, feed, nil, tel)
 	if rc == nil || !feed.subscribed {
 		t.Fatal("no response cache subscribed to the feed")
 	}

@@ -508,7 +508,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		opt.Near = s.near
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
-	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.tel)
+	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.counter, s.tel)
 	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())

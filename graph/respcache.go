@@ -4,9 +4,12 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
+
+	"catalog-bff/loaders"
 )
 
 // InvalidationFeed tells in-process caches which documents changed.
@@ -58,9 +61,14 @@ type ResponseCacheOptions struct {
 	// MaxAge bounds the life of every entry, whatever the feed says; it is
 	// also the max-age HTTP caches are given. Default 5s.
 	MaxAge time.Duration
-	// HitsMaxStaleness is the oldest view count a response may show; 0
-	// means a response with hits is never cached.
+	// HitsMaxStaleness is the oldest view count a cached response may
+	// show: a hit whose counts are older reads them again, in one call to
+	// Hits, and splices them into the stored body. 0 reads them on every
+	// hit.
 	HitsMaxStaleness time.Duration
+	// Hits reads view counts (the view counter). Without it, a response
+	// that shows any is never stored.
+	Hits loaders.Hits
 	// Observer, when set, counts the cache's results.
 	Observer ResponseCacheObserver
 }
@@ -73,10 +81,11 @@ const entryOverhead = 256
 // by (document hash, operation name, canonical variables, Accept), each
 // tagged with the documents it was built from. An entry is dropped when
 // the feed invalidates one of its documents, all of them when the feed
-// resets, an entry showing hits when this instance counts a view of one of
-// its products, and every entry after MaxAge (one with hits after
-// HitsMaxStaleness). Nothing is served or stored while the feed is not
-// live, nor from a response built while the feed's Seq moved.
+// resets, and every entry after MaxAge. The view counts an entry shows are
+// read again when they are older than HitsMaxStaleness, or than a view of
+// one of its products that this instance counted. Nothing is served or
+// stored while the feed is not live, nor from a response built while the
+// feed's Seq moved.
 //
 // It is safe for concurrent use. Close stops its maintenance goroutine.
 type ResponseCache struct {
@@ -100,14 +109,17 @@ type docKey struct {
 
 // cachedResponse is one stored response.
 type cachedResponse struct {
-	body        []byte
-	etag        string // strong, quoted
+	view        atomic.Pointer[rendering] // the body as served, its ETag strong and quoted
 	contentType string
 	operation   string
 	docs        []docKey
-	hits        bool // shows view counts
-	stored      time.Time
-	ttl         time.Duration
+	live        *liveHits // where the body shows view counts; nil for none
+	// gen advances with each view of one of its products counted here:
+	// a rendering of an older gen shows counts from before it.
+	gen    atomic.Uint64
+	weight uint64 // of the first rendering
+	stored time.Time
+	ttl    time.Duration
 }
 
 // NewResponseCache returns an empty cache subscribed to opt.Feed.
@@ -144,9 +156,10 @@ func (o ResponseCacheOptions) withDefaults() ResponseCacheOptions {
 	return o
 }
 
-// size is what e weighs under key, in bytes.
+// size is what e weighs under key, in bytes: a rendering weighs about
+// what the first one did.
 func (e *cachedResponse) size(key string) uint64 {
-	return uint64(len(e.body) + len(key) + 24*len(e.docs) + entryOverhead)
+	return e.weight + uint64(len(key)+24*len(e.docs)+entryOverhead)
 }
 
 // Close stops the cache's maintenance goroutine; the cache still works.
@@ -180,13 +193,17 @@ func (c *ResponseCache) mark() mark {
 }
 
 // store keeps e under key unless a document may have changed since m: the
-// feed moved or is down, or (for a response with hits) a view of one of
-// its products was counted here. It reports whether e was stored.
+// feed moved or is down. It reports whether e was stored. When a view of
+// one of its products was counted here since m, its view counts are read
+// again on its first hit.
 func (c *ResponseCache) store(key string, e *cachedResponse, m mark) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.seq != m.seq || (e.hits && c.viewedSince(m.views, e.docs)) || !c.opt.Feed.Live() || c.opt.Feed.Seq() != m.feed {
+	if c.seq != m.seq || !c.opt.Feed.Live() || c.opt.Feed.Seq() != m.feed {
 		return false
+	}
+	if e.live != nil && c.viewedSince(m.views, e.docs) {
+		e.gen.Add(1)
 	}
 	c.entries.Set(key, e)
 	for _, d := range e.docs {
@@ -235,7 +252,7 @@ func (c *ResponseCache) invalidate(kind string, id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	c.drop(docKey{kind, id}, false)
+	c.drop(docKey{kind, id})
 }
 
 // reset drops every entry.
@@ -247,24 +264,26 @@ func (c *ResponseCache) reset() {
 	c.entries.InvalidateAll()
 }
 
-// ViewCounted drops the entries that show the view count of product id:
-// called when this instance counted a view of it, so that the client that
-// sent the view never sees the count go back.
+// ViewCounted makes the entries that show the view count of product id
+// read their counts again on their next hit: called when this instance
+// counted a view of it, so that the client that sent the view never sees
+// the count go back.
 func (c *ResponseCache) ViewCounted(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.views++
 	c.viewed[c.views%uint64(len(c.viewed))] = id
-	c.drop(docKey{"product", id}, true)
+	for _, e := range c.index[docKey{"product", id}] {
+		if e.live != nil {
+			e.gen.Add(1)
+		}
+	}
 }
 
-// drop removes the entries indexed under d (only those with hits when
-// onlyHits), each only if its key still holds that entry. Callers hold mu.
-func (c *ResponseCache) drop(d docKey, onlyHits bool) {
+// drop removes the entries indexed under d, each only if its key still
+// holds that entry. Callers hold mu.
+func (c *ResponseCache) drop(d docKey) {
 	for key, e := range c.index[d] {
-		if onlyHits && !e.hits {
-			continue
-		}
 		delete(c.index[d], key)
 		c.entries.ComputeIfPresent(key, func(old *cachedResponse) (*cachedResponse, otter.ComputeOp) {
 			if old != e {

@@ -87,6 +87,9 @@ func (ts *testServer) newResponseCache(o graph.ResponseCacheOptions) *graph.Resp
 	if o.Feed == nil && ts.near != nil {
 		o.Feed = ts.near // as server.go wires it
 	}
+	if o.Hits == nil {
+		o.Hits = ts.views // as server.go wires it
+	}
 	return graph.NewResponseCache(o)
 }
 

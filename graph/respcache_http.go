@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -21,8 +22,8 @@ import (
 //     gets "Cache-Control: private, no-store";
 //   - a response served from or stored in the cache gets a strong ETag
 //     (the SHA-256 of its body), "Vary: Accept" and "public, max-age=N",
-//     N the whole seconds it has left in the cache (for a response with hits, at most
-//     the hits' staleness bound; otherwise at most MaxAge); a GET whose
+//     N the whole seconds it has left in the cache, and for a response
+//     with view counts at most what is left of HitsMaxStaleness; a GET whose
 //     If-None-Match names that ETag gets 304 Not Modified, with no body;
 //   - every other response gets "no-store".
 func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
@@ -40,8 +41,10 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if e := c.lookup(key); e != nil {
-			c.serveHit(w, r, e, start)
-			return
+			if view := c.viewOf(r.Context(), e); view != nil {
+				c.serveHit(w, r, e, view, start)
+				return
+			}
 		}
 		c.execute(w, r, next, key)
 	})
@@ -65,14 +68,14 @@ func (c *ResponseCache) keyOf(r *http.Request) (key, bypass string) {
 }
 
 // serveHit writes a stored response, or 304 when the client has it.
-func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cachedResponse, start time.Time) {
+func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cachedResponse, view *rendering, start time.Time) {
 	h := w.Header()
 	h.Set("Content-Type", e.contentType)
-	setCaching(h, e.etag, e.ttl-time.Since(e.stored))
-	if r.Method == http.MethodGet && etagMatches(r.Header.Get("If-None-Match"), e.etag) {
+	setCaching(h, view.etag, c.left(e, view, time.Now()))
+	if r.Method == http.MethodGet && etagMatches(r.Header.Get("If-None-Match"), view.etag) {
 		w.WriteHeader(http.StatusNotModified)
 	} else {
-		w.Write(e.body)
+		w.Write(view.body)
 	}
 	c.observe(cacheHit)
 	if c.opt.Observer != nil {
@@ -83,7 +86,7 @@ func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cach
 // execute runs next with a recording, holding back a storable response
 // until it is stored, so that its headers can say so.
 func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string) {
-	m := c.mark()
+	m, start := c.mark(), time.Now()
 	rec := &recording{}
 	bw := &holdingWriter{ResponseWriter: w, rec: rec}
 	next.ServeHTTP(bw, r.WithContext(withRecording(r.Context(), rec)))
@@ -91,30 +94,72 @@ func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next htt
 		c.observe(cacheUncacheable)
 		return
 	}
-	e := rec.entry(w.Header().Get("Content-Type"))
+	e := rec.entry(w.Header().Get("Content-Type"), start)
 	if !c.store(key, e, m) {
 		w.Header().Set("Cache-Control", "no-store")
 		bw.release(false)
 		c.observe(cacheUncacheable)
 		return
 	}
-	etag := e.etag
-	if !bytes.Equal(bw.buf.Bytes(), e.body) { // extensions.cost, outside production
+	view := e.view.Load()
+	etag := view.etag
+	if !bytes.Equal(bw.buf.Bytes(), view.body) { // extensions.cost, outside production
 		etag = etagOf(bw.buf.Bytes())
 	}
-	setCaching(w.Header(), etag, e.ttl)
+	setCaching(w.Header(), etag, c.left(e, view, e.stored))
 	bw.release(r.Method == http.MethodGet && etagMatches(r.Header.Get("If-None-Match"), etag))
 	c.observe(cacheMiss)
 }
 
-// entry builds the cached response from a recording that holds a body.
-func (rec *recording) entry(contentType string) *cachedResponse {
+// entry builds the cached response from a recording that holds a body
+// whose view counts, if any, were read after start.
+func (rec *recording) entry(contentType string, start time.Time) *cachedResponse {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	docs := slices.Clone(rec.docs)
 	slices.SortFunc(docs, func(a, b docKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
-	return &cachedResponse{body: rec.body, etag: etagOf(rec.body), contentType: contentType,
-		operation: rec.operation, docs: slices.Compact(docs), hits: rec.hits, stored: time.Now(), ttl: rec.ttl}
+	e := &cachedResponse{contentType: contentType, operation: rec.operation, docs: slices.Compact(docs),
+		live: rec.live, weight: uint64(len(rec.body)), stored: time.Now(), ttl: rec.ttl}
+	e.view.Store(&rendering{body: rec.body, etag: etagOf(rec.body), at: start})
+	return e
+}
+
+// viewOf returns what a hit on e serves: its rendering, or one with its
+// view counts read again when they are too old. It returns nil when they
+// cannot be read (the request then executes, and says why).
+func (c *ResponseCache) viewOf(ctx context.Context, e *cachedResponse) *rendering {
+	view := e.view.Load()
+	if e.live == nil || (time.Since(view.at) < c.opt.HitsMaxStaleness && view.gen == e.gen.Load()) {
+		return view
+	}
+	gen, at := e.gen.Load(), time.Now()
+	counts, err := c.opt.Hits.Hits(ctx, e.live.distinct)
+	if err != nil {
+		return nil
+	}
+	body, ok := e.live.render(counts)
+	if !ok {
+		return nil
+	}
+	fresh := &rendering{body: body, etag: etagOf(body), at: at, gen: gen}
+	// Keep the newest reading: one that started later, or after a view
+	// counted here. A client never sees a count it was shown go back.
+	for old := e.view.Load(); old.gen < gen || (old.gen == gen && old.at.Before(at)); old = e.view.Load() {
+		if e.view.CompareAndSwap(old, fresh) {
+			break
+		}
+	}
+	return fresh
+}
+
+// left is how long HTTP caches may keep view from now: what is left of
+// e's life, and, when it shows view counts, of their staleness bound.
+func (c *ResponseCache) left(e *cachedResponse, view *rendering, now time.Time) time.Duration {
+	left := e.ttl - now.Sub(e.stored)
+	if e.live != nil {
+		left = min(left, c.opt.HitsMaxStaleness-now.Sub(view.at))
+	}
+	return left
 }
 
 // setCaching sets the headers of a response an HTTP cache may keep for

@@ -57,8 +57,9 @@ func fillCache(c *ResponseCache, n, minBody, maxBody int) map[string]int {
 	for i := range n {
 		key := fmt.Sprintf("key %d", i)
 		size := minBody + rand.IntN(maxBody-minBody)
-		e := &cachedResponse{body: make([]byte, size), docs: []docKey{{"product", int64(i)}, {"seller", int64(i % 7)}},
+		e := &cachedResponse{weight: uint64(size), docs: []docKey{{"product", int64(i)}, {"seller", int64(i % 7)}},
 			stored: time.Now(), ttl: time.Minute}
+		e.view.Store(&rendering{body: make([]byte, size)})
 		if !c.store(key, e, c.mark()) {
 			panic("a live feed refused a store")
 		}
@@ -88,37 +89,47 @@ func waitIndexed(t *testing.T, c *ResponseCache, n int) {
 }
 
 // TestResponseCacheStoreRace: a response whose build saw an invalidation
-// or a reset, or (with hits) a view, is never stored.
+// or a reset is never stored; one with view counts whose build saw a view
+// of its product is stored, marked to read its counts again.
 func TestResponseCacheStoreRace(t *testing.T) {
 	feed := &seqFeed{}
 	c := NewResponseCache(ResponseCacheOptions{Feed: feed, HitsMaxStaleness: time.Second})
 	defer c.Close()
 	e := func(hits bool) *cachedResponse {
-		return &cachedResponse{docs: []docKey{{"product", 1}}, hits: hits, stored: time.Now(), ttl: time.Minute}
+		e := &cachedResponse{docs: []docKey{{"product", 1}}, stored: time.Now(), ttl: time.Minute}
+		if hits {
+			e.live = &liveHits{}
+		}
+		e.view.Store(&rendering{at: time.Now()})
+		return e
 	}
 	for _, tc := range []struct {
-		name   string
-		during func()
-		hits   bool
-		stored bool
+		name          string
+		during        func()
+		hits          bool
+		stored, stale bool
 	}{
-		{"nothing happened", func() {}, true, true},
-		{"another document invalidated", func() { feed.inv("product", 2) }, false, false},
-		{"feed moved before telling", func() { feed.mu.Lock(); feed.seq++; feed.mu.Unlock() }, false, false},
-		{"reset", func() { feed.reset() }, false, false},
-		{"a view of its product, response without hits", func() { c.ViewCounted(1) }, false, true},
-		{"a view of another product, response with hits", func() { c.ViewCounted(2) }, true, true},
-		{"a view of its product, response with hits", func() { c.ViewCounted(2); c.ViewCounted(1); c.ViewCounted(3) }, true, false},
+		{"nothing happened", func() {}, true, true, false},
+		{"another document invalidated", func() { feed.inv("product", 2) }, false, false, false},
+		{"feed moved before telling", func() { feed.mu.Lock(); feed.seq++; feed.mu.Unlock() }, false, false, false},
+		{"reset", func() { feed.reset() }, false, false, false},
+		{"a view of its product, response without hits", func() { c.ViewCounted(1) }, false, true, false},
+		{"a view of another product, response with hits", func() { c.ViewCounted(2) }, true, true, false},
+		{"a view of its product, response with hits", func() { c.ViewCounted(2); c.ViewCounted(1); c.ViewCounted(3) }, true, true, true},
 		{"more views than remembered", func() {
 			for i := range 100 {
 				c.ViewCounted(int64(10 + i))
 			}
-		}, true, false},
+		}, true, true, true},
 	} {
 		m := c.mark()
 		tc.during()
-		if got := c.store(tc.name, e(tc.hits), m); got != tc.stored {
+		entry := e(tc.hits)
+		if got := c.store(tc.name, entry, m); got != tc.stored {
 			t.Errorf("%s: stored %v, want %v", tc.name, got, tc.stored)
+		}
+		if stale := entry.gen.Load() != entry.view.Load().gen; stale != tc.stale {
+			t.Errorf("%s: counts to read again %v, want %v", tc.name, stale, tc.stale)
 		}
 	}
 }

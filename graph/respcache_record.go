@@ -54,14 +54,16 @@ func persistedHash(p *graphql.RawParams) ([]byte, bool) {
 }
 
 // recording is what one executing request tells the response cache: the
-// documents its resolvers returned, whether it read a live field, and,
-// once executed, the response's bytes if it may be stored.
+// documents its resolvers returned, the view counts it shows, whether it
+// read a field that is never cached, and, once executed, the response's
+// bytes if it may be stored.
 type recording struct {
 	mu          sync.Mutex
 	docs        []docKey
-	hits        bool
+	hits        []hitsField
 	uncacheable bool
-	body        []byte // set when storable
+	body        []byte    // set when storable
+	live        *liveHits // the body cut around hits, when it shows any
 	operation   string
 	ttl         time.Duration
 }
@@ -131,8 +133,6 @@ func noteField(rec *recording, fc *graphql.FieldContext) {
 		// A new product joins a listing without any invalidation of its
 		// category: listings are read live.
 		rec.set(func(r *recording) { r.uncacheable = true })
-	case "Product.hits":
-		rec.set(func(r *recording) { r.hits = true })
 	case "Query.product", "Query.seller", "Query.category":
 		if id, ok := fc.Args["id"].(int64); ok {
 			rec.add(fc.Field.Name, id)
@@ -169,8 +169,9 @@ func noteResult(rec *recording, res any) {
 }
 
 // InterceptResponse keeps the bytes of a response the cache may store: a
-// query's, with no error, no live field, and hits only when they may be
-// stale.
+// query's, with no error and no field that is never cached. A response
+// with view counts is kept cut around them, when there is a view counter
+// to read them again.
 func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	rec := recordingOf(ctx)
@@ -186,13 +187,17 @@ func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.Re
 		return resp
 	}
 	rec.set(func(r *recording) {
-		if r.uncacheable || (r.hits && x.c.opt.HitsMaxStaleness <= 0) {
+		if r.uncacheable || (len(r.hits) > 0 && x.c.opt.Hits == nil) {
 			return
 		}
-		r.body, r.operation, r.ttl = body, op.Name, x.c.opt.MaxAge
-		if r.hits {
-			r.ttl = min(r.ttl, x.c.opt.HitsMaxStaleness)
+		if len(r.hits) > 0 {
+			live, ok := cutHits(body, r.hits)
+			if !ok {
+				return
+			}
+			r.live = live
 		}
+		r.body, r.operation, r.ttl = body, op.Name, x.c.opt.MaxAge
 	})
 	return resp
 }

@@ -253,18 +253,59 @@ func TestResponseCacheHits(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(staleness + 50*time.Millisecond)
-	if got := hitsOf(t, send()); got != h0+2 {
-		t.Fatalf("%v after a view elsewhere, hits %d, want %d", staleness, got, h0+2)
+	// The entry stays: only its count is read again, in one round trip.
+	c := ts.measure(t, func() { e = send() })
+	if got := hitsOf(t, e); got != h0+2 || c.sql != 0 || c.redis.RoundTrips != 1 {
+		t.Fatalf("%v after a view elsewhere, hits %d with %d SQL and %d Redis round trips, want %d with 0 and 1",
+			staleness, got, c.sql, c.redis.RoundTrips, h0+2)
 	}
+	mustHit(t, ts, send)
 }
 
-// TestResponseCacheHitsNeverCached: HitsMaxStaleness 0 caches no response
-// with hits, and the others still.
-func TestResponseCacheHitsNeverCached(t *testing.T) {
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{}, graph.ResponseCacheOptions{})
-	for range 2 {
-		mustExecute(t, ts, func() exchange { return ts.post(t, hitsQuery, vars(5)) })
+// TestResponseCacheHitsSpliced: with HitsMaxStaleness 0 a response with
+// view counts is still answered from the cache, its counts read again on
+// every hit in one Redis round trip and no SQL, so that a view counted
+// anywhere shows on the next request. A list that shows a product twice
+// shows its count twice.
+func TestResponseCacheHitsSpliced(t *testing.T) {
+	tally := &rcTally{}
+	ts, _ := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{Observer: tally})
+	const list = `query($ids: [ID!]!) { products(ids: $ids) { id name hits } again: product(id: "8") { hits } }`
+	ids := map[string]any{"ids": []string{"8", "9", "8"}}
+	type page struct {
+		Products []struct {
+			ID   string
+			Hits int
+		}
+		Again struct{ Hits int }
 	}
+	read := func(e exchange) page {
+		var p page
+		e.data(t, &p)
+		return p
+	}
+	first := read(mustExecute(t, ts, func() exchange { return ts.post(t, list, ids) }))
+	for round := range 3 {
+		// Views counted by another instance: nothing here hears of them.
+		for range round + 1 {
+			if _, err := ts.views.Record(context.Background(), 8); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hits := tally.hits.Load()
+		var e exchange
+		c := ts.measure(t, func() { e = ts.post(t, list, ids) })
+		if tally.hits.Load() != hits+1 || c.sql != 0 || c.redis.RoundTrips != 1 {
+			t.Fatalf("round %d: cache hits %d → %d, %d SQL, %d Redis round trips; want a hit, no SQL and one round trip",
+				round, hits, tally.hits.Load(), c.sql, c.redis.RoundTrips)
+		}
+		got, want8 := read(e), first.Products[0].Hits+(round+1)*(round+2)/2
+		if got.Products[0].Hits != want8 || got.Products[2].Hits != want8 || got.Again.Hits != want8 ||
+			got.Products[1].Hits != first.Products[1].Hits {
+			t.Fatalf("round %d: %+v, want product 8 at %d everywhere and 9 at %d", round, got, want8, first.Products[1].Hits)
+		}
+	}
+	// The other responses are served as stored.
 	send := func() exchange { return ts.post(t, detailPage, vars(5)) }
 	mustExecute(t, ts, send)
 	mustHit(t, ts, send)

@@ -76,6 +76,7 @@ func (r *productResolver) Stock(ctx context.Context, obj *store.Product) (int, e
 // Hits is the resolver for the hits field.
 func (r *productResolver) Hits(ctx context.Context, obj *store.Product) (int, error) {
 	n, err := loaders.For(ctx).Hits.Load(ctx, obj.ID)()
+	noteHits(ctx, obj.ID)
 	return int(n), err
 }
 
