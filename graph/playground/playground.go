@@ -4,27 +4,24 @@
 // embedded in the binary, so the playground needs no internet access and runs
 // under a strict Content-Security-Policy.
 //
-// Build the bundle before compiling the service:
+// dist/ is committed, so that `go run .` needs nothing but Go. After a
+// change to the source or the lockfile, rebuild it and commit the result
+// (CI rebuilds it and fails when it differs from what is committed):
 //
 //	cd graph/playground && npm ci && npm run build
-//
-// A binary compiled without it serves gqlgen's CDN playground instead and
-// logs a warning once.
 package playground
 
 import (
 	"embed"
+	"errors"
 	"html"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
-
-	gqlplayground "github.com/99designs/gqlgen/graphql/playground"
 )
 
-// dist holds the built bundle. dist/.keep is tracked so that this compiles
-// before the first build; everything else in dist/ is build output.
+// dist holds the built bundle, committed.
 //
 //go:embed all:dist
 var dist embed.FS
@@ -51,19 +48,10 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; worker-src
 // tag until Handler puts the endpoint there.
 const endpointPlaceholder = "__GRAPHQL_ENDPOINT__"
 
-// Bundled reports whether the bundle was built before this binary was
-// compiled.
-func Bundled() bool {
-	_, err := fs.Stat(dist, "dist/index.html")
-	return err == nil
-}
-
 // Handler serves the playground page, pointed at endpoint, for every path
 // outside AssetPrefix, and the bundle's files under AssetPrefix: mount it at
-// the page's path and at AssetPrefix. Without a built bundle it serves
-// gqlgen's playground, which loads GraphiQL from public CDNs, logs a warning
-// saying so, and answers 404 under AssetPrefix. The handler is safe for
-// concurrent use.
+// the page's path and at AssetPrefix. The handler is safe for concurrent
+// use.
 func Handler(endpoint string, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -76,13 +64,16 @@ func Handler(endpoint string, log *slog.Logger) http.Handler {
 func newHandler(files fs.FS, endpoint string, log *slog.Logger) http.Handler {
 	page, err := fs.ReadFile(files, "index.html")
 	if err == nil && strings.Count(string(page), endpointPlaceholder) != 1 {
-		log.Error("playground bundle has no endpoint placeholder; rebuild it", "placeholder", endpointPlaceholder)
-		err = fs.ErrInvalid
+		err = errors.New("index.html has no endpoint placeholder " + endpointPlaceholder)
 	}
 	if err != nil {
-		log.Warn("playground bundle not built: serving GraphiQL from public CDNs, which needs internet access",
+		// Only a bundle edited by hand gets here: its test fails first.
+		log.Error("playground bundle broken; rebuild it", "err", err,
 			"build", "cd graph/playground && npm ci && npm run build")
-		return cdnFallback(endpoint)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secure(w.Header())
+			http.Error(w, "playground bundle broken", http.StatusInternalServerError)
+		})
 	}
 	page = []byte(strings.Replace(string(page), endpointPlaceholder, html.EscapeString(endpoint), 1))
 	return &handler{page: page, assets: newAssets(files)}
@@ -110,17 +101,4 @@ func secure(h http.Header) {
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-}
-
-// cdnFallback is gqlgen's CDN playground for the page, and 404 under
-// AssetPrefix.
-func cdnFallback(endpoint string) http.Handler {
-	cdn := gqlplayground.Handler("catalog-bff", endpoint)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, AssetPrefix) {
-			http.NotFound(w, r)
-			return
-		}
-		cdn.ServeHTTP(w, r)
-	})
 }

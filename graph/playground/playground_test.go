@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -124,34 +126,42 @@ func TestAssetNotFound(t *testing.T) {
 	}
 }
 
-// Without a built bundle, the page is gqlgen's CDN playground, the log says
-// how to build the bundle, and AssetPrefix is 404.
-func TestFallbackWithoutBundle(t *testing.T) {
+// A bundle whose page lost its endpoint placeholder (edited by hand) is
+// refused with one error log line naming the build command, and the page
+// answers 500 instead of a playground pointed nowhere.
+func TestBrokenBundle(t *testing.T) {
 	var logs bytes.Buffer
-	h := newHandler(fstest.MapFS{".keep": {}}, "/query", slog.New(slog.NewTextHandler(&logs, nil)))
-	if !strings.Contains(logs.String(), "npm ci && npm run build") || strings.Count(logs.String(), "\n") != 1 {
-		t.Errorf("want one log line with the build command, got:\n%s", logs.String())
+	h := newHandler(fstest.MapFS{"index.html": {Data: []byte("<html></html>")}}, "/query", slog.New(slog.NewTextHandler(&logs, nil)))
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "npm ci && npm run build") ||
+		strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("want one error line with the build command, got:\n%s", logs.String())
 	}
-	res := get(t, h, "/")
-	if page := body(t, res); res.StatusCode != 200 || !strings.Contains(page, "cdn.jsdelivr.net") || !strings.Contains(page, "/query") {
-		t.Errorf("fallback page: %d %.300s", res.StatusCode, page)
-	}
-	if res := get(t, h, "/playground/assets/index-abc.js"); res.StatusCode != 404 {
-		t.Errorf("asset without a bundle: %d, want 404", res.StatusCode)
+	if res := get(t, h, "/"); res.StatusCode != 500 || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("broken bundle: %d, CSP %q; want 500 with the CSP", res.StatusCode, res.Header.Get("Content-Security-Policy"))
 	}
 }
 
-// A page without the placeholder is a broken build: fall back, and say so.
-func TestBundleWithoutPlaceholder(t *testing.T) {
-	files := bundle()
-	files["index.html"] = &fstest.MapFile{Data: []byte(`<html></html>`)}
+// The committed bundle: its page points at the endpoint, and every script
+// and stylesheet it names is served with its type.
+func TestEmbeddedBundle(t *testing.T) {
 	var logs bytes.Buffer
-	h := newHandler(files, "/query", slog.New(slog.NewTextHandler(&logs, nil)))
-	if !strings.Contains(logs.String(), "no endpoint placeholder") {
-		t.Errorf("log: %s", logs.String())
+	h := Handler("/query", slog.New(slog.NewTextHandler(&logs, nil)))
+	if logs.Len() != 0 {
+		t.Fatalf("the committed bundle logged: %s", logs.String())
 	}
-	if page := body(t, get(t, h, "/")); !strings.Contains(page, "cdn.jsdelivr.net") {
-		t.Errorf("want the CDN fallback, got %.200s", page)
+	page := body(t, get(t, h, "/"))
+	if !strings.Contains(page, `content="/query"`) {
+		t.Fatalf("page does not point at /query: %.300s", page)
+	}
+	refs := regexp.MustCompile(`(?:src|href)="(/playground/assets/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 2 {
+		t.Fatalf("page names %d assets, want its script and stylesheet: %.500s", len(refs), page)
+	}
+	for _, ref := range refs {
+		res := get(t, h, ref[1])
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), contentTypes[path.Ext(ref[1])]) {
+			t.Errorf("%s: %d %q", ref[1], res.StatusCode, res.Header.Get("Content-Type"))
+		}
 	}
 }
 
