@@ -86,16 +86,18 @@ type Options struct {
 // Counter counts product views. It is safe for concurrent use; Run runs its
 // flusher.
 type Counter struct {
-	opt       Options
-	local     *local
-	hw        *highWater
-	down      atomic.Bool // Redis failed; cleared by the flusher's next success
-	kick      chan struct{}
-	flushMu   sync.Mutex // one flush at a time
-	lastPrune time.Time
-	stats     counters
-	warn      throttle
-	lost      atomic.Int64 // views the last drain could not save
+	opt   Options
+	local *local
+	hw    *highWater
+	down  atomic.Bool // Redis failed; cleared by the flusher's next success
+	// flushFailing: the last flush failed (logged once, until one works).
+	flushFailing atomic.Bool
+	kick         chan struct{}
+	flushMu      sync.Mutex // one flush at a time
+	lastPrune    time.Time
+	stats        counters
+	warn         throttle
+	lost         atomic.Int64 // views the last drain could not save
 }
 
 // New returns a Counter over opt's SQL and Redis.
@@ -388,6 +390,14 @@ func bounded[T any](ctx context.Context, d time.Duration, call func(context.Cont
 	}
 }
 
+// markDown stops the request path from using Redis until a flush's claim
+// answers in time again; it logs the change, once.
+func (c *Counter) markDown(err error) {
+	if !c.down.Swap(true) {
+		c.opt.Logger.Warn("view counter: Redis failed or was slow; counting views in process until it answers", "err", err)
+	}
+}
+
 // redisFailed stops the request path from using Redis until a flush's
 // claim answers within Options.Timeout again, and classifies err:
 // errNotSent when the command cannot have reached Redis, else an
@@ -395,10 +405,7 @@ func bounded[T any](ctx context.Context, d time.Duration, call func(context.Cont
 // caller gave up (ctx done) says nothing about Redis and stops nothing.
 func (c *Counter) redisFailed(ctx context.Context, err error) error {
 	if ctx.Err() == nil {
-		c.down.Store(true)
-		if c.warn.allow(10 * time.Second) {
-			c.opt.Logger.Warn("view counter: Redis failed or was slow; counting views in process", "err", err)
-		}
+		c.markDown(err)
 	}
 	var op *net.OpError
 	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, redis.ErrPoolTimeout) {

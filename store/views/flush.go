@@ -33,9 +33,20 @@ func (c *Counter) Run(ctx context.Context) {
 	}
 }
 
+// flushAndLog flushes, logging when flushes start failing and when they
+// work again, not at every try.
 func (c *Counter) flushAndLog(ctx context.Context) {
-	if err := c.Flush(ctx); err != nil && ctx.Err() == nil && c.warn.allow(10*time.Second) {
-		c.opt.Logger.Warn("view counter: flush failed; retrying at the next one", "err", err)
+	err := c.Flush(ctx)
+	switch {
+	case err == nil:
+		if c.flushFailing.Swap(false) {
+			c.opt.Logger.Info("view counter: flushes work again")
+		}
+	case ctx.Err() != nil:
+	case !c.flushFailing.Swap(true):
+		c.opt.Logger.Warn("view counter: flush failed; retrying at every interval, logged again when one works", "err", err)
+	default:
+		c.opt.Logger.Debug("view counter: flush failed again", "err", err)
 	}
 }
 
@@ -84,11 +95,11 @@ func (c *Counter) flushRedis(ctx context.Context) error {
 	claim, err := c.opt.Redis.Claim(rctx, id)
 	cancel()
 	if err != nil {
-		c.down.Store(true)
+		c.markDown(err)
 		return err
 	}
-	if time.Since(start) <= c.opt.Timeout {
-		c.down.Store(false)
+	if time.Since(start) <= c.opt.Timeout && c.down.Swap(false) {
+		c.opt.Logger.Info("view counter: Redis answers again; counting views there")
 	}
 	c.stats.redisQueued.Store(0) // the claim took every pending view
 	if len(claim.Views) > 0 {
