@@ -68,13 +68,18 @@ func guard(maxBody int64, maxTokens int, next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), methodKey{}, r.Method)
 		if params != nil {
-			ctx = context.WithValue(ctx, paramsKey{}, params)
+			ctx = withParams(ctx, params)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 type paramsKey struct{}
+
+// withParams returns ctx carrying a request's parameters.
+func withParams(ctx context.Context, p *graphql.RawParams) context.Context {
+	return context.WithValue(ctx, paramsKey{}, p)
+}
 
 // paramsOf returns the request's parameters as guard decoded them,
 // numbers as json.Number, or nil.

@@ -53,6 +53,10 @@ type HandlerOptions struct {
 	// Overload bounds the requests worked on at once (LimitInflight), past
 	// CORS, so that a page of an allowed origin can read a refusal.
 	Overload OverloadOptions
+	// TrustedDocuments, when set, runs operations named by their id in its
+	// manifest, and in require mode refuses every other one before it is
+	// parsed.
+	TrustedDocuments *TrustedDocuments
 }
 
 // NewHandler returns the GraphQL endpoint: queries over GET and POST (JSON
@@ -99,6 +103,9 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
 	if opt.ResponseCache != nil {
 		h = opt.ResponseCache.Middleware(h)
+	}
+	if opt.TrustedDocuments != nil {
+		h = opt.TrustedDocuments.Middleware(h)
 	}
 	h = LimitInflight(opt.Overload, guard(lim.MaxBodyBytes, lim.MaxTokens, h))
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))

@@ -88,7 +88,8 @@ type serverOptions struct {
 	flushInterval time.Duration
 	limits        graph.Limits
 	production    bool
-	persisted     bool         // automatic persisted queries, stored under the server's prefix
+	persisted     bool // automatic persisted queries, stored under the server's prefix
+	trusted       *graph.TrustedDocuments
 	cors          []string     // allowed origins
 	log           io.Writer    // receives the server's JSON log; TEST_LOG=1 sends it to stderr
 	lister        graph.Lister // default the database
@@ -286,14 +287,15 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	}
 	ts.factory = loaders.NewFactory(lopt)
 	opt := graph.HandlerOptions{
-		Resolver:       resolver,
-		Loaders:        ts.factory,
-		Logger:         log,
-		Limits:         ts.opt.limits,
-		Production:     ts.opt.production,
-		CORSOrigins:    ts.opt.cors,
-		ClientIPHeader: ts.opt.clientHeader,
-		Extensions:     ext,
+		Resolver:         resolver,
+		Loaders:          ts.factory,
+		Logger:           log,
+		Limits:           ts.opt.limits,
+		Production:       ts.opt.production,
+		CORSOrigins:      ts.opt.cors,
+		ClientIPHeader:   ts.opt.clientHeader,
+		Extensions:       ext,
+		TrustedDocuments: ts.opt.trusted,
 	}
 	if o := ts.opt.responseCache; o != nil {
 		ts.rc = ts.newResponseCache(*o)

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"sync"
 )
 
 // Header is the request and response header that carries the id.
@@ -28,6 +29,25 @@ type ctxKey struct{}
 // With returns a copy of ctx that carries id.
 func With(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// notes are attributes learnt while a request is served, added to every
+// line logged for it from then on, its access log line included.
+type notes struct {
+	mu    sync.Mutex
+	attrs []slog.Attr
+}
+
+type notesKey struct{}
+
+// Annotate adds attrs to every line logged from now on with a context of
+// the request ctx belongs to (one that passed through Middleware).
+func Annotate(ctx context.Context, attrs ...slog.Attr) {
+	if n, _ := ctx.Value(notesKey{}).(*notes); n != nil {
+		n.mu.Lock()
+		n.attrs = append(n.attrs, attrs...)
+		n.mu.Unlock()
+	}
 }
 
 // ID returns the request id ctx carries, or "".
@@ -69,7 +89,7 @@ func Middleware(next http.Handler) http.Handler {
 			if id = r.Header.Get(Header); !Valid(id) {
 				id = NewID()
 			}
-			r = r.WithContext(With(r.Context(), id))
+			r = r.WithContext(context.WithValue(With(r.Context(), id), notesKey{}, &notes{}))
 		}
 		w.Header().Set(Header, id)
 		next.ServeHTTP(w, r)
@@ -89,6 +109,11 @@ func (h handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := ID(ctx); id != "" {
 		r = r.Clone()
 		r.AddAttrs(slog.String("request_id", id))
+		if n, _ := ctx.Value(notesKey{}).(*notes); n != nil {
+			n.mu.Lock()
+			r.AddAttrs(n.attrs...)
+			n.mu.Unlock()
+		}
 	}
 	return h.Handler.Handle(ctx, r)
 }

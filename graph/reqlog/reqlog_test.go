@@ -2,6 +2,7 @@ package reqlog_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -112,4 +113,31 @@ func TestHandlerWithoutID(t *testing.T) {
 	if strings.Contains(buf.String(), "request_id") {
 		t.Errorf("no request, but: %s", buf.String())
 	}
+}
+
+// What a handler learns about a request and annotates (a trusted
+// document's id) is on the lines logged after it, the access log's
+// included, and never on another request's.
+func TestAnnotate(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(reqlog.NewHandler(slog.NewTextHandler(&out, nil)))
+	h := reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: 1}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/annotated" {
+			reqlog.Annotate(r.Context(), slog.String("document_id", "abc123"))
+		}
+		log.InfoContext(r.Context(), "working")
+	})))
+	for _, path := range []string{"/annotated", "/plain"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want 4 lines, got:\n%s", out.String())
+	}
+	for i, l := range lines {
+		if annotated := strings.Contains(l, "document_id=abc123"); annotated != (i < 2) {
+			t.Errorf("line %d: annotated %v, want %v: %s", i, annotated, i < 2, l)
+		}
+	}
+	reqlog.Annotate(context.Background(), slog.String("k", "v")) // outside a request: nothing to annotate, no panic
 }
