@@ -85,6 +85,7 @@ type config struct {
 	// (debug.go).
 	debugEndpoints string
 	respCache      responseCacheConfig // responsecache.go
+	trusted        trustedConfig       // trusteddocs.go
 }
 
 // parseConfig reads the environment, then lets flags override it.
@@ -146,6 +147,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := parseResponseCacheConfig(fs, env, &c.respCache); err != nil {
 		return c, fs, err
 	}
+	parseTrustedConfig(fs, env, &c.trusted)
 	c.crashAt = getenv("CATALOG_CRASH_AT")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
@@ -155,6 +157,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	c.accessLogDefault()
 	if err := c.respCache.check(); err != nil {
+		return c, fs, err
+	}
+	if _, err := c.trusted.resolve(c.production); err != nil {
 		return c, fs, err
 	}
 	return c, fs, c.check()
@@ -277,6 +282,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 				Rate: c.viewRate, Burst: c.viewBurst, Timeout: c.redisTimeout})
 		}
 	}
+	if svc.trusted, err = openTrusted(ctx, c.trusted, c.production, log); err != nil {
+		return err
+	}
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
@@ -297,7 +305,8 @@ type services struct {
 	inv       *store.Invalidator
 	audit     *store.Auditor
 	queries   *store.PersistedQueries
-	viewLimit *store.RateLimiter // nil: views are not rate-limited
+	viewLimit *store.RateLimiter      // nil: views are not rate-limited
+	trusted   *graph.TrustedDocuments // nil: trusted documents off
 	counter   *views.Counter
 	admin     *graph.Admin
 	tel       *telemetry.Telemetry
@@ -508,6 +517,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		opt.Near = s.near
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
+	hopt.TrustedDocuments = s.trusted
 	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.counter, s.tel)
 	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()

@@ -136,7 +136,8 @@ type apolloManifest struct {
 // parseManifest reads Apollo's persisted query manifest ({"format":
 // "apollo-persisted-query-manifest", "operations": [{"id", "body"…}]}) or
 // GraphQL Code Generator's client-preset persisted documents ({"<sha256>":
-// "<document>"}). Every id must be the SHA-256 of its document, in hex.
+// "<document>"}). Every id must be the SHA-256 of its document, in hex,
+// with or without a "sha256:" prefix; the map is keyed without it.
 func parseManifest(data []byte) (map[string]string, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
@@ -166,12 +167,14 @@ func parseManifest(data []byte) (map[string]string, error) {
 	if len(docs) == 0 {
 		return nil, errors.New("no documents")
 	}
+	byHash := make(map[string]string, len(docs))
 	for id, doc := range docs {
-		if id != hashOf(doc) {
+		if strings.TrimPrefix(id, "sha256:") != hashOf(doc) {
 			return nil, fmt.Errorf("id %q is not the SHA-256 of its document", id)
 		}
+		byHash[hashOf(doc)] = doc
 	}
-	return docs, nil
+	return byHash, nil
 }
 
 // hashOf is a document's id: its SHA-256 in lowercase hex.
@@ -252,7 +255,7 @@ func documentID(r *http.Request, p *graphql.RawParams) (id string, explicit bool
 	}
 	m, _ := p.Extensions["persistedQuery"].(map[string]any)
 	h, _ := m["sha256Hash"].(string)
-	return h, false
+	return strings.TrimPrefix(h, "sha256:"), false
 }
 
 // withDocument returns r carrying doc as its query, for gqlgen's

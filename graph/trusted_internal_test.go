@@ -17,6 +17,8 @@ func TestParseManifest(t *testing.T) {
 	}{
 		{"GraphQL Code Generator's persisted documents",
 			`{"` + hq + `": ` + quote(q) + `, "` + hm + `": ` + quote(m) + `}`, map[string]string{hq: q, hm: m}, ""},
+		{"ids with the client preset's prefix",
+			`{"sha256:` + hq + `": ` + quote(q) + `}`, map[string]string{hq: q}, ""},
 		{"Apollo's persisted query manifest",
 			`{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [` +
 				`{"id": "` + hq + `", "name": "Detail", "type": "query", "body": ` + quote(q) + `}]}`, map[string]string{hq: q}, ""},
