@@ -113,7 +113,12 @@ type cachedResponse struct {
 	contentType string
 	operation   string
 	docs        []docKey
-	live        *liveHits // where the body shows view counts; nil for none
+	hits        []hitsField // the view counts it shows; nil for none
+	// live is the first rendering cut around its view counts, made on
+	// the first hit that reads them again: a response that is never
+	// asked for again never pays for it.
+	liveOnce sync.Once
+	live     *liveHits // nil when the counts could not be found
 	// gen advances with each view of one of its products counted here:
 	// a rendering of an older gen shows counts from before it.
 	gen    atomic.Uint64
@@ -202,7 +207,7 @@ func (c *ResponseCache) store(key string, e *cachedResponse, m mark) bool {
 	if c.seq != m.seq || !c.opt.Feed.Live() || c.opt.Feed.Seq() != m.feed {
 		return false
 	}
-	if e.live != nil && c.viewedSince(m.views, e.docs) {
+	if len(e.hits) > 0 && c.viewedSince(m.views, e.docs) {
 		e.gen.Add(1)
 	}
 	c.entries.Set(key, e)
@@ -274,7 +279,7 @@ func (c *ResponseCache) ViewCounted(id int64) {
 	c.views++
 	c.viewed[c.views%uint64(len(c.viewed))] = id
 	for _, e := range c.index[docKey{"product", id}] {
-		if e.live != nil {
+		if len(e.hits) > 0 {
 			e.gen.Add(1)
 		}
 	}

@@ -94,7 +94,7 @@ func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next htt
 		c.observe(cacheUncacheable)
 		return
 	}
-	e := rec.entry(w.Header().Get("Content-Type"), start)
+	e := rec.entry(w.Header().Get("Content-Type"), start, bw.buf.Bytes())
 	if !c.store(key, e, m) {
 		w.Header().Set("Cache-Control", "no-store")
 		bw.release(false)
@@ -111,15 +111,19 @@ func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next htt
 	c.observe(cacheMiss)
 }
 
-// entry builds the cached response from a recording that holds a body
-// whose view counts, if any, were read after start.
-func (rec *recording) entry(contentType string, start time.Time) *cachedResponse {
+// entry builds the cached response from a storable recording whose view
+// counts, if any, were read after start, and written, the bytes the
+// transport wrote.
+func (rec *recording) entry(contentType string, start time.Time, written []byte) *cachedResponse {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	if rec.body == nil {
+		rec.body = withoutExtensions(written)
+	}
 	docs := slices.Clone(rec.docs)
 	slices.SortFunc(docs, func(a, b docKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
 	e := &cachedResponse{contentType: contentType, operation: rec.operation, docs: slices.Compact(docs),
-		live: rec.live, weight: uint64(len(rec.body)), stored: time.Now(), ttl: rec.ttl}
+		hits: rec.hits, weight: uint64(len(rec.body)), stored: time.Now(), ttl: rec.ttl}
 	e.view.Store(&rendering{body: rec.body, etag: etagOf(rec.body), at: start})
 	return e
 }
@@ -129,10 +133,14 @@ func (rec *recording) entry(contentType string, start time.Time) *cachedResponse
 // cannot be read (the request then executes, and says why).
 func (c *ResponseCache) viewOf(ctx context.Context, e *cachedResponse) *rendering {
 	view := e.view.Load()
-	if e.live == nil || (time.Since(view.at) < c.opt.HitsMaxStaleness && view.gen == e.gen.Load()) {
+	if len(e.hits) == 0 || (time.Since(view.at) < c.opt.HitsMaxStaleness && view.gen == e.gen.Load()) {
 		return view
 	}
 	gen, at := e.gen.Load(), time.Now()
+	e.liveOnce.Do(func() { e.live, _ = cutHits(e.view.Load().body, e.hits) })
+	if e.live == nil {
+		return nil
+	}
 	counts, err := c.opt.Hits.Hits(ctx, e.live.distinct)
 	if err != nil {
 		return nil
@@ -156,10 +164,20 @@ func (c *ResponseCache) viewOf(ctx context.Context, e *cachedResponse) *renderin
 // e's life, and, when it shows view counts, of their staleness bound.
 func (c *ResponseCache) left(e *cachedResponse, view *rendering, now time.Time) time.Duration {
 	left := e.ttl - now.Sub(e.stored)
-	if e.live != nil {
+	if len(e.hits) > 0 {
 		left = min(left, c.opt.HitsMaxStaleness-now.Sub(view.at))
 	}
 	return left
+}
+
+// withoutExtensions returns a copy of body, a response with no extensions
+// of its own when the recorder saw it, without those added after it: they
+// are the last member of gqlgen's response object.
+func withoutExtensions(body []byte) []byte {
+	if i := bytes.LastIndex(body, []byte(`,"extensions":`)); i >= 0 {
+		return append(body[:i:i], '}')
+	}
+	return bytes.Clone(body)
 }
 
 // setCaching sets the headers of a response an HTTP cache may keep for
@@ -211,7 +229,7 @@ func (w *holdingWriter) WriteHeader(status int) {
 	}
 	w.decided, w.status = true, status
 	w.rec.mu.Lock()
-	w.holding = status == http.StatusOK && w.rec.body != nil
+	w.holding = status == http.StatusOK && w.rec.storable
 	w.rec.mu.Unlock()
 	if !w.holding {
 		w.Header().Set("Cache-Control", "no-store")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // liveFeed is a feed that is always live and never invalidates.
@@ -98,7 +100,7 @@ func TestResponseCacheStoreRace(t *testing.T) {
 	e := func(hits bool) *cachedResponse {
 		e := &cachedResponse{docs: []docKey{{"product", 1}}, stored: time.Now(), ttl: time.Minute}
 		if hits {
-			e.live = &liveHits{}
+			e.hits = []hitsField{{ast.Path{ast.PathName("product"), ast.PathName("hits")}, 1}}
 		}
 		e.view.Store(&rendering{at: time.Now()})
 		return e

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // A cached response that shows view counts keeps its body cut around each
@@ -20,9 +21,9 @@ import (
 // again for a live field.
 
 // hitsField is one hits field of a response: its path in the response's
-// data, as gqlgen prints paths, and its product.
+// data, and its product.
 type hitsField struct {
-	path string
+	path ast.Path
 	id   int64
 }
 
@@ -33,7 +34,7 @@ func noteHits(ctx context.Context, id int64) {
 	if rec == nil {
 		return
 	}
-	path := graphql.GetFieldContext(ctx).Path().String()
+	path := graphql.GetFieldContext(ctx).Path()
 	rec.set(func(r *recording) { r.hits = append(r.hits, hitsField{path, id}) })
 }
 
@@ -60,7 +61,7 @@ type rendering struct {
 func cutHits(body []byte, fields []hitsField) (l *liveHits, ok bool) {
 	want := make(map[string]int64, len(fields))
 	for _, f := range fields {
-		want["data."+f.path] = f.id
+		want["data."+f.path.String()] = f.id
 	}
 	var stack []jsonFrame
 	path := func() string {

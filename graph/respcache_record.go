@@ -62,8 +62,11 @@ type recording struct {
 	docs        []docKey
 	hits        []hitsField
 	uncacheable bool
-	body        []byte    // set when storable
-	live        *liveHits // the body cut around hits, when it shows any
+	storable    bool
+	// body is the response to store when it had extensions of its own;
+	// otherwise the bytes the transport writes are stored, without the
+	// extensions added after the recorder (extensions.cost).
+	body []byte
 	operation   string
 	ttl         time.Duration
 }
@@ -125,21 +128,27 @@ func (responseRecorder) InterceptField(ctx context.Context, next graphql.Resolve
 }
 
 // noteField notes what a field says about the response before it runs.
+// It runs for every field of every response: it allocates nothing.
 func noteField(rec *recording, fc *graphql.FieldContext) {
-	switch fc.Object + "." + fc.Field.Name {
-	case "Product.stock", "Product.options":
-		rec.set(func(r *recording) { r.uncacheable = true }) // read live, by design
-	case "Query.categoryProducts":
-		// A new product joins a listing without any invalidation of its
-		// category: listings are read live.
-		rec.set(func(r *recording) { r.uncacheable = true })
-	case "Query.product", "Query.seller", "Query.category":
-		if id, ok := fc.Args["id"].(int64); ok {
-			rec.add(fc.Field.Name, id)
+	switch fc.Object {
+	case "Product":
+		if name := fc.Field.Name; name == "stock" || name == "options" {
+			rec.set(func(r *recording) { r.uncacheable = true }) // read live, by design
 		}
-	case "Query.products":
-		if ids, ok := fc.Args["ids"].([]int64); ok {
-			rec.add("product", ids...)
+	case "Query":
+		switch name := fc.Field.Name; name {
+		case "categoryProducts":
+			// A new product joins a listing without any invalidation of
+			// its category: listings are read live.
+			rec.set(func(r *recording) { r.uncacheable = true })
+		case "product", "seller", "category":
+			if id, ok := fc.Args["id"].(int64); ok {
+				rec.add(name, id)
+			}
+		case "products":
+			if ids, ok := fc.Args["ids"].([]int64); ok {
+				rec.add("product", ids...)
+			}
 		}
 	}
 }
@@ -182,22 +191,18 @@ func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.Re
 	if op == nil || op.Operation != ast.Query {
 		return resp
 	}
-	body, err := json.Marshal(resp) // as gqlgen's transports write it
-	if err != nil {
-		return resp
+	var body []byte
+	if len(resp.Extensions) > 0 {
+		var err error
+		if body, err = json.Marshal(resp); err != nil { // as gqlgen's transports write it
+			return resp
+		}
 	}
 	rec.set(func(r *recording) {
 		if r.uncacheable || (len(r.hits) > 0 && x.c.opt.Hits == nil) {
 			return
 		}
-		if len(r.hits) > 0 {
-			live, ok := cutHits(body, r.hits)
-			if !ok {
-				return
-			}
-			r.live = live
-		}
-		r.body, r.operation, r.ttl = body, op.Name, x.c.opt.MaxAge
+		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, x.c.opt.MaxAge
 	})
 	return resp
 }
