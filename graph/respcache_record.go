@@ -115,12 +115,19 @@ func (responseRecorder) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptField notes the documents a field is built from and whether it
 // is live. A root field's ids are noted before it runs, so that a response
 // saying "no such product" is dropped once the product is created.
+//
+// A field that runs no resolver (a plain struct field, most of a page)
+// reads nothing and returns nothing the response is built from: it passes
+// at the cost of one context lookup.
 func (responseRecorder) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !fc.IsResolver {
+		return next(ctx)
+	}
 	rec := recordingOf(ctx)
 	if rec == nil {
 		return next(ctx)
 	}
-	fc := graphql.GetFieldContext(ctx)
 	noteField(rec, fc)
 	res, err := next(ctx)
 	noteResult(rec, res)
