@@ -30,9 +30,11 @@ const playgroundQuery = `{ product(id: "1") { name } }`
 // directory (go test -artifacts keeps it).
 func TestPlaygroundInBrowser(t *testing.T) {
 	chromium := requirePlayground(t)
+	redisURL := storetest.RedisURL(t)
 	base, _ := start(t, map[string]string{
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-		"REDIS_URL":     storetest.RedisURL(t),
+		"REDIS_URL":     redisURL,
+		"REDIS_PREFIX":  storetest.Prefix(t, redisURL), // its keys go with the test
 		"DEMO_PRODUCTS": "20",
 	})
 	want := productName(t, base, "1")

@@ -92,9 +92,11 @@ func post(t *testing.T, base, query string) string {
 // A fresh machine: the embedded database is created, migrated and seeded,
 // the playground and the endpoint answer.
 func TestRunOnEmbeddedDefault(t *testing.T) {
+	redisURL := storetest.RedisURL(t)
 	base, _ := start(t, map[string]string{
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-		"REDIS_URL":     storetest.RedisURL(t),
+		"REDIS_URL":     redisURL,
+		"REDIS_PREFIX":  storetest.Prefix(t, redisURL),
 		"DEMO_PRODUCTS": "50",
 	})
 	res, err := http.Get(base + "/")
@@ -209,7 +211,7 @@ func TestHealthEndpoints(t *testing.T) {
 	} {
 		base, _ := start(t, map[string]string{
 			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-			"REDIS_URL":    tc.redis, "DEMO_PRODUCTS": "5",
+			"REDIS_URL":    tc.redis, "REDIS_PREFIX": storetest.Prefix(t, storetest.RedisURL(t)), "DEMO_PRODUCTS": "5",
 		})
 		for path, want := range map[string]string{"/healthz": "ok", "/readyz": tc.want} {
 			var body string
