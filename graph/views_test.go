@@ -98,9 +98,10 @@ func TestViewCosts(t *testing.T) {
 		t.Run("hits of 50, cold", func(t *testing.T) {
 			var got map[int64]int64
 			c := ts.measure(t, func() { got = ts.hits(t, ids) })
-			// products, images, tags; then the view counter's one snapshot.
-			if c.sql != 4 {
-				t.Errorf("cold hits: %d SQL, want 3 for the products and 1 for the counts", c.sql)
+			// the products, with their images and tags; then the view
+			// counter's one snapshot.
+			if c.sql != 2 {
+				t.Errorf("cold hits: %d SQL, want 1 for the products and 1 for the counts", c.sql)
 			}
 			// The products' read, lease and write-back (5 is cached), the
 			// counts' read and init.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 )
 
@@ -33,73 +34,61 @@ func (r *productRow) product() *Product {
 
 // Products returns the product documents of ids that exist, keyed by id, with
 // their images and tags in display order. Ids with no row are absent from the
-// map. It sends at most three statements, one per table, whatever len(ids)
-// is, and none when ids is empty.
+// map. It sends one statement whatever len(ids) is, images and tags
+// aggregated per product as JSON (the third of the statements a cold
+// product cost when each table had its own), and none when ids is empty.
 func (d *DB) Products(ctx context.Context, ids []int64) (map[int64]*Product, error) {
 	if len(ids) == 0 {
 		return map[int64]*Product{}, nil
 	}
-	var rows []productRow
-	err := d.selectx(ctx, d.db, &rows, `
-		SELECT id, name, description, price_amount, price_currency, category_id,
-		       seller_id, hits, version, created_at, updated_at
-		FROM products WHERE id `+d.anyID, d.idsArg(ids))
-	if err != nil {
+	var rows []struct {
+		productRow
+		Images []byte `db:"images"`
+		Tags   []byte `db:"tags"`
+	}
+	arg := d.idsArg(ids)
+	if err := d.selectx(ctx, d.db, &rows, d.productsQuery(), arg, arg, arg); err != nil {
 		return nil, fmt.Errorf("store: products by ids: %w", err)
 	}
 	out := make(map[int64]*Product, len(rows))
-	found := make([]int64, 0, len(rows))
 	for i := range rows {
-		out[rows[i].ID] = rows[i].product()
-		found = append(found, rows[i].ID)
-	}
-	if len(found) == 0 {
-		return out, nil
-	}
-	if err := d.attachImages(ctx, out, found); err != nil {
-		return nil, err
-	}
-	if err := d.attachTags(ctx, out, found); err != nil {
-		return nil, err
+		p := rows[i].product()
+		var images [][2]string
+		if err := json.Unmarshal(rows[i].Images, &images); err != nil {
+			return nil, fmt.Errorf("store: images of product %d: %w", p.ID, err)
+		}
+		for _, im := range images {
+			p.Images = append(p.Images, Image{URL: im[0], Alt: im[1]})
+		}
+		if err := json.Unmarshal(rows[i].Tags, &p.Tags); err != nil {
+			return nil, fmt.Errorf("store: tags of product %d: %w", p.ID, err)
+		}
+		if p.Tags == nil {
+			p.Tags = []string{}
+		}
+		out[p.ID] = p
 	}
 	return out, nil
 }
 
-func (d *DB) attachImages(ctx context.Context, products map[int64]*Product, ids []int64) error {
-	var rows []struct {
-		ProductID int64  `db:"product_id"`
-		URL       string `db:"url"`
-		Alt       string `db:"alt"`
+// productsQuery selects products with their images, as [[url, alt], …],
+// and tags, as [tag, …], each a JSON array in display order. Its one
+// argument, the ids, is bound three times.
+func (d *DB) productsQuery() string {
+	agg := "json_agg"
+	pair := "json_build_array(url, alt)"
+	if d.dialect == SQLite {
+		agg, pair = "json_group_array", "json_array(url, alt)"
 	}
-	err := d.selectx(ctx, d.db, &rows, `
-		SELECT product_id, url, alt FROM product_images
-		WHERE product_id `+d.anyID+` ORDER BY product_id, position`, d.idsArg(ids))
-	if err != nil {
-		return fmt.Errorf("store: images by product ids: %w", err)
-	}
-	for _, r := range rows {
-		p := products[r.ProductID]
-		p.Images = append(p.Images, Image{URL: r.URL, Alt: r.Alt})
-	}
-	return nil
-}
-
-func (d *DB) attachTags(ctx context.Context, products map[int64]*Product, ids []int64) error {
-	var rows []struct {
-		ProductID int64  `db:"product_id"`
-		Tag       string `db:"tag"`
-	}
-	err := d.selectx(ctx, d.db, &rows, `
-		SELECT product_id, tag FROM product_tags
-		WHERE product_id `+d.anyID+` ORDER BY product_id, position`, d.idsArg(ids))
-	if err != nil {
-		return fmt.Errorf("store: tags by product ids: %w", err)
-	}
-	for _, r := range rows {
-		p := products[r.ProductID]
-		p.Tags = append(p.Tags, r.Tag)
-	}
-	return nil
+	return `SELECT p.id, p.name, p.description, p.price_amount, p.price_currency, p.category_id,
+		       p.seller_id, p.hits, p.version, p.created_at, p.updated_at,
+		       COALESCE(i.images, '[]') AS images, COALESCE(t.tags, '[]') AS tags
+		FROM products p
+		LEFT JOIN (SELECT product_id, ` + agg + `(` + pair + ` ORDER BY position) AS images
+		           FROM product_images WHERE product_id ` + d.anyID + ` GROUP BY product_id) i ON i.product_id = p.id
+		LEFT JOIN (SELECT product_id, ` + agg + `(tag ORDER BY position) AS tags
+		           FROM product_tags WHERE product_id ` + d.anyID + ` GROUP BY product_id) t ON t.product_id = p.id
+		WHERE p.id ` + d.anyID
 }
 
 // Sellers returns the sellers of ids that exist, keyed by id, in one
