@@ -66,9 +66,9 @@ type recording struct {
 	// body is the response to store when it had extensions of its own;
 	// otherwise the bytes the transport writes are stored, without the
 	// extensions added after the recorder (extensions.cost).
-	body []byte
-	operation   string
-	ttl         time.Duration
+	body      []byte
+	operation string
+	ttl       time.Duration
 }
 
 type recordingKey struct{}
