@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
-	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -27,26 +25,6 @@ import (
 // count everything the process sent, background work (view flushes,
 // invalidations) included; requests counts the HTTP requests served outside
 // /debug/.
-
-// parseDebugConfig reads DEBUG_ENDPOINTS (on or off); unset, the
-// endpoints follow CATALOG_ENV (see config.debugOn).
-func parseDebugConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
-	set := func(s string) error {
-		on, err := parseOnOff(s)
-		if err != nil {
-			return err
-		}
-		c.debugEndpoints = map[bool]string{true: "on", false: "off"}[on]
-		return nil
-	}
-	if v := env("DEBUG_ENDPOINTS", ""); v != "" {
-		if err := set(v); err != nil {
-			return fmt.Errorf("DEBUG_ENDPOINTS: %w", err)
-		}
-	}
-	fs.Func("debug-endpoints", "on or off: serve /debug/costs and /debug/pprof/ (DEBUG_ENDPOINTS; default on, off in production)", set)
-	return nil
-}
 
 // debugOn reports whether the debug endpoints are served: as set, or else
 // everywhere but in production.

@@ -2,49 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 )
-
-// parseLimits adds production mode, CORS and the query limits to fs, with
-// the environment's values as defaults.
-func parseLimits(fs *flag.FlagSet, c *config, env func(key, def string) string) error {
-	if err := c.setEnv(env("CATALOG_ENV", "development")); err != nil {
-		return fmt.Errorf("CATALOG_ENV: %w", err)
-	}
-	fs.Func("env", "development or production (CATALOG_ENV)", c.setEnv)
-	if err := c.setCORS(env("CORS_ORIGINS", "")); err != nil {
-		return fmt.Errorf("CORS_ORIGINS: %w", err)
-	}
-	fs.Func("cors-origins", "comma-separated origins whose pages may call /query (CORS_ORIGINS)", c.setCORS)
-	l := &c.limits
-	for _, v := range []struct {
-		dst       *int
-		flag, key string
-		def       int64
-		usage     string
-	}{
-		{&l.MaxDepth, "query-max-depth", "QUERY_MAX_DEPTH", 10, "deepest nesting of fields"},
-		{&l.MaxComplexity, "query-max-complexity", "QUERY_MAX_COMPLEXITY", 5000, "highest complexity of an operation"},
-		{&l.MaxAliases, "query-max-aliases", "QUERY_MAX_ALIASES", 30, "most aliases in an operation"},
-		{&l.MaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 5000, "most tokens in a query"},
-	} {
-		n, err := strconv.Atoi(env(v.key, strconv.FormatInt(v.def, 10)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", v.key, err)
-		}
-		fs.IntVar(v.dst, v.flag, n, v.usage+" ("+v.key+")")
-	}
-	n, err := strconv.ParseInt(env("MAX_BODY_BYTES", "65536"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("MAX_BODY_BYTES: %w", err)
-	}
-	fs.Int64Var(&l.MaxBodyBytes, "max-body-bytes", n, "largest request body, in bytes (MAX_BODY_BYTES)")
-	return parseOverload(fs, c, env)
-}
 
 func (c *config) setEnv(s string) error {
 	switch s {

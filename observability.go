@@ -13,10 +13,11 @@ import (
 
 // newTelemetry returns the service's metrics and tracing, and a function
 // that flushes the spans not yet sent. Tracing is on when the environment
-// names an OTLP endpoint (telemetry.TracerProvider); the cost extension
+// names an OTLP endpoint (telemetry.TracerProvider, given the OTEL_
+// settings); the cost extension
 // outside production.
-func newTelemetry(ctx context.Context, c config, getenv func(string) string, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
-	tp, shutdown, err := telemetry.TracerProvider(ctx, getenv)
+func newTelemetry(ctx context.Context, c config, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	tp, shutdown, err := telemetry.TracerProvider(ctx, c.otelGetenv)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"runtime"
-	"strconv"
 	"time"
 )
 
@@ -32,14 +29,3 @@ const (
 	overloadQueue = 4
 	overloadWait  = 100 * time.Millisecond
 )
-
-// parseOverload reads the bound of requests in flight (MAX_INFLIGHT).
-func parseOverload(fs *flag.FlagSet, c *config, env func(key, def string) string) error {
-	n, err := strconv.Atoi(env("MAX_INFLIGHT", strconv.Itoa(defaultMaxInflight())))
-	if err != nil {
-		return fmt.Errorf("MAX_INFLIGHT: %w", err)
-	}
-	fs.IntVar(&c.maxInflight, "max-inflight", n,
-		"GraphQL requests worked on at once; past it 503 OVERLOADED; 0 for no bound (MAX_INFLIGHT)")
-	return nil
-}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"strconv"
 	"time"
 
 	"catalog-bff/graph"
@@ -21,33 +19,6 @@ type responseCacheConfig struct {
 	// hitsStaleness is the oldest view count a cached response may show;
 	// 0 reads the counts again on every hit.
 	hitsStaleness time.Duration
-}
-
-// parseResponseCacheConfig reads the response cache's settings.
-func parseResponseCacheConfig(fs *flag.FlagSet, env func(key, def string) string, c *responseCacheConfig) error {
-	var err error
-	if c.size, err = strconv.Atoi(env("RESPONSE_CACHE_SIZE", "10000")); err != nil {
-		return fmt.Errorf("RESPONSE_CACHE_SIZE: %w", err)
-	}
-	fs.IntVar(&c.size, "response-cache-size", c.size, "responses kept in memory, 0 for none (RESPONSE_CACHE_SIZE)")
-	if c.maxBytes, err = strconv.ParseInt(env("RESPONSE_CACHE_MAX_BYTES", "67108864"), 10, 64); err != nil {
-		return fmt.Errorf("RESPONSE_CACHE_MAX_BYTES: %w", err)
-	}
-	fs.Int64Var(&c.maxBytes, "response-cache-max-bytes", c.maxBytes, "bytes the kept responses may take (RESPONSE_CACHE_MAX_BYTES)")
-	for _, d := range []struct {
-		dst            *time.Duration
-		key, flag, def string
-		doc            string
-	}{
-		{&c.maxAge, "RESPONSE_CACHE_MAX_AGE", "response-cache-max-age", "5s", "longest a response is kept, and HTTP caches' max-age"},
-		{&c.hitsStaleness, "HITS_MAX_STALENESS", "hits-max-staleness", "1s", "oldest view count a kept response may show; 0 reads them on every hit"},
-	} {
-		if *d.dst, err = time.ParseDuration(env(d.key, d.def)); err != nil {
-			return fmt.Errorf("%s: %w", d.key, err)
-		}
-		fs.DurationVar(d.dst, d.flag, *d.dst, d.doc+" ("+d.key+")")
-	}
-	return nil
 }
 
 // check refuses settings that cannot bound the cache.

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +40,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "catalog-bff:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "catalog-bff:", err)
 		os.Exit(1)
 	}
@@ -77,171 +83,17 @@ type config struct {
 	nearBytes     int64         // NEAR_CACHE_MAX_BYTES
 	nearStale     time.Duration // NEAR_CACHE_MAX_STALENESS
 	accessSample  float64       // ACCESS_LOG_SAMPLE
-	// crashAt is test-only (CATALOG_CRASH_AT, no flag): the process kills
-	// itself with SIGKILL at that point of a view flush or a mutation, for
-	// crash tests.
-	crashAt string
+	crashAt       string        // crashEnv, test-only
 	// debugEndpoints is "on", "off", or "" for on except in production
 	// (debug.go).
 	debugEndpoints string
 	respCache      responseCacheConfig // responsecache.go
 	trusted        trustedConfig       // trusteddocs.go
+	otel           map[string]string   // the OTEL_ variables the tracing setup reads
 }
 
-// parseConfig reads the environment, then lets flags override it.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c config
-	fs.StringVar(&c.port, "port", env("PORT", "8080"), "HTTP port (PORT)")
-	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", "sqlite:catalog.db"),
-		"postgres://… or sqlite:PATH (DATABASE_URL)")
-	fs.StringVar(&c.redisURL, "redis-url", env("REDIS_URL", defaultRedisURL),
-		"redis://host:port/db, redis+cluster://host:port,host:port/ for a cluster, or off for no cache (REDIS_URL)")
-	fs.StringVar(&c.clusterAddrs, "redis-cluster-addrs", env("REDIS_CLUSTER_ADDRS", ""),
-		"comma-separated host:port of Redis Cluster nodes, instead of REDIS_URL (REDIS_CLUSTER_ADDRS)")
-	var err error
-	if c.redisTimeout, err = time.ParseDuration(env("REDIS_TIMEOUT", "50ms")); err != nil {
-		return c, fs, fmt.Errorf("REDIS_TIMEOUT: %w", err)
-	}
-	fs.DurationVar(&c.redisTimeout, "redis-timeout", c.redisTimeout, "deadline of each Redis call (REDIS_TIMEOUT)")
-	if c.loaderWait, err = time.ParseDuration(env("LOADER_WAIT", "1ms")); err != nil {
-		return c, fs, fmt.Errorf("LOADER_WAIT: %w", err)
-	}
-	fs.DurationVar(&c.loaderWait, "loader-wait", c.loaderWait, "dataloader batch window (LOADER_WAIT)")
-	if c.demoProducts, err = strconv.Atoi(env("DEMO_PRODUCTS", "1000")); err != nil {
-		return c, fs, fmt.Errorf("DEMO_PRODUCTS: %w", err)
-	}
-	fs.IntVar(&c.demoProducts, "demo-products", c.demoProducts,
-		"products seeded into an empty database at start, 0 for none (DEMO_PRODUCTS)")
-	fs.StringVar(&c.adminTokens, "admin-tokens", env("ADMIN_TOKENS", ""),
-		"comma-separated bearer tokens for admin mutations (ADMIN_TOKENS)")
-	if c.dbMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", strconv.Itoa(store.DefaultMaxOpenConns()))); err != nil {
-		return c, fs, fmt.Errorf("DB_MAX_CONNS: %w", err)
-	}
-	fs.IntVar(&c.dbMaxConns, "db-max-conns", c.dbMaxConns,
-		"SQL connections open at once, 0 for no bound; more callers wait for one, within SQL_TIMEOUT (DB_MAX_CONNS)")
-	fs.StringVar(&c.redisPrefix, "redis-prefix", env("REDIS_PREFIX", "catalog:"),
-		"prefix of every Redis key, without '{' (REDIS_PREFIX)")
-	if err := parseViewsConfig(fs, env, &c); err != nil {
-		return c, fs, err
-	}
-	if err := parseResilienceConfig(fs, env, &c); err != nil {
-		return c, fs, err
-	}
-	if err := parseLimits(fs, &c, env); err != nil {
-		return c, fs, err
-	}
-	if err := parseDebugConfig(fs, env, &c); err != nil {
-		return c, fs, err
-	}
-	if err := parseNearConfig(fs, env, &c); err != nil {
-		return c, fs, err
-	}
-	if err := parseResponseCacheConfig(fs, env, &c.respCache); err != nil {
-		return c, fs, err
-	}
-	parseTrustedConfig(fs, env, &c.trusted)
-	c.crashAt = getenv("CATALOG_CRASH_AT")
-	if err := fs.Parse(args); err != nil {
-		return c, fs, err
-	}
-	if err := c.useClusterAddrs(); err != nil {
-		return c, fs, err
-	}
-	c.accessLogDefault()
-	if err := c.respCache.check(); err != nil {
-		return c, fs, err
-	}
-	if _, err := c.trusted.resolve(c.production); err != nil {
-		return c, fs, err
-	}
-	return c, fs, c.check()
-}
-
-// parseViewsConfig reads the view counter's settings.
-// parseResilienceConfig reads the settings that bound the damage of a slow
-// or dead dependency.
-func parseResilienceConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
-	durations := []struct {
-		dst       *time.Duration
-		key, flag string
-		def, doc  string
-	}{
-		{&c.sqlTimeout, "SQL_TIMEOUT", "sql-timeout", "2s", "deadline of each SQL statement"},
-		{&c.leaseTTL, "CACHE_LEASE_TTL", "cache-lease-ttl", "100ms",
-			"fill lease of a missed key: the most a reader waits for another to fill it; 0 for none"},
-	}
-	for _, d := range durations {
-		v, err := time.ParseDuration(env(d.key, d.def))
-		if err != nil {
-			return fmt.Errorf("%s: %w", d.key, err)
-		}
-		*d.dst = v
-		fs.DurationVar(d.dst, d.flag, v, d.doc+" ("+d.key+")")
-	}
-	n, err := strconv.Atoi(env("DB_FALLBACK_MAX_INFLIGHT", "16"))
-	if err != nil {
-		return fmt.Errorf("DB_FALLBACK_MAX_INFLIGHT: %w", err)
-	}
-	fs.IntVar(&c.fallbackMax, "db-fallback-max-inflight", n,
-		"SQL reads at once standing in for a Redis that is down; past it UNAVAILABLE (DB_FALLBACK_MAX_INFLIGHT)")
-	f, err := strconv.ParseFloat(env("AUDIT_FRACTION", "0.001"), 64)
-	if err != nil {
-		return fmt.Errorf("AUDIT_FRACTION: %w", err)
-	}
-	fs.Float64Var(&c.auditFraction, "audit-fraction", f,
-		"fraction of cache hits re-checked against SQL by the consistency auditor (AUDIT_FRACTION)")
-	return parseViewLimit(fs, env, c)
-}
-
-// parseViewLimit reads the recordView rate limit per client.
-func parseViewLimit(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
-	rate, err := strconv.ParseFloat(env("VIEW_RATE_LIMIT", "2"), 64)
-	if err != nil {
-		return fmt.Errorf("VIEW_RATE_LIMIT: %w", err)
-	}
-	fs.Float64Var(&c.viewRate, "view-rate-limit", rate,
-		"views one client may count per second, past its burst; 0 for no limit (VIEW_RATE_LIMIT)")
-	burst, err := strconv.Atoi(env("VIEW_BURST", "20"))
-	if err != nil {
-		return fmt.Errorf("VIEW_BURST: %w", err)
-	}
-	fs.IntVar(&c.viewBurst, "view-burst", burst, "views one client may count at once (VIEW_BURST)")
-	fs.StringVar(&c.clientHeader, "client-ip-header", env("CLIENT_IP_HEADER", ""),
-		"header your proxy sets to the client's address, for the view rate limit; empty uses the connection (CLIENT_IP_HEADER)")
-	return nil
-}
-
-func parseViewsConfig(fs *flag.FlagSet, env func(key, def string) string, c *config) error {
-	var err error
-	if c.flushInterval, err = time.ParseDuration(env("VIEWS_FLUSH_INTERVAL", "1s")); err != nil {
-		return fmt.Errorf("VIEWS_FLUSH_INTERVAL: %w", err)
-	}
-	fs.DurationVar(&c.flushInterval, "views-flush-interval", c.flushInterval,
-		"how often counted views are written to SQL (VIEWS_FLUSH_INTERVAL)")
-	if c.flushMax, err = strconv.ParseInt(env("VIEWS_FLUSH_MAX", "10000"), 10, 64); err != nil {
-		return fmt.Errorf("VIEWS_FLUSH_MAX: %w", err)
-	}
-	fs.Int64Var(&c.flushMax, "views-flush-max", c.flushMax,
-		"flush sooner once more views than this wait (VIEWS_FLUSH_MAX)")
-	fs.StringVar(&c.spillFile, "views-spill-file", env("VIEWS_SPILL_FILE", "catalog-views.spill.json"),
-		"where views counted in process go when SQL does not take them before the process stops; the next start applies them (VIEWS_SPILL_FILE)")
-	return nil
-}
-
-// run is the whole program: it serves until ctx is done, or runs the seed
-// subcommand. Tests call it directly.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "seed" {
-		return runSeed(ctx, args[1:], getenv, stderr, newLogger(getenv("CATALOG_ENV") == "production", stderr))
-	}
+// runServe is `catalog-bff [serve]`: it serves until ctx is done.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	c, _, err := parseConfig("catalog-bff", args, getenv, stderr)
 	if err != nil {
 		return err
@@ -254,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer db.Close()
 	db.SetStatementTimeout(c.sqlTimeout)
 	db.SetMaxOpenConns(c.dbMaxConns)
-	tel, stopTracing, err := newTelemetry(ctx, c, getenv, log)
+	tel, stopTracing, err := newTelemetry(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -583,34 +435,6 @@ func httpServer(h http.Handler) *http.Server {
 // maxHeaderBytes bounds a request's header: a few cookies and a bearer
 // token need a few KiB.
 const maxHeaderBytes = 16 << 10
-
-// runSeed is `catalog-bff seed`: it fills the configured database.
-func runSeed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, log *slog.Logger) error {
-	c, fs, err := parseConfig("catalog-bff seed", nil, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	products := fs.Int("products", 1000, "products to create")
-	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same catalogue")
-	reset := fs.Bool("reset", false, "replace a catalogue that is not empty")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	db, err := openDB(ctx, c.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	start := time.Now()
-	if err := db.Seed(ctx, store.SeedOptions{Products: *products, Seed: *seed, Reset: *reset}); err != nil {
-		return err
-	}
-	log.Info("seeded", "products", *products, "took", time.Since(start).Round(time.Millisecond))
-	if *reset {
-		purgeCache(ctx, c, log)
-	}
-	return nil
-}
 
 // purgeCache drops every cache entry after a reset: the new catalogue reuses
 // ids and versions, so old entries would otherwise pass for current ones.

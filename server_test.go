@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -150,9 +151,9 @@ func TestSeedCommand(t *testing.T) {
 	if err := run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); err == nil ||
-		!strings.Contains(err.Error(), "not empty") {
-		t.Errorf("second seed: %v, want a not-empty error", err)
+	if err := run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); !errors.Is(err, store.ErrNotEmpty) ||
+		!strings.Contains(err.Error(), "-reset") {
+		t.Errorf("second seed: %v, want %v saying to add -reset", err, store.ErrNotEmpty)
 	}
 	if err := run(ctx, []string{"seed", "-products", "40", "-reset"}, env, io.Discard); err != nil {
 		t.Errorf("seed -reset: %v", err)

@@ -61,8 +61,11 @@ func TestSpikeShedAtTheEdge(t *testing.T) {
 	if spike.refused == 0 {
 		t.Errorf("no request refused at 1.5 × the maximum (%d/s)", peak*3/2)
 	}
-	if spike.refusedP50 > spike.servedP50 {
-		t.Errorf("spike: refusals took %v (p50), pages served %v: refusals should skip the work", spike.refusedP50, spike.servedP50)
+	// A refusal waits in the queue for a place at most overloadWait, then
+	// skips the work; a page's own time bounds what the machine adds.
+	if limit := overloadWait + spike.servedP50; spike.refusedP50 > limit {
+		t.Errorf("spike: refusals took %v (p50), pages served %v: a refusal should wait at most %v and skip the work",
+			spike.refusedP50, spike.servedP50, overloadWait)
 	}
 	// A loaded machine stalls the process now and then even at half the
 	// maximum (one run: 150 of 1,451 refused, refusals taking 97 ms at the

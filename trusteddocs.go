@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,15 +15,6 @@ import (
 type trustedConfig struct {
 	mode string // TRUSTED_DOCUMENTS: off, allow, require, or "" to follow the file
 	file string // TRUSTED_DOCUMENTS_FILE
-}
-
-// parseTrustedConfig reads the trusted documents' settings.
-func parseTrustedConfig(fs *flag.FlagSet, env func(key, def string) string, c *trustedConfig) {
-	fs.StringVar(&c.mode, "trusted-documents", env("TRUSTED_DOCUMENTS", ""),
-		"off, allow (manifest documents by id, and any text) or require (only manifest documents); "+
-			"default off without a manifest, with one allow in development and require in production (TRUSTED_DOCUMENTS)")
-	fs.StringVar(&c.file, "trusted-documents-file", env("TRUSTED_DOCUMENTS_FILE", ""),
-		"persisted documents manifest: GraphQL Code Generator's or Apollo's; SIGHUP reloads it (TRUSTED_DOCUMENTS_FILE)")
 }
 
 // resolve returns the mode in effect. A production service given a

@@ -27,7 +27,7 @@ type SeedOptions struct {
 
 // ErrNotEmpty is the error (wrapped) that Seed returns when the catalogue
 // already holds data and SeedOptions.Reset is false.
-var ErrNotEmpty = errors.New("the catalogue is not empty; pass Reset to replace it")
+var ErrNotEmpty = errors.New("the catalogue is not empty")
 
 // seedBase is the creation time of the first seeded product.
 var seedBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
