@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -140,8 +141,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svc.counter = newCounter(db, rdb, c, log)
 	stopFlusher := startFlusher(ctx, svc.counter)
 	defer stopFlusher()
+	var stopping atomic.Int64 // when ctx was done, for the last log line
+	context.AfterFunc(ctx, func() { stopping.Store(time.Now().UnixNano()) })
 	err = serve(ctx, c, costs.wrap(newHandler(svc, c, log)), log)
 	stopFlusher() // after the last request: flushes what this process holds
+	if t := stopping.Load(); t != 0 {
+		log.Info("stopped", "took", time.Since(time.Unix(0, t)).Round(time.Millisecond))
+	}
 	if n := svc.counter.Lost(); n > 0 && err == nil {
 		err = fmt.Errorf("%d acknowledged views were written neither to SQL nor to %s", n, c.spillFile)
 	}
@@ -392,7 +398,12 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	srv := httpServer(h)
+	var active atomic.Int64 // requests being served, for the shutdown's log
+	srv := httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
+		h.ServeHTTP(w, r)
+	}))
 	if c.production {
 		log.Info("serving in production mode", "addr", ln.Addr().String())
 	} else {
@@ -405,16 +416,27 @@ func serve(ctx context.Context, c config, h http.Handler, log *slog.Logger) erro
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	start, inflight := time.Now(), active.Load()
+	log.Info("shutting down: no new requests; finishing those in flight", "requests", inflight,
+		"deadline", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown deadline passed; requests still running were cut", "requests", active.Load(),
+			"took", time.Since(start).Round(time.Millisecond))
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	log.Info("HTTP server stopped", "requests_drained", inflight, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
+
+// shutdownTimeout bounds how long a shutdown waits for requests in flight:
+// ReadTimeout and the slowest page fit in it, and orchestrators commonly
+// wait 30 s before they kill.
+const shutdownTimeout = 10 * time.Second
 
 // httpServer bounds how long a client may take: to send its headers (a
 // slowloris client holding connections open), its whole request, to read

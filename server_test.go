@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -342,6 +344,63 @@ func TestSlowClientsCutOff(t *testing.T) {
 		}
 		if !strings.Contains(string(got), c.want) {
 			t.Errorf("%s: got %q, want %q", name, got, c.want)
+		}
+	}
+}
+
+// A shutdown lets the request in flight finish and logs what it drained
+// and how long it took. The request is known to be in its handler when
+// the server answers its Expect: 100-continue, which net/http does when
+// the handler first reads the body.
+func TestShutdownDrainsAndLogs(t *testing.T) {
+	port := freePort(t)
+	env := map[string]string{"PORT": port, "REDIS_URL": "off", "DEMO_PRODUCTS": "5",
+		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"VIEWS_SPILL_FILE": filepath.Join(t.TempDir(), "views.spill.json")}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
+	var conn net.Conn
+	for deadline := time.Now().Add(10 * time.Second); conn == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start; logs:\n%s", logs)
+		}
+		conn, _ = net.Dial("tcp", "127.0.0.1:"+port)
+	}
+	defer conn.Close()
+	body := `{"query":"{ product(id: \"1\") { id } }"}`
+	fmt.Fprintf(conn, "POST /query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	r := bufio.NewReader(conn)
+	if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("before the body: %q, %v", line, err)
+	}
+	r.ReadString('\n') // the blank line after 100 Continue
+	cancel()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "shutting down"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown logged; logs:\n%s", logs)
+		}
+	}
+	io.WriteString(conn, body)
+	res, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("the request in flight: %v", err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(page), `"id":"1"`) {
+		t.Errorf("the request in flight got %d %s", res.StatusCode, page)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	out := logs.String()
+	for _, want := range []string{`msg="shutting down: no new requests; finishing those in flight" requests=1`,
+		`msg="HTTP server stopped" requests_drained=1 took=`, `msg="view counter drained"`, `msg=stopped took=`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
 		}
 	}
 }

@@ -39,7 +39,11 @@ func (c *Counter) drain(ctx context.Context) int64 {
 		cancel()
 		left := c.local.pending()
 		if left == 0 {
-			c.opt.Logger.Info("view counter drained", "took", time.Since(start).Round(time.Millisecond), "err", err)
+			if err != nil { // a spill file or a batch that another instance may apply
+				c.opt.Logger.Warn("view counter drained; a step failed", "took", time.Since(start).Round(time.Millisecond), "err", err)
+			} else {
+				c.opt.Logger.Info("view counter drained", "took", time.Since(start).Round(time.Millisecond))
+			}
 			return 0
 		}
 		if !time.Now().Add(500 * time.Millisecond).Before(deadline) {
