@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,71 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		"REDIS_PREFIX":  storetest.Prefix(t, redisURL), // its keys go with the test
 		"DEMO_PRODUCTS": "20",
 	})
+	checkPlayground(t, chromium, base)
+}
+
+// A fresh clone (of the last commit) with only Go: no node_modules and no
+// build step, the service built from the clone serves the playground, and
+// it works in the browser as above. This is the README's `go run .` (built, then run, so
+// that the test stops the service itself and not the go command).
+func TestPlaygroundFromFreshClone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the service from a clone")
+	}
+	chromium := requirePlayground(t)
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("git rev-parse: %v: CI runs in a clone", err)
+		}
+		t.Skipf("not a git checkout: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "catalog-bff")
+	if out, err := exec.Command("git", "clone", "--quiet", strings.TrimSpace(string(top)), dir).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "graph", "playground", "node_modules")); !os.IsNotExist(err) {
+		t.Fatalf("the clone has node_modules (%v)", err)
+	}
+	build := exec.Command("go", "build", "-o", "catalog-bff", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build in the clone: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	srv := exec.Command(filepath.Join(dir, "catalog-bff"))
+	srv.Dir = dir // catalog.db lands in the clone, as for a user
+	srv.Env = append(os.Environ(), "PORT="+port, "REDIS_URL=off", "DATABASE_URL=", "DEMO_PRODUCTS=",
+		"VIEWS_SPILL_FILE="+filepath.Join(dir, "views.spill.json"))
+	logs := &syncBuffer{}
+	srv.Stdout, srv.Stderr = logs, logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Process.Signal(os.Interrupt)
+		if err := srv.Wait(); err != nil {
+			t.Errorf("the service exited with %v after SIGINT; logs:\n%s", err, logs)
+		}
+	})
+	base := "http://127.0.0.1:" + port
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(base + "/"); err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clone's service did not start; logs:\n%s", logs)
+		}
+	}
+	checkPlayground(t, chromium, base)
+}
+
+// checkPlayground runs a product query in the playground at base in
+// Chromium and checks the result, the Content-Security-Policy and the
+// console.
+func checkPlayground(t *testing.T, chromium, base string) {
+	t.Helper()
 	want := productName(t, base, "1")
 	ctx := newBrowser(t, chromium)
 	console := watchConsole(ctx)
