@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +30,14 @@ func TestHugeHeadersRefused(t *testing.T) {
 	addr := strings.TrimPrefix(c.base, "http://")
 	base := rssMB(t, c.cmd.Process.Pid)
 	big := strings.Repeat("a", 1<<20)
-	var refused, other atomic.Int64
+	// A client still writing its header when the server closes (net/http
+	// answers 431, half-closes, and waits 500 ms for the client to stop
+	// before it closes) can see its connection reset before it reads the
+	// 431: on a loaded machine some of 500 clients writing 1 MB each are
+	// that slow. That is a refusal too; a timeout or any other answer is
+	// not.
+	var refused, reset, other atomic.Int64
+	var firstOther atomic.Value
 	var wg sync.WaitGroup
 	for range 500 {
 		wg.Go(func() {
@@ -39,18 +50,24 @@ func TestHugeHeadersRefused(t *testing.T) {
 			conn.SetDeadline(time.Now().Add(30 * time.Second))
 			go conn.Write([]byte("GET /query?query=%7Bproduct(id%3A%221%22)%7Bid%7D%7D HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n"))
 			line, err := bufio.NewReader(conn).ReadString('\n')
-			if err == nil && strings.HasPrefix(line, "HTTP/1.1 431") {
+			switch {
+			case err == nil && strings.HasPrefix(line, "HTTP/1.1 431"):
 				refused.Add(1)
-			} else {
+			case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) && line == "":
+				reset.Add(1)
+			default:
 				other.Add(1)
+				firstOther.CompareAndSwap(nil, fmt.Sprintf("%q, %v", line, err))
 			}
 		})
 	}
 	wg.Wait()
 	rss := rssMB(t, c.cmd.Process.Pid)
-	t.Logf("431: %d of 500, other outcomes %d; server RSS %d MB before, %d MB after", refused.Load(), other.Load(), base, rss)
-	if refused.Load() != 500 {
-		t.Errorf("%d of 500 requests with a 1 MB header refused with 431", refused.Load())
+	t.Logf("431: %d of 500, reset while writing %d, other outcomes %d; server RSS %d MB before, %d MB after",
+		refused.Load(), reset.Load(), other.Load(), base, rss)
+	if other.Load() != 0 || refused.Load() == 0 {
+		t.Errorf("of 500 requests with a 1 MB header, %d refused with 431, %d reset, %d neither (e.g. %v)",
+			refused.Load(), reset.Load(), other.Load(), firstOther.Load())
 	}
 	// The bound is on what the flood added: 500 headers cut at 16 KiB are
 	// 8 MB (15 MB of growth measured), against 500 MB had they been read
