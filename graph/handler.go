@@ -101,13 +101,19 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
 	var h http.Handler = opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
+	// The bound on work in flight covers the requests that execute. A
+	// response the cache answers costs about what a refusal costs (64 µs of
+	// CPU against 550 µs executed), so hits pass before it: with them inside
+	// it, a stall of the machine at 7,000 cached pages a second filled the
+	// queue and refused 1.4 % of them.
+	h = LimitInflight(opt.Overload, h)
 	if opt.ResponseCache != nil {
 		h = opt.ResponseCache.Middleware(h)
 	}
 	if opt.TrustedDocuments != nil {
 		h = opt.TrustedDocuments.Middleware(h)
 	}
-	h = LimitInflight(opt.Overload, guard(lim.MaxBodyBytes, lim.MaxTokens, h))
+	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }
 

@@ -110,7 +110,9 @@ type serverOptions struct {
 	// invalidated, when set, is told each write's invalidations once
 	// delivered, as an invalidation feed would be.
 	responseCache *graph.ResponseCacheOptions
-	invalidated   func([]store.Invalidation)
+	// overload bounds the requests in flight, as in production.
+	overload    graph.OverloadOptions
+	invalidated func([]store.Invalidation)
 }
 
 // adminToken is the token the test servers accept.
@@ -296,6 +298,7 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		ClientIPHeader:   ts.opt.clientHeader,
 		Extensions:       ext,
 		TrustedDocuments: ts.opt.trusted,
+		Overload:         ts.opt.overload,
 	}
 	if o := ts.opt.responseCache; o != nil {
 		ts.rc = ts.newResponseCache(*o)

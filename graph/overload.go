@@ -34,7 +34,7 @@ type OverloadOptions struct {
 // finds every place taken joins a short queue, if fewer than opt.MaxQueue
 // wait already, and waits at most opt.MaxWait for a place; otherwise, or
 // once that wait is over, it gets HTTP 503 with a Retry-After header and a
-// GraphQL error of code OVERLOADED, without its body being read. CORS
+// GraphQL error of code OVERLOADED, without next reading its body. CORS
 // preflights (OPTIONS) pass freely: they cost next nothing.
 //
 // Refusing at the edge keeps the requests that are admitted as fast as

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -408,5 +410,36 @@ func TestResponseCacheRefusesResponseBuiltAcrossAWrite(t *testing.T) {
 	}
 	if e := send(); !bytes.Contains(e.body, []byte("Renamed while read")) {
 		t.Fatalf("read after the write: %s", e.body)
+	}
+}
+
+// A response the cache answers passes before the bound on requests in
+// flight: with the one place taken by a page that executes, a cached page
+// is answered and a page that must execute is refused.
+func TestResponseCacheHitsPassTheInflightBound(t *testing.T) {
+	release, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := func(_ context.Context, kind string, ids []int64) {
+		if kind == "product" && slices.Contains(ids, 43) {
+			once.Do(func() { close(held); <-release })
+		}
+	}
+	ts, _ := cachedServer(t, store.SQLite, serverOptions{afterFetch: hold,
+		overload: graph.OverloadOptions{MaxInflight: 1}}, graph.ResponseCacheOptions{})
+	first := mustExecute(t, ts, func() exchange { return ts.post(t, detailPage, vars(42)) })
+	done := make(chan exchange)
+	go func() { done <- ts.post(t, detailPage, vars(43)) }()
+	<-held // 43 executes and holds the only place
+	hit := ts.post(t, detailPage, vars(42))
+	refused := ts.post(t, detailPage, vars(44))
+	close(release)
+	if e := <-done; e.status != http.StatusOK {
+		t.Errorf("the page holding the place: %d %s", e.status, e.body)
+	}
+	if hit.status != http.StatusOK || !bytes.Equal(hit.body, first.body) {
+		t.Errorf("cached page while the place was taken: %d %s, want 200 and the cached body", hit.status, hit.body)
+	}
+	if refused.status != http.StatusServiceUnavailable || !strings.Contains(string(refused.body), graph.CodeOverloaded) {
+		t.Errorf("page to execute while the place was taken: %d %s, want 503 %s", refused.status, refused.body, graph.CodeOverloaded)
 	}
 }
