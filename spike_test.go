@@ -39,6 +39,13 @@ func TestSpikeShedAtTheEdge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
+	if raceEnabled {
+		// Under the race detector, beside the other packages' suites, one
+		// CI run served pages at a p50 of 2 s during the spike: it measured
+		// the detector and the machine, not the bound. CI runs this test
+		// again without -race after the suite, on a machine it has to itself.
+		t.Skip("load test: timings under the race detector measure the detector; .ci/run runs it without -race")
+	}
 	const products = 300
 	redisURL := storetest.RedisURL(t)
 	base, _ := start(t, map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),

@@ -181,14 +181,17 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	// The checker bites: the textbook strategy, same load, shows stale reads.
 	t.Run("plain DEL", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(50 * time.Millisecond),
+		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(200 * time.Millisecond),
 			strategy: store.PlainDelete})
 		// The race needs a reader's SQL read, a write to the same product
 		// and the reader's write-back to interleave. On 20 products a
 		// loaded machine went 30 s without one (3 rounds, 960 writes), so
 		// the same writers and readers share 8 products here, one a writer:
-		// each is written and read 2.5 times as often. Up to three rounds:
-		// one stale read shows the checker can tell.
+		// each is written and read 2.5 times as often. At 50 ms of pause a
+		// CI run under -race, at about 300 ms a read, still found none in
+		// 782 writes; the pause is 200 ms, so that a write lands in it even
+		// then. Up to three rounds: one stale read shows the checker can
+		// tell.
 		products := products[:8]
 		stale := 0
 		for round := 1; round <= 3 && stale == 0; round++ {
