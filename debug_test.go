@@ -28,13 +28,14 @@ func getCosts(t *testing.T, base string) costsJSON {
 }
 
 // /debug/costs counts the requests served and what they cost: a cold
-// product is SQL and Redis; the same product warm is one MGET without the
+// product is SQL and Redis; the same product warm is one cache read (a
+// script call, which would take the fill lease of a miss) without the
 // near and response caches, and nothing at all with them (the defaults).
 func TestDebugCosts(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		env        map[string]string
-		warmMGETs  int64
+		warmReads  int64
 		warmRounds int64
 	}{
 		{"without the in-process caches", map[string]string{"NEAR_CACHE_SIZE": "0", "RESPONSE_CACHE_SIZE": "0"}, 1, 1},
@@ -52,12 +53,12 @@ func TestDebugCosts(t *testing.T) {
 			maps.Copy(env, tc.env)
 			base, _ := start(t, env)
 			waitCacheOpen(t, base)
-			checkCosts(t, base, tc.warmRounds, tc.warmMGETs)
+			checkCosts(t, base, tc.warmRounds, tc.warmReads)
 		})
 	}
 }
 
-func checkCosts(t *testing.T, base string, warmRounds, warmMGETs int64) {
+func checkCosts(t *testing.T, base string, warmRounds, warmReads int64) {
 	t.Helper()
 	q := `"{ product(id: \"3\") { id name } }"`
 	c0 := getCosts(t, base)
@@ -74,8 +75,8 @@ func checkCosts(t *testing.T, base string, warmRounds, warmMGETs int64) {
 	if sql, rt := c2.SQLStatements-c1.SQLStatements, c2.RedisRoundTrips-c1.RedisRoundTrips; sql != 0 || rt != warmRounds {
 		t.Errorf("warm product: %d SQL, %d Redis round trips; want 0 and %d", sql, rt, warmRounds)
 	}
-	if c2.RedisCommands["mget"]-c1.RedisCommands["mget"] != warmMGETs {
-		t.Errorf("warm product: commands %v then %v, want %d more MGET", c1.RedisCommands, c2.RedisCommands, warmMGETs)
+	if c2.RedisCommands["evalsha"]-c1.RedisCommands["evalsha"] != warmReads {
+		t.Errorf("warm product: commands %v then %v, want %d more cache read", c1.RedisCommands, c2.RedisCommands, warmReads)
 	}
 	res, err := http.Get(base + "/debug/pprof/")
 	if err != nil {

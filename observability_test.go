@@ -128,7 +128,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
-	for _, name := range []string{"POST /query", "query Home", "Query.product", "loader product", "mget", "SELECT products"} {
+	for _, name := range []string{"POST /query", "query Home", "Query.product", "loader product", "evalsha", "SELECT products", "SELECT sellers"} {
 		if !slices.Contains(recv.spans, name) {
 			t.Errorf("no %q span exported; got %v", name, recv.spans)
 		}

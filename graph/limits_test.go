@@ -113,7 +113,7 @@ func TestLimitsConfigurable(t *testing.T) {
 func TestPersistedQueries(t *testing.T) {
 	ts := newTestServer(t, store.SQLite, serverOptions{persisted: true, production: true})
 	q := `{ product(id: "7") { id } }`
-	ts.mustQuery(t, q, nil, nil) // cached, so that each step reads it with one MGET
+	ts.mustQuery(t, q, nil, nil) // cached, so that each step reads it with one cache read
 	hashOnly := postJSON(map[string]any{"extensions": apq(sha(q))})
 	steps := []struct {
 		name  string
@@ -122,10 +122,10 @@ func TestPersistedQueries(t *testing.T) {
 		redis map[string]int64
 	}{
 		{"hash, not yet stored", hashOnly, "PERSISTED_QUERY_NOT_FOUND", map[string]int64{"get": 1}},
-		{"query with its hash", postJSON(map[string]any{"query": q, "extensions": apq(sha(q))}), "", map[string]int64{"set": 1, "mget": 1}},
-		{"hash alone", hashOnly, "", map[string]int64{"get": 1, "mget": 1}},
+		{"query with its hash", postJSON(map[string]any{"query": q, "extensions": apq(sha(q))}), "", map[string]int64{"set": 1, "evalsha": 1}},
+		{"hash alone", hashOnly, "", map[string]int64{"get": 1, "evalsha": 1}},
 		{"hash alone over GET", getQuery(url.Values{"extensions": {`{"persistedQuery":{"version":1,"sha256Hash":"` + sha(q) + `"}}`}}),
-			"", map[string]int64{"get": 1, "mget": 1}},
+			"", map[string]int64{"get": 1, "evalsha": 1}},
 		{"too deep a query with its hash", postJSON(map[string]any{"query": nested(12), "extensions": apq(sha(nested(12)))}),
 			graph.CodeQueryTooDeep, map[string]int64{}},
 		{"its hash alone: never stored", postJSON(map[string]any{"extensions": apq(sha(nested(12)))}),

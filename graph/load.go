@@ -3,6 +3,9 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"catalog-bff/graph/model"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
@@ -17,13 +20,63 @@ func productsByIDs(ctx context.Context, ids []int64) ([]*store.Product, error) {
 	if len(ids) > maxIDs {
 		return nil, store.Errorf(store.Invalid, "ids: at most %d ids a call, got %d", maxIDs, len(ids))
 	}
-	products, errs := loaders.For(ctx).LoadProducts(ctx, ids)
+	l := loaders.For(ctx)
+	wantNext(ctx, l)
+	products, errs := l.LoadProducts(ctx, ids)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return products, nil
+}
+
+// productByID loads product id, nil when no product has it.
+func productByID(ctx context.Context, id int64) (*store.Product, error) {
+	l := loaders.For(ctx)
+	wantNext(ctx, l)
+	return l.LoadProduct(ctx, id)
+}
+
+// wantNext tells the request's loaders which levels below the products of
+// the field being resolved the query asks for (loaders.Want), so that
+// products read cold bring their seller and categories along.
+func wantNext(ctx context.Context, l *loaders.Loaders) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return
+	}
+	if w := nextLevels(graphql.GetOperationContext(ctx), fc.Field.Selections, 0); w != 0 {
+		l.Want(w)
+	}
+}
+
+// nextLevels finds Product.seller, Product.category and its parent in sel,
+// looking through up to two levels of fields that lead to products (a
+// connection's edges and nodes).
+func nextLevels(op *graphql.OperationContext, sel ast.SelectionSet, depth int) loaders.Want {
+	var w loaders.Want
+	for _, f := range graphql.CollectFields(op, sel, nil) {
+		if f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Product" {
+			switch f.Name {
+			case "seller":
+				w |= loaders.WantSeller
+				continue
+			case "category":
+				w |= loaders.WantCategory
+				for _, g := range graphql.CollectFields(op, f.Selections, nil) {
+					if g.Name == "parent" {
+						w |= loaders.WantParent
+					}
+				}
+				continue
+			}
+		}
+		if depth < 2 && len(f.Selections) > 0 {
+			w |= nextLevels(op, f.Selections, depth+1)
+		}
+	}
+	return w
 }
 
 // listCategory builds one page of a category listing: the ids come from the

@@ -22,23 +22,28 @@ import (
 // the old row out, and the plain DEL must let it in, which shows that the
 // test can tell the two apart. Both on a single Redis and on a cluster, and
 // with the near cache on: its own markers keep the old row out of it too,
-// and under plain DEL the old row still comes back from Redis.
+// and under plain DEL the old row still comes back from Redis. And for a
+// seller read with its product (a cold page reads both in one batch): the
+// race is the same, over a document the batch did not lease.
 func TestStaleSetRace(t *testing.T) {
 	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
 		for _, tc := range []struct {
 			name      string
 			strategy  store.Strategy
 			near      bool
+			kind      string // the document that races: "product", or "seller" read with its product
 			wantStale bool
 		}{
-			{"versioned markers", store.Versioned, false, false},
-			{"plain DEL", store.PlainDelete, false, true},
-			{"versioned markers, near cache", store.Versioned, true, false},
-			{"plain DEL, near cache", store.PlainDelete, true, true},
+			{"versioned markers", store.Versioned, false, "product", false},
+			{"plain DEL", store.PlainDelete, false, "product", true},
+			{"versioned markers, near cache", store.Versioned, true, "product", false},
+			{"plain DEL, near cache", store.PlainDelete, true, "product", true},
+			{"versioned markers, seller read with its product", store.Versioned, true, "seller", false},
+			{"plain DEL, seller read with its product", store.PlainDelete, true, "seller", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				cached, next := raceOnce(t, serverOptions{strategy: tc.strategy, redisURL: redisURL, near: tc.near})
+				cached, next := raceOnce(t, serverOptions{strategy: tc.strategy, redisURL: redisURL, near: tc.near}, tc.kind)
 				stale := cached == "Old name" || next == "Old name"
 				t.Logf("%s: cache holds %q after the race, the next read returns %q", tc.name, cached, next)
 				if stale != tc.wantStale {
@@ -49,9 +54,10 @@ func TestStaleSetRace(t *testing.T) {
 	})
 }
 
-// raceOnce plays the race on product 42 and returns the name the cache
-// holds afterwards ("" for none) and the name the next read returns.
-func raceOnce(t *testing.T, o serverOptions) (cached, next string) {
+// raceOnce plays the race on product 42, or on its seller (kind "seller"),
+// and returns the name the cache holds afterwards ("" for none) and the
+// name the next read returns.
+func raceOnce(t *testing.T, o serverOptions, kind string) (cached, next string) {
 	held, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool // only the reader is held; sync.Once would hold the writer too
 	hold := func(_ context.Context, kind string, ids []int64) {
@@ -62,23 +68,38 @@ func raceOnce(t *testing.T, o serverOptions) (cached, next string) {
 	}
 	o.afterFetch = hold
 	ts := newTestServer(t, store.Postgres, o)
+	id, read, write, next := int64(42), `{ product(id: "42") { name } }`,
+		`mutation { updateProduct(id: "42", input: {name: "New name"}) { name } }`, `{ product(id: "42") { name } }`
 	exec(t, ts.db, `UPDATE products SET name = 'Old name' WHERE id = 42`)
-	q := `{ product(id: "42") { name } }`
+	if kind == "seller" {
+		if err := ts.db.SQL().QueryRow(`SELECT seller_id FROM products WHERE id = 42`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, ts.db, fmt.Sprintf(`UPDATE sellers SET name = 'Old name' WHERE id = %d`, id))
+		read = `{ product(id: "42") { seller { name } } }`
+		write = fmt.Sprintf(`mutation { updateSeller(id: "%d", input: {name: "New name"}) { name } }`, id)
+		next = fmt.Sprintf(`{ product: seller(id: "%d") { name } }`, id)
+	}
 
-	read := make(chan string)
+	done := make(chan string)
 	go func() {
-		var got struct{ Product struct{ Name string } }
-		ts.query(t, q, nil, &got)
-		read <- got.Product.Name
+		var got struct {
+			Product struct {
+				Name   string
+				Seller struct{ Name string }
+			}
+		}
+		ts.query(t, read, nil, &got)
+		done <- got.Product.Name + got.Product.Seller.Name
 	}()
 	<-held // the reader has the old row and has not written it back
-	ts.mustAdmin(t, `mutation { updateProduct(id: "42", input: {name: "New name"}) { name } }`, nil, nil)
+	ts.mustAdmin(t, write, nil, nil)
 	close(release)
-	if got := <-read; got != "Old name" {
+	if got := <-done; got != "Old name" {
 		t.Fatalf("the held reader returned %q, want the row it read before the write", got)
 	}
 
-	e, err := ts.cache.Get(context.Background(), "product", []int64{42})
+	e, err := ts.cache.Get(context.Background(), kind, []int64{id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +107,7 @@ func raceOnce(t *testing.T, o serverOptions) (cached, next string) {
 		cached = nameIn(string(e[0].Data))
 	}
 	var got struct{ Product struct{ Name string } }
-	ts.mustQuery(t, q, nil, &got)
+	ts.mustQuery(t, next, nil, &got)
 	return cached, got.Product.Name
 }
 

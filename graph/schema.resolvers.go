@@ -82,7 +82,7 @@ func (r *productResolver) Hits(ctx context.Context, obj *store.Product) (int, er
 
 // Product is the resolver for the product field.
 func (r *queryResolver) Product(ctx context.Context, id int64) (*store.Product, error) {
-	return loaders.For(ctx).LoadProduct(ctx, id)
+	return productByID(ctx, id)
 }
 
 // Products is the resolver for the products field.

@@ -48,6 +48,10 @@ func (s *fakeStore) Categories(context.Context, []int64) (map[int64]*store.Categ
 	return nil, nil
 }
 
+func (s *fakeStore) CategoriesWithParents(context.Context, []int64) (map[int64]*store.Category, error) {
+	return nil, nil
+}
+
 func (s *fakeStore) Options(context.Context, []int64) (map[int64][]store.Option, error) {
 	return nil, nil
 }
@@ -77,24 +81,33 @@ func (c *fakeCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entry
 	return out, nil
 }
 
-func (c *fakeCache) Lease(_ context.Context, _ string, ids []int64, _ time.Duration) ([]store.LeaseResult, error) {
-	out := make([]store.LeaseResult, len(ids))
-	for i := range out {
-		out[i] = store.LeaseResult{State: store.Granted}
+// Read is Get with every miss's lease granted.
+func (c *fakeCache) Read(ctx context.Context, kind string, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+	entries, err := c.Get(ctx, kind, ids)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	states := make([]store.LeaseState, len(ids))
+	for i, e := range entries {
+		if e.State != store.Hit && e.State != store.Absent {
+			states[i] = store.Granted
+		}
+	}
+	return entries, states, nil
 }
 
-func (c *fakeCache) Put(_ context.Context, _ string, fills []store.Fill) error {
+func (c *fakeCache) PutKinds(_ context.Context, groups ...store.KindFills) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.puts = append(c.puts, fills)
-	for _, f := range fills {
-		e := store.Entry{State: store.Hit, Version: f.Version, Data: f.Data}
-		if f.Absent {
-			e = store.Entry{State: store.Absent}
+	for _, g := range groups {
+		c.puts = append(c.puts, g.Fills)
+		for _, f := range g.Fills {
+			e := store.Entry{State: store.Hit, Version: f.Version, Data: f.Data}
+			if f.Absent {
+				e = store.Entry{State: store.Absent}
+			}
+			c.entries[f.ID] = e
 		}
-		c.entries[f.ID] = e
 	}
 	return nil
 }

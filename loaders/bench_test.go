@@ -39,11 +39,12 @@ func (c staticCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entr
 	return out, nil
 }
 
-func (c staticCache) Put(context.Context, string, []store.Fill) error { return nil }
+func (c staticCache) PutKinds(context.Context, ...store.KindFills) error { return nil }
 
-// Lease is never called: every key is a hit.
-func (c staticCache) Lease(context.Context, string, []int64, time.Duration) ([]store.LeaseResult, error) {
-	return nil, nil
+// Read answers as Get: every key is a hit, so no lease is taken.
+func (c staticCache) Read(ctx context.Context, kind string, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+	entries, err := c.Get(ctx, kind, ids)
+	return entries, make([]store.LeaseState, len(ids)), err
 }
 
 // BenchmarkBatchWarm is the product batch function on a batch of 20 keys

@@ -15,15 +15,32 @@ type cached[T any] struct {
 	kind    string // the cache key's type segment, e.g. "product"
 	fetch   func(context.Context, []int64) (map[int64]*T, error)
 	version func(*T) int64
+	// next, when set, is given the documents a batch read from SQL, reads
+	// with them the next query level the request will ask for, and returns
+	// that level's write-back (Loaders.prefetch).
+	next func(ctx context.Context, docs map[int64]*T, b *pass) []store.KindFills
+}
+
+// pass is what one run of a batch function learns on the way.
+type pass struct {
+	epoch   uint64 // the near cache's, at the start: a Reset after it drops the fills
+	since   uint64 // the flight clock: flights started later read SQL after the cache read
+	cacheUp bool   // the cache read succeeded
+	bad     map[int64][]byte
+	busy    map[int64]bool // misses whose fill lease another reader holds
+	leased  map[int64]bool // misses whose fill lease this reader holds
 }
 
 // batch loads keys, in key order. Its contract, for any keys:
-//   - one cache round trip (Get, an MGET) for all distinct keys;
-//   - for the misses (no entry, a marker, or an entry that does not decode)
-//     that no other request of this process is fetching already: one round
-//     trip for their fill leases, one Store call for those this reader must
-//     fill, and one cache round trip (Put) writing them back, documents and
-//     negative entries alike;
+//   - one cache round trip (Read) for all distinct keys, which also takes
+//     the fill leases of the misses (no entry, a marker, or an entry that
+//     does not decode);
+//   - for the misses that no other request of this process is fetching
+//     already: one Store call for those whose lease this reader got (and
+//     those another reader did not fill within the lease TTL), and one
+//     cache round trip (PutKinds) writing them back, documents and
+//     negative entries alike, with the next level's documents when next
+//     read them;
 //   - a result for every key: the document, nil with no error when no row
 //     has the id, or an error for keys that only SQL could answer.
 //
@@ -34,15 +51,13 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 	vals := make([]*T, len(ids))
 	errs := make([]error, len(ids))
 	sizes := make([]int, len(ids))
-	epoch := c.f.opt.Near.Epoch() // a Reset after this drops the fills below
-	since := c.f.flights.now()    // flights started later read SQL after this cache read
-	bad := map[int64][]byte{}
-	misses, cacheUp := c.read(ctx, ids, vals, sizes, bad)
+	b := &pass{epoch: c.f.opt.Near.Epoch(), since: c.f.flights.now(), bad: map[int64][]byte{}}
+	misses := c.read(ctx, ids, vals, sizes, b)
 	if len(misses) > 0 {
-		c.resolve(ctx, ids, misses, vals, errs, cacheUp, bad, since)
+		c.resolve(ctx, ids, misses, vals, errs, b)
 	}
-	if cacheUp {
-		c.keep(ids, vals, errs, sizes, epoch)
+	if b.cacheUp {
+		c.keep(ids, vals, errs, sizes, b.epoch)
 	}
 	out := make([]*dataloader.Result[*T], len(keys))
 	for i, s := range slots {
@@ -52,19 +67,21 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 }
 
 // read fills vals from the cache and returns the indices of ids it did not
-// answer, and whether the cache answered at all. It records the encoded
-// size of each document it answers in sizes, and keeps, in bad, the entries
-// that did not decode, so that the write-back replaces them.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []int, bad map[int64][]byte) ([]int, bool) {
+// answer; b says whether the cache answered at all. It records the encoded
+// size of each document it answers in sizes, keeps in b.bad the entries
+// that did not decode, so that the write-back replaces them, and in b.busy
+// the misses whose lease another reader holds.
+func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []int, b *pass) []int {
 	if c.f.opt.Cache == nil {
-		return all(len(ids)), false
+		return all(len(ids))
 	}
-	entries, err := c.f.opt.Cache.Get(ctx, c.kind, ids)
+	entries, leases, err := c.f.opt.Cache.Read(ctx, c.kind, ids, c.f.opt.LeaseTTL)
 	if err != nil {
 		c.f.opt.Observer.CacheRead(ctx, c.kind, CacheUnavailable, len(ids))
 		c.f.warnCache(ctx, "cache read failed; reading SQL", c.kind, err)
-		return all(len(ids)), false
+		return all(len(ids))
 	}
+	b.cacheUp = true
 	misses := make([]int, 0, len(ids))
 	seen := tally{}
 	for i, e := range entries {
@@ -73,18 +90,25 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []in
 		case ok:
 			vals[i], sizes[i] = v, len(e.Data)
 			c.hit(ids[i], e, seen)
+			continue
 		case e.State == store.Hit || e.State == store.Corrupt:
 			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
-			bad[ids[i]] = e.Raw
-			misses = append(misses, i)
+			b.bad[ids[i]] = e.Raw
 			seen[CacheCorrupt]++
 		default:
-			misses = append(misses, i)
 			seen[CacheMiss]++
+		}
+		misses = append(misses, i)
+		switch {
+		case c.f.opt.LeaseTTL <= 0:
+		case leases[i] == store.Busy:
+			b.busy = setAdd(b.busy, ids[i])
+		case leases[i] == store.Granted:
+			b.leased = setAdd(b.leased, ids[i])
 		}
 	}
 	seen.report(ctx, c.f.opt.Observer, c.kind)
-	return misses, true
+	return misses
 }
 
 // keep offers the near cache every document of the batch that Redis or
@@ -143,15 +167,14 @@ func (c *cached[T]) decode(e store.Entry) (*T, bool) {
 
 // resolve answers the misses, sharing the fetch of each id with any request
 // of this process that is fetching it already, and fills vals and errs.
-func (c *cached[T]) resolve(ctx context.Context, ids []int64, misses []int, vals []*T, errs []error,
-	cacheUp bool, bad map[int64][]byte, since uint64) {
+func (c *cached[T]) resolve(ctx context.Context, ids []int64, misses []int, vals []*T, errs []error, b *pass) {
 	missIDs := make([]int64, len(misses))
 	for j, m := range misses {
 		missIDs[j] = ids[m]
 	}
-	flights, own := c.f.flights.join(c.kind, missIDs, since)
+	flights, own := c.f.flights.join(c.kind, missIDs, b.since, b.leased)
 	if len(own) > 0 {
-		got, err := c.load(ctx, own, cacheUp, bad)
+		got, err := c.load(ctx, own, b)
 		finishFlights(&c.f.flights, c.kind, own, flights, got, err)
 	}
 	for j, m := range misses {
@@ -160,28 +183,41 @@ func (c *cached[T]) resolve(ctx context.Context, ids []int64, misses []int, vals
 	}
 }
 
+func setAdd(m map[int64]bool, id int64) map[int64]bool {
+	if m == nil {
+		m = map[int64]bool{}
+	}
+	m[id] = true
+	return m
+}
+
 func asDoc[T any](v any) *T {
 	d, _ := v.(*T)
 	return d
 }
 
 // load answers ids that this reader owns: from the cache when another
-// instance filled them meanwhile, else from SQL. The keys of got are the
-// ids answered (a nil value: no row); err applies to the others.
-func (c *cached[T]) load(ctx context.Context, ids []int64, cacheUp bool, bad map[int64][]byte) (map[int64]*T, error) {
+// reader filled them while this one waited on their leases, else from SQL.
+// The keys of got are the ids answered (a nil value: no row); err applies
+// to the others.
+func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*T, error) {
 	got := make(map[int64]*T, len(ids))
 	fetch := ids
-	if cacheUp && c.f.opt.LeaseTTL > 0 {
-		fetch = c.lease(ctx, ids, got)
+	if len(b.busy) > 0 {
+		fetch = c.awaitBusy(ctx, ids, b.busy, got)
 	}
 	if len(fetch) == 0 {
 		return got, nil
 	}
-	release, err := c.f.admit(ctx, cacheUp)
+	release, err := c.f.admit(ctx, b.cacheUp)
 	if err != nil {
 		return got, err
 	}
 	found, err := c.fetch(ctx, fetch)
+	var more []store.KindFills
+	if err == nil && c.next != nil {
+		more = c.next(ctx, found, b)
+	}
 	release()
 	if err != nil {
 		return got, err
@@ -190,13 +226,14 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, cacheUp bool, bad map
 	for _, id := range fetch {
 		v := found[id]
 		got[id] = v
-		fills = append(fills, c.fillOf(id, v, bad[id]))
+		fills = append(fills, c.fillOf(id, v, b.bad[id]))
 	}
 	if hook := c.f.opt.AfterFetch; hook != nil {
 		hook(ctx, c.kind, fetch)
 	}
-	if cacheUp {
-		if err := c.f.opt.Cache.Put(ctx, c.kind, fills); err != nil {
+	if b.cacheUp {
+		groups := append([]store.KindFills{{Kind: c.kind, Fills: fills}}, more...)
+		if err := c.f.opt.Cache.PutKinds(ctx, groups...); err != nil {
 			c.f.warnCache(ctx, "cache write-back failed", c.kind, err)
 		}
 	}
@@ -216,31 +253,23 @@ func (c *cached[T]) fillOf(id int64, v *T, replace []byte) store.Fill {
 	return store.Fill{ID: id, Version: c.version(v), Data: data, Replace: replace}
 }
 
-// lease takes the fill leases of ids in one round trip. It puts in got the
-// ids that another instance filled meanwhile, waits up to the lease TTL for
-// those whose lease another reader holds, and returns the ids this reader
-// must fetch: those it was granted, and those still unfilled after the wait.
-func (c *cached[T]) lease(ctx context.Context, ids []int64, got map[int64]*T) []int64 {
-	res, err := c.f.opt.Cache.Lease(ctx, c.kind, ids, c.f.opt.LeaseTTL)
-	if err != nil {
-		return ids
-	}
-	var fetch, busy []int64
-	for i, r := range res {
-		switch v, ok := c.decode(r.Entry); {
-		case r.State == store.Filled && ok:
-			got[ids[i]] = v
-		case r.State == store.Busy:
-			busy = append(busy, ids[i])
-		default:
-			fetch = append(fetch, ids[i])
+// awaitBusy waits for the ids whose lease another reader holds, puts in got
+// those it filled, and returns the ids this reader must fetch: the others,
+// and those still unfilled after the lease TTL.
+func (c *cached[T]) awaitBusy(ctx context.Context, ids []int64, busy map[int64]bool, got map[int64]*T) []int64 {
+	var fetch, wait []int64
+	for _, id := range ids {
+		if busy[id] {
+			wait = append(wait, id)
+		} else {
+			fetch = append(fetch, id)
 		}
 	}
-	if len(busy) > 0 {
-		c.f.stats.leaseWaits.Add(int64(len(busy)))
-		fetch = append(fetch, c.await(ctx, busy, got)...)
+	if len(wait) == 0 {
+		return fetch
 	}
-	return fetch
+	c.f.stats.leaseWaits.Add(int64(len(wait)))
+	return append(fetch, c.await(ctx, wait, got)...)
 }
 
 // await polls the cache for busy ids until they are filled or the lease TTL

@@ -39,8 +39,11 @@ func (fs *flights) now() uint64 { return fs.clock.Load() }
 
 // join returns a flight for each id, and the ids whose flights the caller
 // owns and must finish: those with no flight, or only one that started
-// before since.
-func (fs *flights) join(kind string, ids []int64, since uint64) (map[int64]*flight, []int64) {
+// before since, and those whose fill lease the caller holds (leased). The
+// lease holder always fetches: a flight it joined could be waiting for
+// that very lease. Its new flight replaces the older one for later
+// joiners; the older one's owner finds the fill once it is written back.
+func (fs *flights) join(kind string, ids []int64, since uint64, leased map[int64]bool) (map[int64]*flight, []int64) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.m == nil {
@@ -50,7 +53,7 @@ func (fs *flights) join(kind string, ids []int64, since uint64) (map[int64]*flig
 	var own []int64
 	for _, id := range ids {
 		k := flightKey{kind, id}
-		if fl, ok := fs.m[k]; ok && fl.start > since {
+		if fl, ok := fs.m[k]; ok && fl.start > since && !leased[id] {
 			out[id] = fl
 			continue
 		}
@@ -120,14 +123,16 @@ type Stats struct {
 	FallbackRefused  int64 // requests refused UNAVAILABLE at the bound
 	FallbackPeak     int64 // the most such reads at once
 	LeaseWaits       int64 // keys waited for because another reader held the fill lease
+	Prefetched       int64 // sellers and categories read with the products that named them
 }
 
 type stats struct {
-	admitted, refused, inflight, peak, leaseWaits atomic.Int64
+	admitted, refused, inflight, peak, leaseWaits, prefetched atomic.Int64
 }
 
 // Stats returns the counts so far.
 func (f *Factory) Stats() Stats {
 	return Stats{FallbackAdmitted: f.stats.admitted.Load(), FallbackRefused: f.stats.refused.Load(),
-		FallbackPeak: f.stats.peak.Load(), LeaseWaits: f.stats.leaseWaits.Load()}
+		FallbackPeak: f.stats.peak.Load(), LeaseWaits: f.stats.leaseWaits.Load(),
+		Prefetched: f.stats.prefetched.Load()}
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -32,18 +33,21 @@ type Store interface {
 	Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error)
 	Sellers(ctx context.Context, ids []int64) (map[int64]*store.Seller, error)
 	Categories(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
+	// CategoriesWithParents is Categories with the parents of ids too.
+	CategoriesWithParents(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
 	Options(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error)
 	Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error)
 }
 
 var _ Store = (*store.DB)(nil)
 
-// Cache is the Redis side of the read path: Get is one round trip for all
-// ids, Lease one for the fill leases of the misses, Put one for all fills.
+// Cache is the Redis side of the read path: Read is one round trip for all
+// ids that also takes the fill leases of the misses, PutKinds one for all
+// fills, and Get one for the ids a reader waits on.
 type Cache interface {
+	Read(ctx context.Context, kind string, ids []int64, leaseTTL time.Duration) ([]store.Entry, []store.LeaseState, error)
+	PutKinds(ctx context.Context, groups ...store.KindFills) error
 	Get(ctx context.Context, kind string, ids []int64) ([]store.Entry, error)
-	Lease(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]store.LeaseResult, error)
-	Put(ctx context.Context, kind string, fills []store.Fill) error
 }
 
 var _ Cache = (*store.Cache)(nil)
@@ -74,7 +78,7 @@ type Options struct {
 	// from SQL and before it writes them back: the window in which a write
 	// can race the reader. Tests use it to hold a reader there.
 	AfterFetch func(ctx context.Context, kind string, ids []int64)
-	// LeaseTTL is the fill lease of a missed key (see store.Cache.Lease):
+	// LeaseTTL is the fill lease of a missed key (see store.Cache.Read):
 	// the most a reader waits for another to fill a key before it reads SQL
 	// itself. 0 takes no leases.
 	LeaseTTL time.Duration
@@ -143,30 +147,37 @@ type Loaders struct {
 	// it with the count it returns.
 	Hits *dataloader.Loader[int64, int64]
 
-	store Store
-	near  *Near
-	obs   Observer
+	store      Store
+	near       *Near
+	obs        Observer
+	stats      *stats
+	sellers    *cached[store.Seller]
+	categories *cached[store.Category]
+	want       atomic.Uint32 // Want bits
 }
 
 // New returns a fresh set of loaders, for one request.
 func (f *Factory) New() *Loaders {
 	products := &cached[store.Product]{f: f, kind: "product", fetch: f.opt.Store.Products,
 		version: func(p *store.Product) int64 { return p.Version }}
-	sellers := &cached[store.Seller]{f: f, kind: "seller", fetch: f.opt.Store.Sellers,
-		version: func(s *store.Seller) int64 { return s.Version }}
-	categories := &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
-		version: func(c *store.Category) int64 { return c.Version }}
-	return &Loaders{
-		Product:  newLoader(f, "product", products.batch),
-		Seller:   newLoader(f, "seller", sellers.batch),
-		Category: newLoader(f, "category", categories.batch),
-		Options:  newLoader(f, "options", f.options),
-		Stock:    newLoader(f, "stock", f.stock),
-		Hits:     newLoader(f, "hits", f.hits),
-		store:    f.opt.Store,
-		near:     f.opt.Near,
-		obs:      f.opt.Observer,
+	l := &Loaders{
+		sellers: &cached[store.Seller]{f: f, kind: "seller", fetch: f.opt.Store.Sellers,
+			version: func(s *store.Seller) int64 { return s.Version }},
+		categories: &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
+			version: func(c *store.Category) int64 { return c.Version }},
+		Options: newLoader(f, "options", f.options),
+		Stock:   newLoader(f, "stock", f.stock),
+		Hits:    newLoader(f, "hits", f.hits),
+		store:   f.opt.Store,
+		near:    f.opt.Near,
+		obs:     f.opt.Observer,
+		stats:   &f.stats,
 	}
+	products.next = l.prefetch
+	l.Product = newLoader(f, "product", products.batch)
+	l.Seller = newLoader(f, "seller", l.sellers.batch)
+	l.Category = newLoader(f, "category", l.categories.batch)
+	return l
 }
 
 // newLoader returns a loader over batch that tells the Factory's Observer of

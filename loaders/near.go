@@ -147,6 +147,16 @@ func (n *Near) get(kind string, id int64) (any, bool) {
 	return e.doc, true
 }
 
+// holds reports whether the near cache holds a document of kind and id
+// (or its negative entry), without counting a hit or a miss.
+func (n *Near) holds(kind string, id int64) bool {
+	if !n.Live() {
+		return false
+	}
+	e, ok := n.docs.GetIfPresent(nearKey{kind, id})
+	return ok && !e.marker
+}
+
 // fill keeps a document (nil: no row) read at epoch, of bytes encoded
 // bytes, unless a Reset came since, the near cache is not live, or it holds
 // the same or a newer version, or a marker of a newer one.

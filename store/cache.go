@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -355,24 +356,48 @@ func encodeEntry(tag string, version int64, data []byte) []byte {
 // and negative entries with the negative TTL. Under Versioned, an entry
 // whose version is not older than the fill's stays as it is (see Cache).
 func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
-	if len(fills) == 0 {
+	return c.PutKinds(ctx, KindFills{Kind: kind, Fills: fills})
+}
+
+// KindFills are fills of documents of one kind.
+type KindFills struct {
+	Kind  string
+	Fills []Fill
+}
+
+// PutKinds is Put for documents of several kinds at once, still one round
+// trip: a product page read cold writes back its product, seller and
+// categories together. Each fill also ends its key's fill lease, whoever
+// holds it: the key it guarded is filled.
+func (c *Cache) PutKinds(ctx context.Context, groups ...KindFills) error {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Fills)
+	}
+	if n == 0 {
 		return nil
 	}
-	keys := make([]string, len(fills), 2*len(fills))
-	args := make([]any, 0, 3*len(fills))
-	for i, f := range fills {
-		keys[i] = c.key(kind, f.ID)
-		if f.Absent {
-			args = append(args, absentTag, c.opt.NegativeTTL.Milliseconds(), f.Replace)
-		} else {
-			args = append(args, encodeEntry(docTag, f.Version, f.Data), c.ttl().Milliseconds(), f.Replace)
+	keys := make([]string, 0, 2*n)
+	args := make([]any, 0, 3*n)
+	var kinds []string
+	for _, g := range groups {
+		if len(g.Fills) > 0 {
+			kinds = append(kinds, g.Kind)
+		}
+		for _, f := range g.Fills {
+			keys = append(keys, c.key(g.Kind, f.ID))
+			if f.Absent {
+				args = append(args, absentTag, c.opt.NegativeTTL.Milliseconds(), f.Replace)
+			} else {
+				args = append(args, encodeEntry(docTag, f.Version, f.Data), c.ttl().Milliseconds(), f.Replace)
+			}
 		}
 	}
-	for i := range fills {
+	for i := range n {
 		keys = append(keys, keys[i]+leaseSuffix) // the fill is done: its lease goes
 	}
 	if err := c.setNewer(ctx, keys, args); err != nil {
-		return fmt.Errorf("store: cache put %s: %w", kind, err)
+		return fmt.Errorf("store: cache put %s: %w", strings.Join(kinds, ", "), err)
 	}
 	return nil
 }
@@ -563,7 +588,7 @@ func (c *Cache) LoadScripts(ctx context.Context) error {
 	// Not on the request path: a slow Redis gets a second, not REDIS_TIMEOUT.
 	ctx, cancel := context.WithTimeout(ctx, max(c.opt.Timeout, time.Second))
 	defer cancel()
-	return loadScripts(ctx, c.rdb, setNewerScript, leaseScript)
+	return loadScripts(ctx, c.rdb, setNewerScript, readLeaseScript)
 }
 
 // ttl returns a document's TTL, with jitter.

@@ -118,6 +118,17 @@ func (d *DB) Sellers(ctx context.Context, ids []int64) (map[int64]*Seller, error
 // Categories returns the categories of ids that exist, keyed by id, in one
 // statement. Parents are not followed.
 func (d *DB) Categories(ctx context.Context, ids []int64) (map[int64]*Category, error) {
+	return d.categories(ctx, ids, false)
+}
+
+// CategoriesWithParents returns the categories of ids that exist and their
+// parents, keyed by id, in one statement: a product page shows its
+// category's parent, so a cold page reads both levels at once.
+func (d *DB) CategoriesWithParents(ctx context.Context, ids []int64) (map[int64]*Category, error) {
+	return d.categories(ctx, ids, true)
+}
+
+func (d *DB) categories(ctx context.Context, ids []int64, parents bool) (map[int64]*Category, error) {
 	out := make(map[int64]*Category, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -128,9 +139,13 @@ func (d *DB) Categories(ctx context.Context, ids []int64) (map[int64]*Category, 
 		ParentID *int64 `db:"parent_id"`
 		Version  int64  `db:"version"`
 	}
-	err := d.selectx(ctx, d.db, &rows,
-		`SELECT id, name, parent_id, version FROM categories WHERE id `+d.anyID, d.idsArg(ids))
-	if err != nil {
+	q, arg := `SELECT id, name, parent_id, version FROM categories WHERE id `+d.anyID, d.idsArg(ids)
+	args := []any{arg}
+	if parents {
+		q += ` OR id IN (SELECT parent_id FROM categories WHERE id ` + d.anyID + `)`
+		args = append(args, arg)
+	}
+	if err := d.selectx(ctx, d.db, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("store: categories by ids: %w", err)
 	}
 	for _, r := range rows {

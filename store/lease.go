@@ -9,37 +9,57 @@ import (
 )
 
 // Fill leases keep a cold hot key from sending every instance to SQL at
-// once. A reader that misses asks for the lease of each missed key: one
-// gets it and fills the key from SQL; the others wait briefly for the fill
-// and read the cache again. A lease lasts at most its TTL, so a reader never
-// waits on a lease holder that died.
+// once. A reader that misses holds the lease of each missed key it got:
+// one reader gets it and fills the key from SQL; the others wait briefly
+// for the fill and read the cache again. A lease lasts at most its TTL, so
+// a reader never waits on a lease holder that died. Read takes the leases
+// in the round trip that finds the misses, so a cold document costs two
+// round trips, the read and the write-back, not three.
 
 // leaseSuffix names a document's fill lease: "<entry key>:lease", in the
 // entry's slot thanks to the entry key's hash tag.
 const leaseSuffix = ":lease"
 
-// LeaseState says what Lease found for one key.
+// LeaseState says what Read found, or took, for one key.
 type LeaseState uint8
 
-// The states of a LeaseResult.
+// The states of a key that Read returns.
 const (
-	Granted LeaseState = iota // the caller holds the lease: it fills the key
-	Busy                      // another reader holds it: wait, then read again
-	Filled                    // the key was filled meanwhile: the entry is in Entry
+	// Answered: the entry is a document or a negative entry; no lease is
+	// needed.
+	Answered LeaseState = iota
+	// Granted: the entry does not answer and the caller holds its lease:
+	// it fills the key. Also returned when Redis refused to store the lease
+	// (out of memory): the caller reads SQL as if it held it.
+	Granted
+	// Busy: the entry does not answer and another reader holds its lease:
+	// wait for its fill, then read again.
+	Busy
 )
 
-// LeaseResult is Lease's answer for one key.
-type LeaseResult struct {
-	State LeaseState
-	Entry Entry // for Filled
-}
-
-// Lease asks for the fill leases of ids in one round trip (on a cluster,
-// one script call per document in one pipeline), and returns, in
-// order, whether each was granted, is held by another reader, or is not
-// needed because the key now holds a document or a negative entry. A lease
-// lasts ttl unless a Put of its key ends it sooner.
-func (c *Cache) Lease(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]LeaseResult, error) {
+// Read is Get that also takes, in the same round trip, the fill lease of
+// every key whose entry does not answer (no entry, a marker, or one that
+// does not decode), lasting ttl unless a Put of its key ends it sooner.
+// It returns the entries and, for each, its LeaseState. Like Get, it fails
+// at once with ErrCacheUnavailable while the breaker is open or reads are
+// fenced. With ttl ≤ 0 it is Get: one MGET, and every miss Granted.
+func (c *Cache) Read(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]Entry, []LeaseState, error) {
+	if ttl <= 0 {
+		entries, err := c.Get(ctx, kind, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		states := make([]LeaseState, len(entries))
+		for i, e := range entries {
+			if e.State != Hit && e.State != Absent {
+				states[i] = Granted
+			}
+		}
+		return entries, states, nil
+	}
+	if c.fenced.Load() {
+		return nil, nil, ErrCacheUnavailable
+	}
 	keys := make([]string, 2*len(ids))
 	for i, id := range ids {
 		keys[i] = c.key(kind, id)
@@ -49,74 +69,82 @@ func (c *Cache) Lease(ctx context.Context, kind string, ids []int64, ttl time.Du
 	defer cancel()
 	var vals []any
 	err := c.guard(func() (err error) {
-		vals, err = c.lease(ctx, keys, ttl)
+		vals, err = c.readLease(ctx, keys, ttl)
 		return err
 	})
-	if err == nil && len(vals) != len(ids) {
+	if err == nil && len(vals) != 2*len(ids) {
 		err = errOrShape(nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: cache lease %s: %w", kind, err)
+		return nil, nil, fmt.Errorf("store: cache read %s: %w", kind, err)
 	}
-	out := make([]LeaseResult, len(ids))
-	for i, v := range vals {
-		switch v := v.(type) {
-		case string:
-			b := []byte(v)
-			out[i] = LeaseResult{State: Filled, Entry: decodeEntry(b)}
-			out[i].Entry.Raw = b
-		case int64:
-			if v == 1 {
-				out[i] = LeaseResult{State: Granted}
-			} else {
-				out[i] = LeaseResult{State: Busy}
-			}
+	entries := make([]Entry, len(ids))
+	states := make([]LeaseState, len(ids))
+	for i := range ids {
+		if s, ok := vals[2*i].(string); ok {
+			b := []byte(s)
+			entries[i] = decodeEntry(b)
+			entries[i].Raw = b
+		}
+		switch n, _ := vals[2*i+1].(int64); n {
+		case 0:
+			states[i] = Busy
+		case 1:
+			states[i] = Granted
 		}
 	}
-	return out, nil
+	return entries, states, nil
 }
 
-// lease runs leaseScript over keys (entries, then leases) and returns its
-// answer for each entry.
-func (c *Cache) lease(ctx context.Context, keys []string, ttl time.Duration) ([]any, error) {
+// readLease runs readLeaseScript over keys (entries, then leases) and
+// returns its answer: a value and a state for each entry.
+func (c *Cache) readLease(ctx context.Context, keys []string, ttl time.Duration) ([]any, error) {
 	if !c.cluster {
-		return leaseScript.Run(ctx, c.rdb, keys, ttl.Milliseconds()).Slice()
+		return readLeaseScript.Run(ctx, c.rdb, keys, ttl.Milliseconds()).Slice()
 	}
 	n := len(keys) / 2
 	calls := make([]scriptCall, n)
 	for i := range calls {
 		calls[i] = scriptCall{keys: []string{keys[i], keys[n+i]}, args: []any{ttl.Milliseconds()}}
 	}
-	cmds, err := evalEach(ctx, c.rdb, leaseScript, calls)
+	cmds, err := evalEach(ctx, c.rdb, readLeaseScript, calls)
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]any, n)
-	for i, cmd := range cmds {
+	vals := make([]any, 0, 2*n)
+	for _, cmd := range cmds {
 		v, err := cmd.Slice()
-		if err != nil || len(v) != 1 {
+		if err != nil || len(v) != 2 {
 			return nil, errOrShape(err)
 		}
-		vals[i] = v[0]
+		vals = append(vals, v...)
 	}
 	return vals, nil
 }
 
-// leaseScript: KEYS are the entries' keys, then their leases' keys; ARGV[1]
-// is the lease TTL in milliseconds. For each key it returns the entry when
-// it holds a document or a negative entry, else 1 when it set the lease and
-// 0 when another reader holds it.
-var leaseScript = redis.NewScript(`
+// readLeaseScript: KEYS are the entries' keys, then their leases' keys;
+// ARGV[1] is the lease TTL in milliseconds. For each key it returns two
+// values: the entry as stored (nil for none, or for a key of another
+// type), and 2 when the entry answers (a document or a negative entry), 1
+// when it set the lease, 0 when another reader holds it. A lease that
+// Redis refuses to store (out of memory under noeviction) counts as set:
+// the reads keep working while Redis is full, as an MGET's would.
+var readLeaseScript = redis.NewScript(`
 local n = #KEYS / 2
 local out = {}
 for i = 1, n do
   local cur = redis.pcall('GET', KEYS[i])
-  if type(cur) == 'string' and (string.sub(cur, 1, 2) == 'd:' or cur == 'n:') then
-    out[i] = cur
-  elseif redis.call('SET', KEYS[n+i], '1', 'NX', 'PX', ARGV[1]) then
-    out[i] = 1
+  if type(cur) ~= 'string' then cur = false end
+  out[2*i-1] = cur
+  if cur and (string.sub(cur, 1, 2) == 'd:' or cur == 'n:') then
+    out[2*i] = 2
   else
-    out[i] = 0
+    -- false when another reader holds the lease; OK, or an error, else
+    if redis.pcall('SET', KEYS[n+i], '1', 'NX', 'PX', ARGV[1]) then
+      out[2*i] = 1
+    else
+      out[2*i] = 0
+    end
   end
 end
 return out

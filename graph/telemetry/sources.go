@@ -127,7 +127,9 @@ func (t *Telemetry) watchLoaders(l LoaderStats) {
 		counter("catalog_sql_fallback_refused_total", "Reads refused with UNAVAILABLE at DB_FALLBACK_MAX_INFLIGHT while the cache was down.",
 			func() float64 { return float64(l.Stats().FallbackRefused) }),
 		counter("catalog_cache_lease_waits_total", "Missed keys waited for because another reader held their fill lease.",
-			func() float64 { return float64(l.Stats().LeaseWaits) }))
+			func() float64 { return float64(l.Stats().LeaseWaits) }),
+		counter("catalog_cache_prefetched_total", "Sellers and categories read from SQL with the products that named them, a cold page's next levels.",
+			func() float64 { return float64(l.Stats().Prefetched) }))
 }
 
 func (t *Telemetry) watchViews(v ViewStats) {

@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"catalog-bff/store"
+	"catalog-bff/store/storetest"
+)
+
+// A read takes the fill leases of its misses in the same round trip: the
+// first reader of a missing key gets its lease, the next ones find it
+// busy, and the write-back, of several kinds in one round trip, ends it.
+func TestCacheReadTakesLeases(t *testing.T) {
+	storetest.ForEachRedis(t, func(t *testing.T, url string) {
+		c, counter, _ := newCache(t, url, store.CacheOptions{})
+		ctx := context.Background()
+		doc := store.Fill{ID: 1, Version: 3, Data: []byte(`{"id":1}`)}
+		if err := c.Put(ctx, "product", []store.Fill{doc, {ID: 4, Absent: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 5, Version: 2}}); err != nil {
+			t.Fatal(err)
+		}
+		read := func(what string, ids []int64, want ...store.LeaseState) []store.Entry {
+			t.Helper()
+			before := counter.Stats()
+			entries, states, err := c.Read(ctx, "product", ids, 10*time.Second)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if !slices.Equal(states, want) {
+				t.Errorf("%s: lease states %v, want %v", what, states, want)
+			}
+			if n := counter.Stats().Sub(before).RoundTrips; n != 1 {
+				t.Errorf("%s: %d round trips, want 1", what, n)
+			}
+			return entries
+		}
+		// 1 a document, 2 and 3 nothing, 4 a negative entry, 5 a marker.
+		e := read("first read", []int64{1, 2, 3, 4, 5},
+			store.Answered, store.Granted, store.Granted, store.Answered, store.Granted)
+		if e[0].State != store.Hit || e[0].Version != 3 || e[3].State != store.Absent || e[4].State != store.Invalidated {
+			t.Errorf("first read: entries %+v", e)
+		}
+		read("second reader", []int64{2, 3, 5}, store.Busy, store.Busy, store.Busy)
+
+		before := counter.Stats()
+		err := c.PutKinds(ctx,
+			store.KindFills{Kind: "product", Fills: []store.Fill{{ID: 2, Version: 1, Data: []byte(`{"id":2}`)}}},
+			store.KindFills{Kind: "seller", Fills: []store.Fill{{ID: 2, Version: 9, Data: []byte(`{"id":2}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counter.Stats().Sub(before).RoundTrips; n != 1 {
+			t.Errorf("a write-back of two kinds: %d round trips, want 1", n)
+		}
+		read("after the fill", []int64{2, 3}, store.Answered, store.Busy)
+		sellers, err := c.Get(ctx, "seller", []int64{2})
+		if err != nil || sellers[0].State != store.Hit || sellers[0].Version != 9 {
+			t.Errorf("the seller written back with the product: %+v, %v", sellers, err)
+		}
+
+		// Without a lease TTL, Read is Get and takes none.
+		before = counter.Stats()
+		_, states, err := c.Read(ctx, "product", []int64{6, 1}, 0)
+		if err != nil || !slices.Equal(states, []store.LeaseState{store.Granted, store.Answered}) {
+			t.Errorf("read without leases: %v, %v", states, err)
+		}
+		if s := counter.Stats().Sub(before); s.Commands["evalsha"] != 0 {
+			t.Errorf("read without leases ran a script: %v", s.Commands)
+		}
+		read("a key read without a lease is still free", []int64{6}, store.Granted)
+	})
+}
+
+// A Redis that is full under noeviction refuses the leases, not the reads:
+// the documents it holds are still served, and each miss is read from SQL
+// as if its lease were held.
+func TestCacheReadWhenRedisIsFull(t *testing.T) {
+	ctx := context.Background()
+	rdb, err := store.NewRedis(storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"),
+		store.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	cache := store.NewCache(rdb, store.CacheOptions{Prefix: "full:", Timeout: time.Second})
+	_, epoch := cache.Fenced()
+	cache.UnfenceIf(epoch)
+	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 16<<10)
+	for i := 0; ; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err(); err != nil {
+			if !strings.HasPrefix(err.Error(), "OOM") {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// Full to the byte, as when clients' buffers grow on a full Redis.
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "one-more", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("Redis is not full: SET answered %v", err)
+	}
+	entries, states, err := cache.Read(ctx, "product", []int64{1, 2}, time.Second)
+	if err != nil {
+		t.Fatalf("read from a full Redis: %v", err)
+	}
+	if entries[0].State != store.Hit || !slices.Equal(states, []store.LeaseState{store.Answered, store.Granted}) {
+		t.Errorf("read from a full Redis: entries %+v, states %v", entries, states)
+	}
+	if n, _ := rdb.Exists(ctx, cache.Key("product", 2)+":lease").Result(); n != 0 {
+		t.Error("a full Redis stored a lease")
+	}
+}
