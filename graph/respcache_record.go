@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
 
@@ -209,7 +210,7 @@ func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.Re
 		if r.uncacheable || (len(r.hits) > 0 && x.c.opt.Hits == nil) {
 			return
 		}
-		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, x.c.opt.MaxAge
+		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, loaders.SpreadLife(x.c.opt.MaxAge)
 	})
 	return resp
 }

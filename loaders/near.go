@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,12 +97,20 @@ func NewNear(opt NearOptions) *Near {
 	n := &Near{opt: opt, minBytes: uint32(min(max(opt.MaxBytes/int64(opt.MaxEntries), 1), 1<<31))}
 	n.subs.Store(&[]nearSubscriber{})
 	n.docs = otter.Must(&otter.Options[nearKey, nearEntry]{
-		MaximumWeight:    uint64(opt.MaxBytes),
-		Weigher:          func(_ nearKey, e nearEntry) uint32 { return e.weight },
-		ExpiryCalculator: otter.ExpiryWriting[nearKey, nearEntry](opt.MaxStaleness),
+		MaximumWeight: uint64(opt.MaxBytes),
+		Weigher:       func(_ nearKey, e nearEntry) uint32 { return e.weight },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[nearKey, nearEntry]) time.Duration {
+			return SpreadLife(opt.MaxStaleness)
+		}),
 	})
 	return n
 }
+
+// SpreadLife returns a life between 80 % and 100 % of d, at random, for
+// in-process entries bounded by d: documents or responses stored together,
+// as a warm-up or a spike stores them, must not expire together, or every
+// page that shows them is executed again at the same moment.
+func SpreadLife(d time.Duration) time.Duration { return d - rand.N(max(d/5, 1)) }
 
 // weight bounds both entries and bytes: no entry weighs less than
 // MaxBytes/MaxEntries, so at most MaxEntries fit in MaxBytes.

@@ -3,6 +3,7 @@ package loaders
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"catalog-bff/store"
 )
@@ -152,5 +153,24 @@ func TestNearOff(t *testing.T) {
 	n.fill("product", 1, 1, &store.Product{}, 1, n.Epoch())
 	if _, ok := n.get("product", 1); ok || n.Live() {
 		t.Error("a nil near cache answered")
+	}
+}
+
+// Lives are spread over the last fifth of their bound, never past it.
+func TestSpreadLife(t *testing.T) {
+	const d = 5 * time.Second
+	lo, hi := d, time.Duration(0)
+	for range 1000 {
+		l := SpreadLife(d)
+		lo, hi = min(lo, l), max(hi, l)
+	}
+	if lo < 4*time.Second || hi > d {
+		t.Errorf("lives from %v to %v, want within [4s, 5s]", lo, hi)
+	}
+	if hi-lo < 500*time.Millisecond {
+		t.Errorf("lives from %v to %v: not spread", lo, hi)
+	}
+	if l := SpreadLife(1); l != 0 && l != 1 {
+		t.Errorf("SpreadLife(1ns) = %v", l)
 	}
 }
