@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	base string
-	logs *syncBuffer
+	logs *storetest.LogBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's error, set before done is closed
 }
@@ -49,7 +49,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
 	}
 	env[childEnv] = "1"
-	c := &child{cmd: exec.Command(os.Args[0]), logs: &syncBuffer{}, done: make(chan struct{})}
+	c := &child{cmd: exec.Command(os.Args[0]), logs: &storetest.LogBuffer{}, done: make(chan struct{})}
 	c.cmd.Env = os.Environ()
 	for k, v := range env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
@@ -316,13 +316,10 @@ func TestInvalidationSurvivesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if n, err := db.OutboxSize(context.Background()); err == nil && n == 0 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the outbox still holds %d invalidations", n)
-		}
-	}
+	storetest.Eventually(t, 10*time.Second, "an empty outbox", func() bool {
+		n, err := db.OutboxSize(context.Background())
+		return err == nil && n == 0
+	})
 	for _, base := range []string{restarted.base, other} {
 		if got := name(base); !strings.Contains(got, "Written before the crash") {
 			t.Errorf("after delivery, %s serves %s", base, got)

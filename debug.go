@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/store"
 )
 
@@ -89,38 +90,15 @@ func (k *costs) wrap(h http.Handler) http.Handler {
 	return mux
 }
 
-// costsJSON is the body of GET /debug/costs.
-type costsJSON struct {
-	SQLStatements   int64            `json:"sqlStatements"`
-	RedisRoundTrips int64            `json:"redisRoundTrips"`
-	Requests        int64            `json:"requests"`
-	RedisCommands   map[string]int64 `json:"redisCommands"`
-	// Pools: how often a request waited for a connection, and how long.
-	SQLPool   poolJSON `json:"sqlPool"`
-	RedisPool poolJSON `json:"redisPool"`
-	// CPUNs is the CPU time the process has used, user and system: on a
-	// shared machine, CPU per request is steadier than requests a second.
-	CPUNs int64 `json:"cpuNs"`
-}
-
-// poolJSON is a connection pool's counters.
-type poolJSON struct {
-	Waits       int64 `json:"waits"`       // a caller waited for a connection
-	WaitNs      int64 `json:"waitNs"`      // total time spent waiting
-	Timeouts    int64 `json:"timeouts"`    // a wait gave up (Redis only)
-	Closed      int64 `json:"closed"`      // connections closed for lack of idle room (SQL only)
-	Connections int64 `json:"connections"` // open now
-}
-
 func (k *costs) serveCosts(w http.ResponseWriter, _ *http.Request) {
-	out := costsJSON{SQLStatements: k.db.Statements(), Requests: k.requests.Load(),
+	out := telemetry.ProcessCosts{SQLStatements: k.db.Statements(), Requests: k.requests.Load(),
 		RedisCommands: map[string]int64{}, CPUNs: cpuTime()}
 	st := k.db.SQL().Stats()
-	out.SQLPool = poolJSON{Waits: st.WaitCount, WaitNs: int64(st.WaitDuration), Closed: st.MaxIdleClosed,
+	out.SQLPool = telemetry.PoolCounts{Waits: st.WaitCount, WaitNs: int64(st.WaitDuration), Closed: st.MaxIdleClosed,
 		Connections: int64(st.OpenConnections)}
 	if k.rdb != nil {
 		p := k.rdb.PoolStats()
-		out.RedisPool = poolJSON{Waits: int64(p.WaitCount), WaitNs: p.WaitDurationNs, Timeouts: int64(p.Timeouts),
+		out.RedisPool = telemetry.PoolCounts{Waits: int64(p.WaitCount), WaitNs: p.WaitDurationNs, Timeouts: int64(p.Timeouts),
 			Connections: int64(p.TotalConns)}
 	}
 	if k.redis != nil {

@@ -10,17 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/store/storetest"
 )
 
-func getCosts(t *testing.T, base string) costsJSON {
+func getCosts(t *testing.T, base string) telemetry.ProcessCosts {
 	t.Helper()
 	res, err := http.Get(base + "/debug/costs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var c costsJSON
+	var c telemetry.ProcessCosts
 	if err := json.NewDecoder(res.Body).Decode(&c); err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET /debug/costs: %d %v", res.StatusCode, err)
 	}
@@ -135,16 +136,13 @@ func TestDebugEndpointsConfig(t *testing.T) {
 // process fences them until its first delivery round of the outbox.
 func waitCacheOpen(t *testing.T, base string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	storetest.Eventually(t, 10*time.Second, "the cache's reads to open", func() bool {
 		res, err := http.Get(base + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if strings.Contains(string(b), `"redis":"ok"`) {
-			return
-		}
-	}
-	t.Fatal("the cache's reads did not open within 10 s")
+		return strings.Contains(string(b), `"redis":"ok"`)
+	})
 }

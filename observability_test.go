@@ -112,15 +112,16 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &storetest.LogBuffer{}
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
 	base := "http://127.0.0.1:" + env["PORT"]
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/healthz"); err == nil {
+	storetest.Eventually(t, 10*time.Second, "the service to answer", func() bool {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
 			res.Body.Close()
-			break
 		}
-	}
+		return err == nil
+	})
 	post(t, base, `"query Home { product(id: \"1\") { id seller { name } } }"`)
 	cancel()
 	if err := <-done; err != nil {

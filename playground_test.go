@@ -74,7 +74,7 @@ func TestPlaygroundFromFreshClone(t *testing.T) {
 	srv.Dir = dir // catalog.db lands in the clone, as for a user
 	srv.Env = append(os.Environ(), "PORT="+port, "REDIS_URL=off", "DATABASE_URL=", "DEMO_PRODUCTS=",
 		"VIEWS_SPILL_FILE="+filepath.Join(dir, "views.spill.json"))
-	logs := &syncBuffer{}
+	logs := &storetest.LogBuffer{}
 	srv.Stdout, srv.Stderr = logs, logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -86,15 +86,18 @@ func TestPlaygroundFromFreshClone(t *testing.T) {
 		}
 	})
 	base := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(base + "/"); err == nil {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the clone's service logged:\n%s", logs)
+		}
+	})
+	storetest.Eventually(t, 30*time.Second, "the clone's service to start", func() bool {
+		res, err := http.Get(base + "/")
+		if err == nil {
 			res.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the clone's service did not start; logs:\n%s", logs)
-		}
-	}
+		return err == nil
+	})
 	checkPlayground(t, chromium, base)
 }
 

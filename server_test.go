@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +20,6 @@ import (
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
-
-// syncBuffer is a log sink that the server and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -53,14 +33,14 @@ func freePort(t *testing.T) string {
 }
 
 // start runs the server as `go run .` would, and stops it when t ends.
-func start(t *testing.T, env map[string]string) (base string, logs *syncBuffer) {
+func start(t *testing.T, env map[string]string) (base string, logs *storetest.LogBuffer) {
 	t.Helper()
 	port := freePort(t)
 	env["PORT"] = port
 	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
 		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
 	}
-	logs = &syncBuffer{}
+	logs = &storetest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
@@ -357,7 +337,7 @@ func TestShutdownDrainsAndLogs(t *testing.T) {
 	env := map[string]string{"PORT": port, "REDIS_URL": "off", "DEMO_PRODUCTS": "5",
 		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
 		"VIEWS_SPILL_FILE": filepath.Join(t.TempDir(), "views.spill.json")}
-	logs := &syncBuffer{}
+	logs := &storetest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -379,11 +359,13 @@ func TestShutdownDrainsAndLogs(t *testing.T) {
 	}
 	r.ReadString('\n') // the blank line after 100 Continue
 	cancel()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "shutting down"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no shutdown logged; logs:\n%s", logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the service logged:\n%s", logs)
 		}
-	}
+	})
+	storetest.Eventually(t, 10*time.Second, "the shutdown's first log line",
+		func() bool { return strings.Contains(logs.String(), "shutting down") })
 	io.WriteString(conn, body)
 	res, err := http.ReadResponse(r, nil)
 	if err != nil {

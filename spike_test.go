@@ -16,6 +16,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"catalog-bff/graph/telemetry"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -199,14 +200,14 @@ func warmPages(t *testing.T, base string, n int) {
 }
 
 // readCosts reads the server's /debug/costs.
-func readCosts(t *testing.T, base string) costsJSON {
+func readCosts(t *testing.T, base string) telemetry.ProcessCosts {
 	t.Helper()
 	res, err := http.Get(base + "/debug/costs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var c costsJSON
+	var c telemetry.ProcessCosts
 	if err := json.NewDecoder(res.Body).Decode(&c); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"catalog-bff/graph/telemetry"
 )
 
 // Result is the measure of one scenario in one mode.
@@ -48,8 +50,8 @@ type Costs struct {
 	ServerRequests  int64              `json:"serverRequests"`
 	// Pool waits over the whole run: a high count means a pool is too
 	// small for the load.
-	SQLPool   pool `json:"sqlPool"`
-	RedisPool pool `json:"redisPool"`
+	SQLPool   telemetry.PoolCounts `json:"sqlPool"`
+	RedisPool telemetry.PoolCounts `json:"redisPool"`
 	// CPUMicros is the server's CPU time per request, in microseconds:
 	// steadier than throughput when other work shares the machine.
 	CPUMicros float64 `json:"cpuMicros"`
@@ -60,20 +62,6 @@ type Costs struct {
 	// is known, divided by the requests the load generator sent, and the
 	// other fields are zero.
 	CPUOnly bool `json:"cpuOnly,omitempty"`
-}
-
-// pool is a connection pool's counters (from /debug/costs).
-type pool struct {
-	Waits       int64 `json:"waits"`
-	WaitNs      int64 `json:"waitNs"`
-	Timeouts    int64 `json:"timeouts"`
-	Closed      int64 `json:"closed"`
-	Connections int64 `json:"connections"`
-}
-
-func (p pool) sub(before pool) pool {
-	return pool{Waits: p.Waits - before.Waits, WaitNs: p.WaitNs - before.WaitNs,
-		Timeouts: p.Timeouts - before.Timeouts, Closed: p.Closed - before.Closed, Connections: p.Connections}
 }
 
 // attackOptions says how hard and how long to attack.
@@ -146,19 +134,8 @@ func (r Result) fill(m *vegeta.Metrics, opt attackOptions) Result {
 	return r
 }
 
-// serverCosts is the body of the service's GET /debug/costs.
-type serverCosts struct {
-	SQLStatements   int64            `json:"sqlStatements"`
-	RedisRoundTrips int64            `json:"redisRoundTrips"`
-	Requests        int64            `json:"requests"`
-	RedisCommands   map[string]int64 `json:"redisCommands"`
-	SQLPool         pool             `json:"sqlPool"`
-	RedisPool       pool             `json:"redisPool"`
-	CPUNs           int64            `json:"cpuNs"`
-}
-
 // readCosts reads the server's counters; nil when it has none.
-func readCosts(client *http.Client, url string) *serverCosts {
+func readCosts(client *http.Client, url string) *telemetry.ProcessCosts {
 	if url == "" {
 		return nil
 	}
@@ -167,7 +144,7 @@ func readCosts(client *http.Client, url string) *serverCosts {
 		return nil
 	}
 	defer res.Body.Close()
-	var c serverCosts
+	var c telemetry.ProcessCosts
 	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&c) != nil {
 		return nil
 	}
@@ -176,7 +153,7 @@ func readCosts(client *http.Client, url string) *serverCosts {
 
 // perRequest divides what the server spent between two reads by the
 // requests it served in between.
-func perRequest(before, after *serverCosts) *Costs {
+func perRequest(before, after *telemetry.ProcessCosts) *Costs {
 	if before == nil || after == nil {
 		return nil
 	}
@@ -189,8 +166,8 @@ func perRequest(before, after *serverCosts) *Costs {
 		RedisRoundTrips: float64(after.RedisRoundTrips-before.RedisRoundTrips) / float64(n),
 		RedisCommands:   map[string]float64{},
 		ServerRequests:  n,
-		SQLPool:         after.SQLPool.sub(before.SQLPool),
-		RedisPool:       after.RedisPool.sub(before.RedisPool),
+		SQLPool:         after.SQLPool.Sub(before.SQLPool),
+		RedisPool:       after.RedisPool.Sub(before.RedisPool),
 		CPUMicros:       float64(after.CPUNs-before.CPUNs) / 1e3 / float64(n),
 		CPUFrom:         "/debug/costs",
 	}
@@ -206,7 +183,7 @@ func perRequest(before, after *serverCosts) *Costs {
 // when it has no /debug/costs) and its process tree's CPU time in ns (-1
 // without -server-pid).
 type sample struct {
-	costs *serverCosts
+	costs *telemetry.ProcessCosts
 	cpuNs int64
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"catalog-bff/graph/telemetry"
 )
 
 // Every scenario sends POSTs of a GraphQL request that names its
@@ -65,9 +67,9 @@ func TestTargets(t *testing.T) {
 // Costs per request are the server's counters' difference divided by the
 // requests it served in between.
 func TestPerRequest(t *testing.T) {
-	before := &serverCosts{SQLStatements: 10, RedisRoundTrips: 100, Requests: 5, CPUNs: 1e6,
+	before := &telemetry.ProcessCosts{SQLStatements: 10, RedisRoundTrips: 100, Requests: 5, CPUNs: 1e6,
 		RedisCommands: map[string]int64{"mget": 50}}
-	after := &serverCosts{SQLStatements: 12, RedisRoundTrips: 600, Requests: 105, CPUNs: 21e6,
+	after := &telemetry.ProcessCosts{SQLStatements: 12, RedisRoundTrips: 600, Requests: 105, CPUNs: 21e6,
 		RedisCommands: map[string]int64{"mget": 450, "evalsha": 100}}
 	c := perRequest(before, after)
 	if c.SQLStatements != 0.02 || c.RedisRoundTrips != 5 || c.RedisCommands["mget"] != 4 ||

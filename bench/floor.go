@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"catalog-bff/graph/telemetry"
 )
 
 // floorBody is a product page's answer, as the service gives it for a
@@ -76,7 +78,7 @@ func floorHandler(answer []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "GET" && r.URL.Path == "/debug/costs" {
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(serverCosts{Requests: requests.Load(), CPUNs: cpuTime(),
+			json.NewEncoder(w).Encode(telemetry.ProcessCosts{Requests: requests.Load(), CPUNs: cpuTime(),
 				RedisCommands: map[string]int64{}})
 			return
 		}

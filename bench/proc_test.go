@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"catalog-bff/graph/telemetry"
 )
 
 // stat is a /proc/<pid>/stat line with the given parent and CPU ticks
@@ -76,8 +78,8 @@ func rusage(t *testing.T) int64 {
 // With /proc, the CPU a request costs is the tree's CPU divided by the
 // server's requests when it counts them, by the requests sent otherwise.
 func TestSpent(t *testing.T) {
-	counters := func(req, cpu int64) *serverCosts {
-		return &serverCosts{Requests: req, CPUNs: cpu, SQLStatements: req, RedisCommands: map[string]int64{}}
+	counters := func(req, cpu int64) *telemetry.ProcessCosts {
+		return &telemetry.ProcessCosts{Requests: req, CPUNs: cpu, SQLStatements: req, RedisCommands: map[string]int64{}}
 	}
 	c := spent(sample{counters(0, 0), 1e6}, sample{counters(100, 5e6), 21e6}, 90)
 	if c.CPUMicros != 200 || c.CPUFrom != "/proc" || c.CPUOnly || c.SQLStatements != 1 {

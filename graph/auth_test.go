@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // adminMutations are one call of each admin mutation, valid but for auth.
@@ -98,7 +99,7 @@ func TestAdminDisabled(t *testing.T) {
 // Every invalid input is BAD_USER_INPUT naming the field, or NOT_FOUND, and
 // changes nothing in SQL or Redis.
 func TestMutationValidation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		ts.mustQuery(t, `{ products(ids: ["3", "4"]) { id seller { id } category { id parent { id } } } }`, nil, nil)
 		long := strings.Repeat("x", 201)

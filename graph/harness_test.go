@@ -415,43 +415,15 @@ func (ts *testServer) measure(t *testing.T, f func()) cost {
 	return cost{sql: ts.db.Statements() - sql0, redis: ts.redis.Stats().Sub(r0)}
 }
 
-// syncBuffer is a log sink that the server and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // forEachBackend runs f as parallel subtests: against each SQL engine with
-// the single Redis (named after the engine, as forEachDialect's), and
+// the single Redis (named after the engine, as storetest.ForEachDialect's), and
 // against PostgreSQL with the Redis Cluster ("postgres+cluster", skipped
 // when none is configured). The SQL engine does not change what Redis
 // sees, so the cluster runs with one.
 func forEachBackend(t *testing.T, f func(t *testing.T, d store.Dialect, redisURL string)) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) { f(t, d, "") })
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) { f(t, d, "") })
 	t.Run(string(store.Postgres)+"+cluster", func(t *testing.T) {
 		t.Parallel()
 		f(t, store.Postgres, storetest.ClusterURL(t))
 	})
-}
-
-// forEachDialect runs f as a parallel subtest against each SQL engine.
-func forEachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			f(t, d)
-		})
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // readmeQuery is the query README gives to paste into the playground.
@@ -216,7 +217,7 @@ func (failingLister) CategoryProductIDs(context.Context, int64, int, *store.List
 // An internal error reaches the client as INTERNAL with the request id, and
 // the log line with the detail carries the same id.
 func TestInternalErrorCarriesRequestID(t *testing.T) {
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	ts := newTestServer(t, store.SQLite, serverOptions{production: true, log: &logs, lister: failingLister{}})
 	req := postQuery(`{ categoryProducts(categoryId: "9") { edges { cursor } } }`)(ts.srv.URL)
 	req.Header.Set("X-Request-ID", "req-abc-123")

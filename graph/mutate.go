@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -69,7 +70,7 @@ func (r *Resolver) updateSeller(ctx context.Context, id int64, in model.UpdateSe
 		return nil, err
 	}
 	var patch store.SellerPatch
-	err := firstErr(required("name", in.Name, &patch.Name), required("rating", in.Rating, &patch.Rating))
+	err := cmp.Or(required("name", in.Name, &patch.Name), required("rating", in.Rating, &patch.Rating))
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func productPatch(in model.UpdateProductInput) (store.ProductPatch, error) {
 	p := store.ProductPatch{CategoryID: nullable(in.CategoryID)}
 	var price store.Opt[model.MoneyInput]
 	var imgs store.Opt[[]model.ImageInput]
-	err := firstErr(
+	err := cmp.Or(
 		required("name", in.Name, &p.Name),
 		required("description", in.Description, &p.Description),
 		required("price", in.Price, &price),
@@ -189,13 +190,4 @@ func requiredList[T any](field string, o graphql.Omittable[[]T], dst *store.Opt[
 func nullable(o graphql.Omittable[*int64]) store.Opt[*int64] {
 	v, set := o.ValueOK()
 	return store.Opt[*int64]{Value: v, Set: set}
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

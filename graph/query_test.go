@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 type productJSON struct {
@@ -53,7 +54,7 @@ func exec(t *testing.T, db *store.DB, query string, args ...any) {
 }
 
 func TestProductMatchesSQL(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		want, err := ts.db.Products(context.Background(), []int64{42})
 		if err != nil {
@@ -74,7 +75,7 @@ func TestProductMatchesSQL(t *testing.T) {
 }
 
 func TestProductsOrderDuplicatesAndNulls(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		q := `query($ids: [ID!]!) { products(ids: $ids) { id } }`
 		cases := []struct {
@@ -187,7 +188,7 @@ func TestDatabaseFailureIsInternal(t *testing.T) {
 // Pages handed out stay stable when newer products are inserted while a
 // client pages through a category.
 func TestCategoryPagingAcrossInserts(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts := newTestServer(t, d, serverOptions{products: 300})
 		cat := busiestCategory(t, ts.db)
 		q := `query($c: ID!, $after: String) { categoryProducts(categoryId: $c, first: 3, after: $after) {

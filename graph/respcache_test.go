@@ -15,6 +15,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // detailPage is a product page without its live fields.
@@ -62,7 +63,7 @@ func mustExecute(t *testing.T, ts *testServer, send func() exchange) exchange {
 }
 
 func TestResponseCacheRepeatedQuery(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		send := func() exchange { return ts.post(t, detailPage, vars(42)) }
 		first := mustExecute(t, ts, send)
@@ -88,7 +89,7 @@ func TestResponseCacheRepeatedQuery(t *testing.T) {
 // category, and checks that each change shows in the next response of
 // every cached operation that included it, and leaves the others cached.
 func TestResponseCacheInvalidation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		var p42 page
 		ts.post(t, detailPage, vars(42)).data(t, &p42)
@@ -316,7 +317,7 @@ func TestResponseCacheHitsSpliced(t *testing.T) {
 // TestResponseCacheAbsentThenCreated: a cached "no such product" goes
 // when the product is created.
 func TestResponseCacheAbsentThenCreated(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		send := func() exchange { return ts.post(t, `query($id: ID!) { product(id: $id) { id name } }`, vars(201)) }
 		if e := send(); !bytes.Contains(e.body, []byte(`{"product":null}`)) {

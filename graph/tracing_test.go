@@ -11,6 +11,7 @@ import (
 
 	"catalog-bff/graph/telemetry"
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // One cold query is one trace: the HTTP request's span, the GraphQL
@@ -19,7 +20,7 @@ import (
 // background work of the cache (its invalidation worker and auditor run
 // here) makes no trace of its own.
 func TestTracingOneTrace(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(telemetry.RequestSampler()))
 		t.Cleanup(func() { tp.Shutdown(t.Context()) })
@@ -72,14 +73,12 @@ func TestTracingOneTrace(t *testing.T) {
 // ended by then.
 func waitForSpan(t *testing.T, rec *tracetest.SpanRecorder, name string) []sdktrace.ReadOnlySpan {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		spans := rec.Ended()
-		if slices.ContainsFunc(spans, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == name }) {
-			return spans
-		}
-	}
-	t.Fatalf("no %q span ended; have %v", name, names(rec.Ended()))
-	return nil
+	var spans []sdktrace.ReadOnlySpan
+	storetest.Eventually(t, 10*time.Second, "a "+name+" span to end", func() bool {
+		spans = rec.Ended()
+		return slices.ContainsFunc(spans, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == name })
+	})
+	return spans
 }
 
 // descends reports whether s is a descendant of ancestor, through spans.

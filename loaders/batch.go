@@ -3,7 +3,6 @@ package loaders
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -88,19 +87,10 @@ func all(n int) []int {
 	return idx
 }
 
-// throttle lets one event through per interval.
-type throttle struct{ last atomic.Int64 }
-
-func (t *throttle) allow(every time.Duration) bool {
-	now := time.Now().UnixNano()
-	last := t.last.Load()
-	return now-last >= int64(every) && t.last.CompareAndSwap(last, now)
-}
-
 // warnCache logs a cache failure at most once every ten seconds: during an
 // outage every batch fails the same way.
 func (f *Factory) warnCache(ctx context.Context, msg, kind string, err error) {
-	if f.cacheOK.allow(10 * time.Second) {
+	if f.cacheWarn.Allow(10 * time.Second) {
 		f.opt.Logger.WarnContext(ctx, msg, "kind", kind, "err", err)
 	}
 }

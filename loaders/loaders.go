@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"catalog-bff/store"
+	"catalog-bff/store/throttle"
 )
 
 // Store is the SQL side of the read path. Each method sends at most one
@@ -105,11 +106,11 @@ type Sampler interface {
 
 // Factory makes the loaders of each request. It is safe for concurrent use.
 type Factory struct {
-	opt      Options
-	cacheOK  throttle // rate-limits warnings about a failing cache
-	flights  flights
-	fallback *semaphore.Weighted // nil: no bound
-	stats    stats
+	opt       Options
+	cacheWarn throttle.Throttle // rate-limits warnings about a failing cache
+	flights   flights
+	fallback  *semaphore.Weighted // nil: no bound
+	stats     stats
 }
 
 // NewFactory returns a Factory that builds loaders over opt's store and cache.

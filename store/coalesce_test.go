@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 )
 
 // Concurrent callers share calls; each gets its own answer.
@@ -67,11 +68,7 @@ func (g *gatedCall) run(ctx context.Context, xs []int) ([]int, error) {
 // Coalescer, not a loaded machine, reaches.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	storetest.Eventually(t, 10*time.Second, what, cond)
 }
 
 // gatedRun starts caller 0, whose call blocks, queues callers 1..n-1

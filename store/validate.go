@@ -94,13 +94,3 @@ func validRating(r float64) error {
 	}
 	return nil
 }
-
-// firstError returns the first non-nil error.
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}

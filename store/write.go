@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -33,7 +34,7 @@ type ProductInput struct {
 }
 
 func (in *ProductInput) validate() error {
-	return firstError(validName("name", in.Name), validDescription(in.Description), validPrice(in.Price),
+	return cmp.Or(validName("name", in.Name), validDescription(in.Description), validPrice(in.Price),
 		validImages(in.Images), validTags(in.Tags), validStock(in.Stock))
 }
 
@@ -66,7 +67,7 @@ func (p *ProductPatch) validate() error {
 	if p.Tags.Set {
 		errs = append(errs, validTags(p.Tags.Value))
 	}
-	return firstError(errs...)
+	return cmp.Or(errs...)
 }
 
 // assignments returns the SET clause items and arguments of p's row fields.
@@ -245,7 +246,7 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 	if p.Rating.Set {
 		errs = append(errs, validRating(p.Rating.Value))
 	}
-	if err := firstError(errs...); err != nil {
+	if err := cmp.Or(errs...); err != nil {
 		return nil, err
 	}
 	set, args := []string{"version = version + 1"}, []any{}

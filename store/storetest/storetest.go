@@ -12,6 +12,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -21,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,6 +235,35 @@ func Masters(tb testing.TB, rdb redis.UniversalClient, keys ...string) int64 {
 		masters[node.Options().Addr] = true
 	}
 	return int64(len(masters))
+}
+
+// ForEachDialect runs f as a parallel subtest against each SQL engine.
+func ForEachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+	for _, d := range Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f(t, d)
+		})
+	}
+}
+
+// LogBuffer is a log sink that a server and its test share: safe for
+// concurrent use.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Eventually polls cond until it holds, and fails tb if it does not within

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
+	"catalog-bff/store/throttle"
 )
 
 // SQL is the database side of the counter (store.DB).
@@ -96,7 +97,7 @@ type Counter struct {
 	flushMu      sync.Mutex // one flush at a time
 	lastPrune    time.Time
 	stats        counters
-	warn         throttle
+	warn         throttle.Throttle
 	lost         atomic.Int64 // views the last drain could not save
 }
 

@@ -19,7 +19,7 @@ func (c *Counter) Run(ctx context.Context) {
 	t := time.NewTicker(c.opt.FlushInterval)
 	defer t.Stop()
 	for {
-		if err := c.replaySpill(ctx); err != nil && c.warn.allow(10*time.Second) {
+		if err := c.replaySpill(ctx); err != nil && c.warn.Allow(10*time.Second) {
 			c.opt.Logger.Warn("view counter: spill file not applied yet; retrying", "err", err)
 		}
 		c.flushAndLog(ctx)
@@ -257,13 +257,4 @@ func total(views map[int64]int64) int64 {
 		n += v
 	}
 	return n
-}
-
-// throttle lets one event through per interval.
-type throttle struct{ last atomic.Int64 }
-
-func (t *throttle) allow(every time.Duration) bool {
-	now := time.Now().UnixNano()
-	last := t.last.Load()
-	return now-last >= int64(every) && t.last.CompareAndSwap(last, now)
 }

@@ -194,16 +194,6 @@ func (c *tally) total() int64 {
 	return s
 }
 
-// forEachDialect runs f as a parallel subtest against each SQL engine.
-func forEachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			f(t, d)
-		})
-	}
-}
-
 // ids returns 1..n.
 func ids(n int) []int64 {
 	out := make([]int64, n)

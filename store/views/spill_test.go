@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
 
@@ -34,7 +35,7 @@ func (u unreachable) ApplyViews(ctx context.Context, b store.ViewBatch) (bool, e
 // once, and a third start (the file applied again, as after a crash before
 // its removal) counts nothing twice.
 func TestViewsSpilledAtStopAndReplayed(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		f := newFixture(t, d, 20)
 		spill := filepath.Join(t.TempDir(), "views.spill.json")
 		var down atomic.Bool
