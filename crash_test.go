@@ -60,7 +60,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 	}
 	go func() { c.err = c.cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill() // it may have exited already
 		<-c.done
 	})
 	c.base = "http://127.0.0.1:" + env["PORT"]
@@ -188,7 +188,9 @@ func TestViewsExactAfterCrash(t *testing.T) {
 				send(i)
 				i++
 			}
-			syscall.Kill(flusher.cmd.Process.Pid, syscall.SIGTERM)
+			if err := syscall.Kill(flusher.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
 			if how := flusher.wait(t, 10*time.Second); how != "exit 0" {
 				t.Fatalf("restarted flusher ended with %s; logs:\n%s", how, flusher.logs)
 			}
@@ -255,7 +257,9 @@ func TestSigtermFlushesViewsHeldInProcess(t *testing.T) {
 	if got := sqlHits(t, dbURL, 5); sum(got) != sum(base) {
 		t.Fatalf("views reached SQL before the flush: %v", got)
 	}
-	syscall.Kill(svc.cmd.Process.Pid, syscall.SIGTERM)
+	if err := syscall.Kill(svc.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if how := svc.wait(t, 10*time.Second); how != "exit 0" {
 		t.Fatalf("service ended with %s; logs:\n%s", how, svc.logs)
 	}

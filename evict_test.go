@@ -77,7 +77,9 @@ func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM) // the last views flush as it stops
+	if err := syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM); err != nil { // the last views flush as it stops
+		t.Fatal(err)
+	}
 	if how := c.wait(t, 30*time.Second); how != "exit 0" {
 		t.Fatalf("the service ended with %s; logs:\n%s", how, c.logs)
 	}

@@ -90,7 +90,9 @@ func TestStorefrontExampleTrustedDocuments(t *testing.T) {
 	var refused struct {
 		Errors []struct{ Extensions struct{ Code string } }
 	}
-	json.NewDecoder(res.Body).Decode(&refused)
+	if err := json.NewDecoder(res.Body).Decode(&refused); err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusBadRequest || len(refused.Errors) != 1 || refused.Errors[0].Extensions.Code != "DOCUMENT_NOT_TRUSTED" {
 		t.Fatalf("an operation outside the manifest: %d %+v, want 400 DOCUMENT_NOT_TRUSTED", res.StatusCode, refused)
 	}

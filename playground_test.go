@@ -80,7 +80,7 @@ func TestPlaygroundFromFreshClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		srv.Process.Signal(os.Interrupt)
+		_ = srv.Process.Signal(os.Interrupt) // it may have exited already
 		if err := srv.Wait(); err != nil {
 			t.Errorf("the service exited with %v after SIGINT; logs:\n%s", err, logs)
 		}

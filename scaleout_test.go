@@ -317,7 +317,9 @@ func (f *fleet) do(base, token, query string, out any) (string, error) {
 func (f *fleet) stop(t *testing.T) {
 	t.Helper()
 	for _, c := range f.inst {
-		syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM)
+		if err := syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+			t.Errorf("stop instance: %v", err)
+		}
 	}
 	for _, c := range f.inst {
 		if how := c.wait(t, 15*time.Second); how != "exit 0" {

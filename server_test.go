@@ -304,7 +304,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // ErrServerClosed when the test ends
 	defer srv.Close()
 	for name, c := range map[string]struct{ send, want string }{
 		"headers never finished": {"POST /query HTTP/1.1\r\nHost: x\r\n", ""},
@@ -315,8 +315,10 @@ func TestSlowClientsCutOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn.Write([]byte(c.send))
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write([]byte(c.send)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.ReadAll(conn)
 		conn.Close()
 		if err != nil {
@@ -357,7 +359,7 @@ func TestShutdownDrainsAndLogs(t *testing.T) {
 	if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
 		t.Fatalf("before the body: %q, %v", line, err)
 	}
-	r.ReadString('\n') // the blank line after 100 Continue
+	_, _ = r.ReadString('\n') // the blank line after 100 Continue
 	cancel()
 	t.Cleanup(func() {
 		if t.Failed() {

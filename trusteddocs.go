@@ -61,7 +61,7 @@ func openTrusted(ctx context.Context, c trustedConfig, production bool, log *slo
 			case <-ctx.Done():
 				return
 			case <-hup:
-				td.Reload() // logs either way; a broken manifest keeps the one in use
+				_ = td.Reload() // logs either way; a broken manifest keeps the one in use
 			}
 		}
 	}()

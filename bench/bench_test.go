@@ -88,7 +88,9 @@ func TestSplice(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
-	os.WriteFile(path, []byte("intro\n"+string(b)+"\nhand-written notes\n"), 0o644)
+	if err := os.WriteFile(path, []byte("intro\n"+string(b)+"\nhand-written notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := splice(path, "two\n"); err != nil {
 		t.Fatal(err)
 	}

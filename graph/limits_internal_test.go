@@ -24,7 +24,7 @@ var viewSchema = gqlparser.MustLoadSchema(&ast.Source{Name: "views.graphqls", In
 
 func mustMeasure(t *testing.T, schema *ast.Schema, q string) shape {
 	t.Helper()
-	doc, errs := gqlparser.LoadQuery(schema, q)
+	doc, errs := gqlparser.LoadQueryWithRules(schema, q, nil)
 	if len(errs) > 0 {
 		t.Fatalf("%s: %v", q, errs)
 	}
@@ -59,7 +59,7 @@ func TestRecordViewRuleRefuses(t *testing.T) {
 		`mutation { a: recordView(productId: "1") b: recordView(productId: "2") }`:                           CodeFieldRepeated,
 		`mutation { recordView(productId: "1") ...f } fragment f on Mutation { recordView(productId: "1") }`: CodeFieldRepeated,
 	} {
-		doc, errs := gqlparser.LoadQuery(viewSchema, q)
+		doc, errs := gqlparser.LoadQueryWithRules(viewSchema, q, nil)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -145,7 +145,7 @@ func TestFieldsBoundComplexity(t *testing.T) {
 		`{ __typename __type(name: "Product") { name } product(id: "1") { __typename } }`,
 		`mutation { setStock(productId: "1", stock: 1) { id stock } deleteProduct(id: "2") }`,
 	} {
-		doc, errs := gqlparser.LoadQuery(es.Schema(), q)
+		doc, errs := gqlparser.LoadQueryWithRules(es.Schema(), q, nil)
 		if len(errs) > 0 {
 			t.Fatalf("%s: %v", q, errs)
 		}

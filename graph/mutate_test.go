@@ -164,7 +164,9 @@ func productsOfSeller(t *testing.T, db *store.DB, seller int64) []string {
 	var ids []string
 	for rows.Next() {
 		var id int64
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, fmt.Sprint(id))
 	}
 	if len(ids) < 2 {

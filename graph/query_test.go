@@ -257,7 +257,9 @@ func listingOrder(t *testing.T, db *store.DB, cat string) []string {
 	var ids []string
 	for rows.Next() {
 		var id int64
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, fmt.Sprint(id))
 	}
 	return ids

@@ -19,12 +19,11 @@ import (
 // fakeFeed is an invalidation feed driven by the test: the writes the test
 // server announces, and resets and outages the test calls for.
 type fakeFeed struct {
-	mu      sync.Mutex
-	inv     []func(kind string, id int64)
-	resets  []func()
-	seq     atomic.Uint64
-	down    atomic.Bool
-	invalid []string // "kind:id" of every invalidation, for messages
+	mu     sync.Mutex
+	inv    []func(kind string, id int64)
+	resets []func()
+	seq    atomic.Uint64
+	down   atomic.Bool
 }
 
 var _ graph.InvalidationFeed = (*fakeFeed)(nil)

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestTracingOneTrace(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(telemetry.RequestSampler()))
-		t.Cleanup(func() { tp.Shutdown(t.Context()) })
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		ts := newTestServer(t, d, serverOptions{telemetry: true, tracer: tp, background: true, auditFraction: 1})
 		ts.mustQuery(t, `query ProductPage { product(id: "7") { id name seller { name } } }`, nil, nil)
 

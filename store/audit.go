@@ -92,7 +92,7 @@ func (a *Auditor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			a.Check(ctx, now)
+			_ = a.Check(ctx, now) // a check that fails drops its samples; the next tick goes on
 		}
 	}
 }

@@ -194,7 +194,7 @@ type scriptCall struct {
 // each call's command, and the first error other than a nil reply.
 func evalEach(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, calls []scriptCall) ([]*redis.Cmd, error) {
 	cmds := make([]*redis.Cmd, len(calls))
-	rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error { // each command's error is read below
 		for i, call := range calls {
 			cmds[i] = script.EvalSha(ctx, p, call.keys, call.args...)
 		}
@@ -207,7 +207,7 @@ func evalEach(ctx context.Context, rdb redis.UniversalClient, script *redis.Scri
 		}
 	}
 	if len(missing) > 0 {
-		rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error { // each command's error is read below
 			for _, i := range missing {
 				cmds[i] = script.Eval(ctx, p, calls[i].keys, calls[i].args...)
 			}
@@ -227,7 +227,7 @@ func evalEach(ctx context.Context, rdb redis.UniversalClient, script *redis.Scri
 // (see Cache.Get).
 func getEach(ctx context.Context, rdb redis.UniversalClient, keys []string) ([]any, error) {
 	cmds := make([]*redis.StringCmd, len(keys))
-	rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error { // each command's error is read below
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, k)
 		}

@@ -191,9 +191,9 @@ func TestCoalescerCallDeadline(t *testing.T) {
 	do := func(d time.Time) {
 		ctx, cancel := context.WithDeadline(context.Background(), d)
 		defer cancel()
-		c.Do(ctx, 1)
+		_, _ = c.Do(ctx, 1) // its result is asserted through the gate
 	}
-	wg.Go(func() { c.Do(context.Background(), 0) })
+	wg.Go(func() { _, _ = c.Do(context.Background(), 0) })
 	<-g.entered
 	wg.Go(func() { do(late.Add(-time.Minute)) })
 	wg.Go(func() { do(late) })
@@ -218,10 +218,10 @@ func TestCoalescerCallCarriesFirstCallersValues(t *testing.T) {
 	})
 	first, cancel := context.WithCancel(context.WithValue(context.Background(), valueKey{}, "first"))
 	var wg sync.WaitGroup
-	wg.Go(func() { c.Do(first, 0) })
+	wg.Go(func() { _, _ = c.Do(first, 0) })
 	<-g.entered
 	for i := 1; i < 4; i++ {
-		wg.Go(func() { c.Do(context.WithValue(context.Background(), valueKey{}, "queued"), i) })
+		wg.Go(func() { _, _ = c.Do(context.WithValue(context.Background(), valueKey{}, "queued"), i) })
 	}
 	waitFor(t, "the callers to queue", func() bool { return store.Queued(c) == 3 })
 	cancel() // the first caller leaves; its call goes on for nobody

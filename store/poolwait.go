@@ -88,8 +88,8 @@ func (g *poolGate) release() { <-g.turns }
 // blame wraps a timeout of a starved call in ErrPoolWait.
 func blame(starved bool, err error) error {
 	var ne net.Error
-	if !starved || err == nil || errors.Is(err, ErrPoolWait) ||
-		!(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+	timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+	if !starved || err == nil || errors.Is(err, ErrPoolWait) || !timeout {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrPoolWait, err)

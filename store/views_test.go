@@ -203,7 +203,9 @@ func TestRedisViewsProtocol(t *testing.T) {
 		t.Errorf("after invalidate: %+v, want no count and generation 3 (claim, ack, invalidate)", r)
 	}
 	before := counter.Stats()
-	v.Read(ctx, []int64{1, 2, 3, 4, 5})
+	if _, err := v.Read(ctx, []int64{1, 2, 3, 4, 5}); err != nil {
+		t.Fatal(err)
+	}
 	if s := counter.Stats().Sub(before); s.RoundTrips != 1 {
 		t.Errorf("read of 5: %d round trips, want 1", s.RoundTrips)
 	}
@@ -214,12 +216,16 @@ func TestRedisViewsKeysShareASlot(t *testing.T) {
 	v, _, keys := newRedisViewsKeys(t)
 	ctx := context.Background()
 	for id := int64(1); id <= 3; id++ {
-		v.Record(ctx, id)
+		if _, _, err := v.Record(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := v.Claim(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
-	v.Record(ctx, 4)
+	if _, _, err := v.Record(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
 	r, _ := v.Read(ctx, []int64{4})
 	if _, err := v.Init(ctx, r.Gen, []int64{4}, []int64{0}, r.Claimed); err != nil {
 		t.Fatal(err)
@@ -269,7 +275,9 @@ func TestRedisViewsDisplayTTL(t *testing.T) {
 	if before < 54*time.Minute || before > 66*time.Minute {
 		t.Errorf("TTL = %v, want 1h ± 10%%", before)
 	}
-	v.Record(ctx, 1)
+	if _, _, err := v.Record(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	if after := ttl(); after > before {
 		t.Errorf("a view extended the TTL from %v to %v", before, after)
 	}

@@ -98,9 +98,8 @@ func (a *asset) load(files fs.FS, name string) {
 	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
-	zw.Write(a.raw)
-	zw.Close()
-	if buf.Len() < len(a.raw) {
+	_, werr := zw.Write(a.raw)                               // into memory: cannot fail
+	if werr == nil && zw.Close() == nil && buf.Len() < len(a.raw) {
 		a.gz = buf.Bytes()
 	}
 }

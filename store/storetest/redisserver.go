@@ -28,7 +28,7 @@ func StartRedis(tb testing.TB, args ...string) string {
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("redis-server: %v", err)
 	}
-	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := "unix://" + sock
 	Eventually(tb, 10*time.Second, "redis-server to answer", func() bool {
 		rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
