@@ -47,9 +47,26 @@ func env(name, def string) string {
 	return def
 }
 
+// missing remembers the services found unavailable, by name, so that the
+// tests after the first skip at once instead of each waiting out its own
+// connection attempts: without PostgreSQL and Redis, go test -short ./...
+// then takes seconds, not minutes.
+var missing sync.Map // service name → error
+
+// probed reports a service already found unavailable: it skips tb (or
+// fails it under CI) at once. It returns when the service was not found
+// unavailable so far.
+func probed(tb testing.TB, service string) {
+	tb.Helper()
+	if err, ok := missing.Load(service); ok {
+		unavailable(tb, service, err.(error))
+	}
+}
+
 // unavailable skips tb, or fails it under CI, because a service is missing.
 func unavailable(tb testing.TB, service string, err error) {
 	tb.Helper()
+	missing.LoadOrStore(service, err)
 	if os.Getenv("CI") == "true" {
 		tb.Fatalf("%s is required under CI=true but unavailable: %v", service, err)
 	}
@@ -72,6 +89,7 @@ func DatabaseURL(tb testing.TB, dialect store.Dialect) string {
 		return "sqlite:" + filepath.Join(tb.TempDir(), "catalog.db")
 	}
 	base := env("TEST_DATABASE_URL", DefaultDatabaseURL)
+	probed(tb, "PostgreSQL ("+store.Redact(base)+")")
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		unavailable(tb, "PostgreSQL ("+store.Redact(base)+")", err)
@@ -119,6 +137,7 @@ func MustOpen(tb testing.TB, dialect store.Dialect) *store.DB {
 func RedisURL(tb testing.TB) string {
 	tb.Helper()
 	raw := env("TEST_REDIS_URL", DefaultRedisURL)
+	probed(tb, "Redis ("+store.Redact(raw)+")")
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
 		tb.Fatalf("TEST_REDIS_URL: %v", err)
