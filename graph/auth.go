@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"catalog-bff/store"
 )
 
@@ -53,6 +55,15 @@ func bearer(h string) string {
 	default:
 		return "\x00not a bearer token"
 	}
+}
+
+// directive is the @admin directive: it runs the field's resolver only
+// for a request that passes Check.
+func (a *Admin) directive(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+	if err := a.Check(ctx); err != nil {
+		return nil, err
+	}
+	return next(ctx)
 }
 
 // Check returns nil when ctx's request carries an accepted token,

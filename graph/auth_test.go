@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"catalog-bff/graph"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -155,4 +156,21 @@ func TestMutationValidation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Every mutation but recordView is marked @admin in the schema, and is in
+// adminCalls, so that TestAdminAuth covers it: a new mutation cannot be
+// added without its check, or without its test.
+func TestEveryAdminMutationMarked(t *testing.T) {
+	for _, f := range graph.NewExecutableSchema(graph.Config{}).Schema().Mutation.Fields {
+		if strings.HasPrefix(f.Name, "__") || f.Name == "recordView" {
+			continue
+		}
+		if f.Directives.ForName("admin") == nil {
+			t.Errorf("mutation %s is not marked @admin", f.Name)
+		}
+		if _, ok := adminCalls[f.Name]; !ok {
+			t.Errorf("mutation %s is not in adminCalls, so no test checks its auth", f.Name)
+		}
+	}
 }

@@ -72,7 +72,8 @@ func NewHandler(opt HandlerOptions) http.Handler {
 		opt.Resolver.Logger = opt.Logger
 	}
 	lim := opt.Limits.withDefaults()
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver, Complexity: complexityRoot()}))
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver, Complexity: complexityRoot(),
+		Directives: DirectiveRoot{Admin: opt.Resolver.Admin.directive}}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

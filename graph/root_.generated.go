@@ -29,6 +29,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Admin func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -561,6 +562,13 @@ var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""An RFC 3339 date-time, for example 2026-11-28T14:40:42Z."""
 scalar Time
 
+"""
+The field needs an admin token (` + "`" + `Authorization: Bearer <token>` + "`" + `): without
+one it fails with UNAUTHENTICATED, with a wrong one with FORBIDDEN, before
+anything is read or written.
+"""
+directive @admin on FIELD_DEFINITION
+
 type Query {
   """One product by id, or null when no product has that id."""
   product(id: ID!): Product
@@ -583,15 +591,15 @@ type Mutation {
   """Counts one view of a product and returns the product, hits included. Needs no token."""
   recordView(productId: ID!): Product!
   """Creates a product and returns it."""
-  createProduct(input: CreateProductInput!): Product!
+  createProduct(input: CreateProductInput!): Product! @admin
   """Changes the fields given in ` + "`" + `input` + "`" + ` and returns the product as it now is."""
-  updateProduct(id: ID!, input: UpdateProductInput!): Product!
+  updateProduct(id: ID!, input: UpdateProductInput!): Product! @admin
   """Deletes a product with its images, tags and options. NOT_FOUND if there is none."""
-  deleteProduct(id: ID!): Boolean!
+  deleteProduct(id: ID!): Boolean! @admin
   """Sets the stock of a product, or of one of its options when optionId is given."""
-  setStock(productId: ID!, optionId: ID, stock: Int!): Product!
-  updateSeller(id: ID!, input: UpdateSellerInput!): Seller!
-  updateCategory(id: ID!, input: UpdateCategoryInput!): Category!
+  setStock(productId: ID!, optionId: ID, stock: Int!): Product! @admin
+  updateSeller(id: ID!, input: UpdateSellerInput!): Seller! @admin
+  updateCategory(id: ID!, input: UpdateCategoryInput!): Category! @admin
 }
 
 type Product {
