@@ -361,8 +361,8 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
-	resolver := &graph.Resolver{Lister: s.db, Writer: s.db, Views: s.counter, Admin: s.admin, Logger: log,
-		Hook: crashHook(c.crashAt, log)}
+	writes := &loaders.Writes{SQL: s.db, Logger: log, Hook: crashHook(c.crashAt, log)}
+	resolver := &graph.Resolver{Lister: s.db, Writer: writes, Views: s.counter, Admin: s.admin, Logger: log}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
 		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
 		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxQueue: overloadQueue * c.maxInflight,
@@ -371,7 +371,7 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		resolver.ViewLimit = s.viewLimit
 	}
 	if s.cache != nil {
-		opt.Cache, resolver.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
+		opt.Cache, writes.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 		opt.Near = s.near
 	}
 	hopt.Loaders = loaders.NewFactory(opt)

@@ -268,15 +268,16 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 	}
 	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
 		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
-	resolver := &graph.Resolver{Lister: lister, Writer: ts.db, Views: ts.views, Admin: admin}
+	writes := &loaders.Writes{SQL: ts.db, Logger: log}
+	resolver := &graph.Resolver{Lister: lister, Writer: writes, Views: ts.views, Admin: admin}
 	if o := ts.opt.viewLimit; o != nil {
 		o.Prefix = ts.prefix
 		resolver.ViewLimit = store.NewRateLimiter(ts.rdb, *o)
 	}
 	if ts.cache != nil {
-		lopt.Cache, resolver.Cache = ts.cache, ts.invalidator
+		lopt.Cache, writes.Cache = ts.cache, ts.invalidator
 		if ts.opt.invalidated != nil {
-			resolver.Cache = announcing{ts.invalidator, ts.opt.invalidated}
+			writes.Cache = announcing{ts.invalidator, ts.opt.invalidated}
 		}
 	}
 	if ts.audit != nil {

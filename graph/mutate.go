@@ -14,16 +14,17 @@ import (
 // Every admin mutation is marked @admin in the schema: the directive checks
 // the token before the resolver runs (Admin.directive), so that a request
 // without a valid one touches neither SQL nor Redis. A mutation then writes
-// in one transaction;
-// then invalidates what the write made stale; then reloads the row so that
-// the response shows the new data.
+// through Writer (loaders.Writes), which commits one transaction, then
+// invalidates what the write made stale; then it reloads the row, from SQL
+// unless the cache took the invalidation, so that the response shows the
+// new data.
 
 func (r *Resolver) createProduct(ctx context.Context, in model.CreateProductInput) (*store.Product, error) {
-	id, invs, err := r.Writer.CreateProduct(ctx, productInput(in))
+	id, cacheOK, err := r.Writer.CreateProduct(ctx, productInput(in))
 	if err != nil {
 		return nil, err
 	}
-	return r.reloadProduct(ctx, id, r.invalidate(ctx, invs))
+	return r.reloadProduct(ctx, id, cacheOK)
 }
 
 func (r *Resolver) updateProduct(ctx context.Context, id int64, in model.UpdateProductInput) (*store.Product, error) {
@@ -31,19 +32,17 @@ func (r *Resolver) updateProduct(ctx context.Context, id int64, in model.UpdateP
 	if err != nil {
 		return nil, err
 	}
-	invs, err := r.Writer.UpdateProduct(ctx, id, patch)
+	cacheOK, err := r.Writer.UpdateProduct(ctx, id, patch)
 	if err != nil {
 		return nil, err
 	}
-	return r.reloadProduct(ctx, id, r.invalidate(ctx, invs))
+	return r.reloadProduct(ctx, id, cacheOK)
 }
 
 func (r *Resolver) deleteProduct(ctx context.Context, id int64) (bool, error) {
-	invs, err := r.Writer.DeleteProduct(ctx, id)
-	if err != nil {
+	if _, err := r.Writer.DeleteProduct(ctx, id); err != nil {
 		return false, err
 	}
-	r.invalidate(ctx, invs)
 	loaders.For(ctx).Product.Clear(ctx, id)
 	return true, nil
 }
@@ -61,11 +60,11 @@ func (r *Resolver) updateSeller(ctx context.Context, id int64, in model.UpdateSe
 	if err != nil {
 		return nil, err
 	}
-	invs, err := r.Writer.UpdateSeller(ctx, id, patch)
+	cacheOK, err := r.Writer.UpdateSeller(ctx, id, patch)
 	if err != nil {
 		return nil, err
 	}
-	return loaders.For(ctx).ReloadSeller(ctx, id, !r.invalidate(ctx, invs))
+	return loaders.For(ctx).ReloadSeller(ctx, id, !cacheOK)
 }
 
 func (r *Resolver) updateCategory(ctx context.Context, id int64, in model.UpdateCategoryInput) (*store.Category, error) {
@@ -73,27 +72,11 @@ func (r *Resolver) updateCategory(ctx context.Context, id int64, in model.Update
 	if err := required("name", in.Name, &patch.Name); err != nil {
 		return nil, err
 	}
-	invs, err := r.Writer.UpdateCategory(ctx, id, patch)
+	cacheOK, err := r.Writer.UpdateCategory(ctx, id, patch)
 	if err != nil {
 		return nil, err
 	}
-	return loaders.For(ctx).ReloadCategory(ctx, id, !r.invalidate(ctx, invs))
-}
-
-// invalidate drops the cache entries a write made stale, and reports
-// whether the cache took the invalidation.
-func (r *Resolver) invalidate(ctx context.Context, invs []store.Invalidation) bool {
-	if r.Hook != nil {
-		r.Hook("after-write-commit")
-	}
-	if r.Cache == nil {
-		return true
-	}
-	if err := r.Cache.Invalidate(ctx, invs); err != nil {
-		r.Logger.WarnContext(ctx, "cache invalidation failed", "invalidations", invs, "err", err)
-		return false
-	}
-	return true
+	return loaders.For(ctx).ReloadCategory(ctx, id, !cacheOK)
 }
 
 // reloadProduct loads the product as the write left it, straight from SQL

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 
+	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
 
@@ -19,23 +20,17 @@ type Lister interface {
 // input, writes in one transaction, and returns the cache invalidations the
 // write calls for.
 type Writer interface {
-	CreateProduct(ctx context.Context, in store.ProductInput) (int64, []store.Invalidation, error)
-	UpdateProduct(ctx context.Context, id int64, p store.ProductPatch) ([]store.Invalidation, error)
-	DeleteProduct(ctx context.Context, id int64) ([]store.Invalidation, error)
+	CreateProduct(ctx context.Context, in store.ProductInput) (id int64, cacheOK bool, err error)
+	UpdateProduct(ctx context.Context, id int64, p store.ProductPatch) (cacheOK bool, err error)
+	DeleteProduct(ctx context.Context, id int64) (cacheOK bool, err error)
 	SetStock(ctx context.Context, productID int64, optionID *int64, stock int64) error
-	UpdateSeller(ctx context.Context, id int64, p store.SellerPatch) ([]store.Invalidation, error)
-	UpdateCategory(ctx context.Context, id int64, p store.CategoryPatch) ([]store.Invalidation, error)
-}
-
-// Invalidator drops cached documents that a write made stale.
-type Invalidator interface {
-	Invalidate(ctx context.Context, invs []store.Invalidation) error
+	UpdateSeller(ctx context.Context, id int64, p store.SellerPatch) (cacheOK bool, err error)
+	UpdateCategory(ctx context.Context, id int64, p store.CategoryPatch) (cacheOK bool, err error)
 }
 
 var (
-	_ Lister      = (*store.DB)(nil)
-	_ Writer      = (*store.DB)(nil)
-	_ Invalidator = (*store.Invalidator)(nil)
+	_ Lister = (*store.DB)(nil)
+	_ Writer = (*loaders.Writes)(nil)
 )
 
 // Viewer counts product views (views.Counter). Record counts one view of a
@@ -57,18 +52,13 @@ var _ RateLimiter = (*store.RateLimiter)(nil)
 // loaders and the caller's token, travels in the request's context.
 type Resolver struct {
 	Lister Lister
+	// Writer writes and invalidates what it wrote (loaders.Writes).
 	Writer Writer
-	// Cache is invalidated after each write; nil when there is no cache.
-	Cache Invalidator
-	Views Viewer
+	Views  Viewer
 	// ViewLimit, when set, rate-limits recordView per client address.
 	ViewLimit RateLimiter
 	Admin     *Admin
 	Logger    *slog.Logger
-	// Hook, when set, is called at named points of a mutation; crash tests
-	// kill the process at "after-write-commit", between a write's commit
-	// and its invalidation.
-	Hook func(point string)
 	// ViewCounted, when set, is called with the product of each view that
 	// recordView counted, once counted.
 	ViewCounted func(productID int64)

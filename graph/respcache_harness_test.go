@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
+	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
 
@@ -67,7 +68,7 @@ func (f *fakeFeed) announce(invs []store.Invalidation) {
 // announcing delivers a write's invalidations, then tells the feed, as the
 // near cache's writer side will.
 type announcing struct {
-	graph.Invalidator
+	loaders.Invalidator
 	then func([]store.Invalidation)
 }
 
