@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"catalog-bff/graph/telemetry"
+	"catalog-bff/store"
 )
 
 // The response cache's settings come from the environment, flags override
@@ -53,6 +54,6 @@ func TestResponseCacheNeedsFeed(t *testing.T) {
 
 type stillFeed struct{ subscribed bool }
 
-func (f *stillFeed) Subscribe(func(string, int64), func()) { f.subscribed = true }
-func (*stillFeed) Seq() uint64                             { return 0 }
-func (*stillFeed) Live() bool                              { return true }
+func (f *stillFeed) Subscribe(func(store.Kind, int64), func()) { f.subscribed = true }
+func (*stillFeed) Seq() uint64                                 { return 0 }
+func (*stillFeed) Live() bool                                  { return true }

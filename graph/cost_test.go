@@ -57,7 +57,7 @@ func TestReadPathCosts(t *testing.T) {
 			if p.Category.Parent == nil {
 				t.Fatalf("product 9's category %s has no parent; the test needs one", p.Category.ID)
 			}
-			docs := map[string][]int64{"product": {9}, "seller": {mustID(t, p.Seller.ID)},
+			docs := map[store.Kind][]int64{"product": {9}, "seller": {mustID(t, p.Seller.ID)},
 				"category": {mustID(t, p.Category.ID), mustID(t, p.Category.Parent.ID)}}
 			ts.expect(t).read("product", 9).scripts(docs).command("evalsha").check("cold product page", c.redis)
 			c = ts.measure(t, func() { ts.mustQuery(t, page, vars, nil) })
@@ -116,7 +116,7 @@ func TestReadPathCosts(t *testing.T) {
 			}
 			w := ts.expect(t).read("product", ids...)
 			for _, level := range []struct {
-				kind string
+				kind store.Kind
 				ids  []int64
 			}{{"seller", sellers}, {"category", categories}, {"category", parents}} {
 				w.read(level.kind, level.ids...).script(level.kind, level.ids...)

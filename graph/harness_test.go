@@ -68,7 +68,7 @@ type serverOptions struct {
 	// wait is the loaders' batch window; default testWait. Tests that send
 	// many requests and count no batches make it short.
 	wait       time.Duration
-	afterFetch func(ctx context.Context, kind string, ids []int64)
+	afterFetch func(ctx context.Context, kind store.Kind, ids []int64)
 	// fallbackMax bounds SQL reads while the cache is down; 0 for none.
 	fallbackMax int
 	db          *store.DB // a database to share; default a fresh seeded one

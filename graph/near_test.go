@@ -160,7 +160,7 @@ type dropLog struct {
 
 func newDropLog(ts *testServer) *dropLog {
 	l := &dropLog{heard: map[int64][]time.Time{}}
-	ts.near.Subscribe(func(kind string, id int64) {
+	ts.near.Subscribe(func(kind store.Kind, id int64) {
 		if kind == "product" {
 			l.mu.Lock()
 			l.heard[id] = append(l.heard[id], time.Now())

@@ -31,7 +31,7 @@ func TestStaleSetRace(t *testing.T) {
 			name      string
 			strategy  store.Strategy
 			near      bool
-			kind      string // the document that races: "product", or "seller" read with its product
+			kind      store.Kind // the document that races: "product", or "seller" read with its product
 			wantStale bool
 		}{
 			{"versioned markers", store.Versioned, false, "product", false},
@@ -57,10 +57,10 @@ func TestStaleSetRace(t *testing.T) {
 // raceOnce plays the race on product 42, or on its seller (kind "seller"),
 // and returns the name the cache holds afterwards ("" for none) and the
 // name the next read returns.
-func raceOnce(t *testing.T, o serverOptions, kind string) (cached, next string) {
+func raceOnce(t *testing.T, o serverOptions, kind store.Kind) (cached, next string) {
 	held, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool // only the reader is held; sync.Once would hold the writer too
-	hold := func(_ context.Context, kind string, ids []int64) {
+	hold := func(_ context.Context, kind store.Kind, ids []int64) {
 		if kind == "product" && slices.Contains(ids, 42) && first.CompareAndSwap(false, true) {
 			close(held)
 			<-release
@@ -157,8 +157,8 @@ func (ts *testServer) price(t *testing.T, id int64) (int64, error) {
 
 // jitter widens the window between a reader's SQL read and its write-back,
 // where a racing write does its damage, to a random pause of up to max.
-func jitter(max time.Duration) func(context.Context, string, []int64) {
-	return func(context.Context, string, []int64) {
+func jitter(max time.Duration) func(context.Context, store.Kind, []int64) {
+	return func(context.Context, store.Kind, []int64) {
 		time.Sleep(rand.N(max))
 	}
 }

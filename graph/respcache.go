@@ -10,17 +10,18 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"catalog-bff/loaders"
+	"catalog-bff/store"
 )
 
 // InvalidationFeed tells in-process caches which documents changed.
 type InvalidationFeed interface {
 	// Subscribe registers the callbacks: onInvalidate with each document that a
-	// write invalidated (kind is "product", "seller" or "category"), on this
+	// write invalidated, on this
 	// instance or another, and onReset when invalidations may have been missed
 	// (the stream was lost or came back, the cache generation changed):
 	// everything cached must go. Callbacks run on the feed's goroutine or the
 	// writer's: keep them short and non-blocking.
-	Subscribe(onInvalidate func(kind string, id int64), onReset func())
+	Subscribe(onInvalidate func(kind store.Kind, id int64), onReset func())
 	// Seq advances on every invalidation and reset. A response built while it
 	// moved may hold a document that was invalidated during the build: don't
 	// store it (or check its own documents against what was invalidated).
@@ -103,7 +104,7 @@ type ResponseCache struct {
 
 // docKey names a document a response was built from.
 type docKey struct {
-	kind string
+	kind store.Kind
 	id   int64
 }
 
@@ -230,7 +231,7 @@ func (c *ResponseCache) viewedSince(since uint64, docs []docKey) bool {
 		return true
 	}
 	for n := since + 1; n <= c.views; n++ {
-		if slices.Contains(docs, docKey{"product", c.viewed[n%uint64(len(c.viewed))]}) {
+		if slices.Contains(docs, docKey{store.ProductKind, c.viewed[n%uint64(len(c.viewed))]}) {
 			return true
 		}
 	}
@@ -253,7 +254,7 @@ func (c *ResponseCache) unindex(key string, e *cachedResponse) {
 }
 
 // invalidate drops every entry built from the document (kind, id).
-func (c *ResponseCache) invalidate(kind string, id int64) {
+func (c *ResponseCache) invalidate(kind store.Kind, id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -278,7 +279,7 @@ func (c *ResponseCache) ViewCounted(id int64) {
 	defer c.mu.Unlock()
 	c.views++
 	c.viewed[c.views%uint64(len(c.viewed))] = id
-	for _, e := range c.index[docKey{"product", id}] {
+	for _, e := range c.index[docKey{store.ProductKind, id}] {
 		if len(e.hits) > 0 {
 			e.gen.Add(1)
 		}

@@ -21,7 +21,7 @@ import (
 // server announces, and resets and outages the test calls for.
 type fakeFeed struct {
 	mu     sync.Mutex
-	inv    []func(kind string, id int64)
+	inv    []func(kind store.Kind, id int64)
 	resets []func()
 	seq    atomic.Uint64
 	down   atomic.Bool
@@ -29,7 +29,7 @@ type fakeFeed struct {
 
 var _ graph.InvalidationFeed = (*fakeFeed)(nil)
 
-func (f *fakeFeed) Subscribe(onInvalidate func(string, int64), onReset func()) {
+func (f *fakeFeed) Subscribe(onInvalidate func(store.Kind, int64), onReset func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inv, f.resets = append(f.inv, onInvalidate), append(f.resets, onReset)
@@ -39,7 +39,7 @@ func (f *fakeFeed) Seq() uint64 { return f.seq.Load() }
 func (f *fakeFeed) Live() bool  { return !f.down.Load() }
 
 // invalidate announces a changed document, as a write anywhere would.
-func (f *fakeFeed) invalidate(kind string, id int64) {
+func (f *fakeFeed) invalidate(kind store.Kind, id int64) {
 	f.seq.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()

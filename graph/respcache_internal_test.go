@@ -7,15 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"catalog-bff/store"
+
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // liveFeed is a feed that is always live and never invalidates.
 type liveFeed struct{}
 
-func (liveFeed) Subscribe(func(string, int64), func()) {}
-func (liveFeed) Seq() uint64                           { return 0 }
-func (liveFeed) Live() bool                            { return true }
+func (liveFeed) Subscribe(func(store.Kind, int64), func()) {}
+func (liveFeed) Seq() uint64                               { return 0 }
+func (liveFeed) Live() bool                                { return true }
 
 // TestResponseCacheBounds stores far more entries than fit, of sizes that
 // make first the entry bound, then the byte bound, the one that bites; the
@@ -140,12 +142,12 @@ func TestResponseCacheStoreRace(t *testing.T) {
 type seqFeed struct {
 	mu    sync.Mutex
 	seq   uint64
-	inv   func(string, int64)
+	inv   func(store.Kind, int64)
 	reset func()
 }
 
-func (f *seqFeed) Subscribe(inv func(string, int64), reset func()) {
-	f.inv, f.reset = func(k string, id int64) { f.bump(); inv(k, id) }, func() { f.bump(); reset() }
+func (f *seqFeed) Subscribe(inv func(store.Kind, int64), reset func()) {
+	f.inv, f.reset = func(k store.Kind, id int64) { f.bump(); inv(k, id) }, func() { f.bump(); reset() }
 }
 func (f *seqFeed) bump()       { f.mu.Lock(); f.seq++; f.mu.Unlock() }
 func (f *seqFeed) Seq() uint64 { f.mu.Lock(); defer f.mu.Unlock(); return f.seq }

@@ -84,7 +84,7 @@ func recordingOf(ctx context.Context) *recording {
 }
 
 // add notes documents the response is built from.
-func (r *recording) add(kind string, ids ...int64) {
+func (r *recording) add(kind store.Kind, ids ...int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
@@ -149,13 +149,13 @@ func noteField(rec *recording, fc *graphql.FieldContext) {
 			// A new product joins a listing without any invalidation of
 			// its category: listings are read live.
 			rec.set(func(r *recording) { r.uncacheable = true })
-		case "product", "seller", "category":
+		case "product", "seller", "category": // the root fields named after their kinds
 			if id, ok := fc.Args["id"].(int64); ok {
-				rec.add(name, id)
+				rec.add(store.Kind(name), id)
 			}
 		case "products":
 			if ids, ok := fc.Args["ids"].([]int64); ok {
-				rec.add("product", ids...)
+				rec.add(store.ProductKind, ids...)
 			}
 		}
 	}
@@ -166,21 +166,21 @@ func noteResult(rec *recording, res any) {
 	switch v := res.(type) {
 	case *store.Product:
 		if v != nil {
-			rec.add("product", v.ID)
+			rec.add(store.ProductKind, v.ID)
 		}
 	case []*store.Product:
 		for _, p := range v {
 			if p != nil {
-				rec.add("product", p.ID)
+				rec.add(store.ProductKind, p.ID)
 			}
 		}
 	case *store.Seller:
 		if v != nil {
-			rec.add("seller", v.ID)
+			rec.add(store.SellerKind, v.ID)
 		}
 	case *store.Category:
 		if v != nil {
-			rec.add("category", v.ID)
+			rec.add(store.CategoryKind, v.ID)
 		}
 	}
 }

@@ -389,7 +389,7 @@ func TestResponseCacheNoStaleReadUnderLoad(t *testing.T) {
 func TestResponseCacheRefusesResponseBuiltAcrossAWrite(t *testing.T) {
 	var armed atomic.Bool
 	held, release := make(chan struct{}), make(chan struct{})
-	hook := func(_ context.Context, kind string, ids []int64) {
+	hook := func(_ context.Context, kind store.Kind, ids []int64) {
 		if kind == "product" && slices.Contains(ids, 60) && armed.CompareAndSwap(true, false) {
 			close(held)
 			<-release
@@ -420,7 +420,7 @@ func TestResponseCacheRefusesResponseBuiltAcrossAWrite(t *testing.T) {
 func TestResponseCacheHitsPassTheInflightBound(t *testing.T) {
 	release, held := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	hold := func(_ context.Context, kind string, ids []int64) {
+	hold := func(_ context.Context, kind store.Kind, ids []int64) {
 		if kind == "product" && slices.Contains(ids, 43) {
 			once.Do(func() { close(held); <-release })
 		}

@@ -34,19 +34,19 @@ func (ts *testServer) cluster() bool {
 // read adds a cache read of the documents of kind with the distinct ids,
 // which takes the fill leases of the misses: a script call (the test
 // servers take leases).
-func (w *traffic) read(kind string, ids ...int64) *traffic {
+func (w *traffic) read(kind store.Kind, ids ...int64) *traffic {
 	return w.script(kind, ids...)
 }
 
 // script adds a batch script call over documents of kind, such as a
 // write-back.
-func (w *traffic) script(kind string, ids ...int64) *traffic {
-	return w.scripts(map[string][]int64{kind: ids})
+func (w *traffic) script(kind store.Kind, ids ...int64) *traffic {
+	return w.scripts(map[store.Kind][]int64{kind: ids})
 }
 
 // scripts adds one script call over documents of several kinds, such as
 // the write-back of a product page read cold.
-func (w *traffic) scripts(docs map[string][]int64) *traffic {
+func (w *traffic) scripts(docs map[store.Kind][]int64) *traffic {
 	w.t.Helper()
 	w.want.RoundTrips++
 	if !w.ts.cluster() {

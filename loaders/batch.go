@@ -89,7 +89,7 @@ func all(n int) []int {
 
 // warnCache logs a cache failure at most once every ten seconds: during an
 // outage every batch fails the same way.
-func (f *Factory) warnCache(ctx context.Context, msg, kind string, err error) {
+func (f *Factory) warnCache(ctx context.Context, msg string, kind store.Kind, err error) {
 	if f.cacheWarn.Allow(10 * time.Second) {
 		f.opt.Logger.WarnContext(ctx, msg, "kind", kind, "err", err)
 	}

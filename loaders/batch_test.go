@@ -67,7 +67,7 @@ type fakeCache struct {
 	getErr  error
 }
 
-func (c *fakeCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entry, error) {
+func (c *fakeCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.Entry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gets = append(c.gets, slices.Clone(ids))
@@ -82,7 +82,7 @@ func (c *fakeCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entry
 }
 
 // Read is Get with every miss's lease granted.
-func (c *fakeCache) Read(ctx context.Context, kind string, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+func (c *fakeCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
 	entries, err := c.Get(ctx, kind, ids)
 	if err != nil {
 		return nil, nil, err

@@ -31,7 +31,7 @@ func benchProduct(id int64) *store.Product {
 // nothing, so that a benchmark measures the batch function alone.
 type staticCache map[int64]store.Entry
 
-func (c staticCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entry, error) {
+func (c staticCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.Entry, error) {
 	out := make([]store.Entry, len(ids))
 	for i, id := range ids {
 		out[i] = c[id]
@@ -42,7 +42,7 @@ func (c staticCache) Get(_ context.Context, _ string, ids []int64) ([]store.Entr
 func (c staticCache) PutKinds(context.Context, ...store.KindFills) error { return nil }
 
 // Read answers as Get: every key is a hit, so no lease is taken.
-func (c staticCache) Read(ctx context.Context, kind string, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+func (c staticCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
 	entries, err := c.Get(ctx, kind, ids)
 	return entries, make([]store.LeaseState, len(ids)), err
 }

@@ -12,7 +12,7 @@ import (
 // cached is the batch function of a cached document type T.
 type cached[T any] struct {
 	f       *Factory
-	kind    string // the cache key's type segment, e.g. "product"
+	kind    store.Kind
 	fetch   func(context.Context, []int64) (map[int64]*T, error)
 	version func(*T) int64
 	// next, when set, is given the documents a batch read from SQL, reads

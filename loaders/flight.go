@@ -23,7 +23,7 @@ type flights struct {
 }
 
 type flightKey struct {
-	kind string
+	kind store.Kind
 	id   int64
 }
 
@@ -43,7 +43,7 @@ func (fs *flights) now() uint64 { return fs.clock.Load() }
 // lease holder always fetches: a flight it joined could be waiting for
 // that very lease. Its new flight replaces the older one for later
 // joiners; the older one's owner finds the fill once it is written back.
-func (fs *flights) join(kind string, ids []int64, since uint64, leased map[int64]bool) (map[int64]*flight, []int64) {
+func (fs *flights) join(kind store.Kind, ids []int64, since uint64, leased map[int64]bool) (map[int64]*flight, []int64) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.m == nil {
@@ -66,7 +66,7 @@ func (fs *flights) join(kind string, ids []int64, since uint64, leased map[int64
 
 // finishFlights completes the flights of own with the values in got, or err for
 // the ids got lacks, and forgets them.
-func finishFlights[T any](fs *flights, kind string, own []int64, all map[int64]*flight, got map[int64]*T, err error) {
+func finishFlights[T any](fs *flights, kind store.Kind, own []int64, all map[int64]*flight, got map[int64]*T, err error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, id := range own {

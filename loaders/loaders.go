@@ -46,9 +46,9 @@ var _ Store = (*store.DB)(nil)
 // ids that also takes the fill leases of the misses, PutKinds one for all
 // fills, and Get one for the ids a reader waits on.
 type Cache interface {
-	Read(ctx context.Context, kind string, ids []int64, leaseTTL time.Duration) ([]store.Entry, []store.LeaseState, error)
+	Read(ctx context.Context, kind store.Kind, ids []int64, leaseTTL time.Duration) ([]store.Entry, []store.LeaseState, error)
 	PutKinds(ctx context.Context, groups ...store.KindFills) error
-	Get(ctx context.Context, kind string, ids []int64) ([]store.Entry, error)
+	Get(ctx context.Context, kind store.Kind, ids []int64) ([]store.Entry, error)
 }
 
 var _ Cache = (*store.Cache)(nil)
@@ -78,7 +78,7 @@ type Options struct {
 	// AfterFetch, when set, runs after a cached batch has read its misses
 	// from SQL and before it writes them back: the window in which a write
 	// can race the reader. Tests use it to hold a reader there.
-	AfterFetch func(ctx context.Context, kind string, ids []int64)
+	AfterFetch func(ctx context.Context, kind store.Kind, ids []int64)
 	// LeaseTTL is the fill lease of a missed key (see store.Cache.Read):
 	// the most a reader waits for another to fill a key before it reads SQL
 	// itself. 0 takes no leases.
@@ -101,7 +101,7 @@ type Options struct {
 // Sampler is offered each document served from the cache, with the
 // version the cache held.
 type Sampler interface {
-	Sample(kind string, id, version int64)
+	Sample(kind store.Kind, id, version int64)
 }
 
 // Factory makes the loaders of each request. It is safe for concurrent use.
@@ -159,12 +159,12 @@ type Loaders struct {
 
 // New returns a fresh set of loaders, for one request.
 func (f *Factory) New() *Loaders {
-	products := &cached[store.Product]{f: f, kind: "product", fetch: f.opt.Store.Products,
+	products := &cached[store.Product]{f: f, kind: store.ProductKind, fetch: f.opt.Store.Products,
 		version: func(p *store.Product) int64 { return p.Version }}
 	l := &Loaders{
-		sellers: &cached[store.Seller]{f: f, kind: "seller", fetch: f.opt.Store.Sellers,
+		sellers: &cached[store.Seller]{f: f, kind: store.SellerKind, fetch: f.opt.Store.Sellers,
 			version: func(s *store.Seller) int64 { return s.Version }},
-		categories: &cached[store.Category]{f: f, kind: "category", fetch: f.opt.Store.Categories,
+		categories: &cached[store.Category]{f: f, kind: store.CategoryKind, fetch: f.opt.Store.Categories,
 			version: func(c *store.Category) int64 { return c.Version }},
 		Options: newLoader(f, "options", f.options),
 		Stock:   newLoader(f, "stock", f.stock),

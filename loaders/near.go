@@ -60,7 +60,7 @@ type NearOptions struct {
 }
 
 type nearKey struct {
-	kind string
+	kind store.Kind
 	id   int64
 }
 
@@ -74,7 +74,7 @@ type nearEntry struct {
 }
 
 type nearSubscriber struct {
-	invalidated func(kind string, id int64)
+	invalidated func(kind store.Kind, id int64)
 	reset       func()
 }
 
@@ -143,7 +143,7 @@ func (n *Near) Seq() uint64 {
 
 // get returns the document of kind and id (nil: no row has the id) and
 // whether the near cache holds it.
-func (n *Near) get(kind string, id int64) (any, bool) {
+func (n *Near) get(kind store.Kind, id int64) (any, bool) {
 	if !n.Live() {
 		return nil, false
 	}
@@ -158,7 +158,7 @@ func (n *Near) get(kind string, id int64) (any, bool) {
 
 // holds reports whether the near cache holds a document of kind and id
 // (or its negative entry), without counting a hit or a miss.
-func (n *Near) holds(kind string, id int64) bool {
+func (n *Near) holds(kind store.Kind, id int64) bool {
 	if !n.Live() {
 		return false
 	}
@@ -169,7 +169,7 @@ func (n *Near) holds(kind string, id int64) bool {
 // fill keeps a document (nil: no row) read at epoch, of bytes encoded
 // bytes, unless a Reset came since, the near cache is not live, or it holds
 // the same or a newer version, or a marker of a newer one.
-func (n *Near) fill(kind string, id, version int64, doc any, bytes int, epoch uint64) {
+func (n *Near) fill(kind store.Kind, id, version int64, doc any, bytes int, epoch uint64) {
 	if !n.Live() || n.epoch.Load() != epoch {
 		return
 	}
@@ -240,7 +240,7 @@ func (n *Near) StreamUp(up bool) {
 // Subscribe registers callbacks told of each invalidated document and of
 // each Reset, for caches built on the near cache's documents (the response
 // cache). They run on the invalidating goroutine: keep them short.
-func (n *Near) Subscribe(invalidated func(kind string, id int64), reset func()) {
+func (n *Near) Subscribe(invalidated func(kind store.Kind, id int64), reset func()) {
 	if n == nil {
 		return
 	}

@@ -102,7 +102,7 @@ func TestNearResets(t *testing.T) {
 	}
 
 	var invalidated, resets int
-	n.Subscribe(func(kind string, id int64) { invalidated++ }, func() { resets++ })
+	n.Subscribe(func(kind store.Kind, id int64) { invalidated++ }, func() { resets++ })
 	n.Invalidated([]store.Invalidation{{Kind: "seller", ID: 3, Version: 2}})
 	n.Reset()
 	if invalidated != 1 || resets != 1 {

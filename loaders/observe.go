@@ -1,6 +1,10 @@
 package loaders
 
-import "context"
+import (
+	"context"
+
+	"catalog-bff/store"
+)
 
 // CacheResult is what a cache read found for one key.
 type CacheResult string
@@ -26,7 +30,7 @@ type Observer interface {
 	// CacheRead is told, once per cache read of a batch and result, how
 	// many distinct keys of kind had that result. Reads made while waiting
 	// for another reader's fill are not reported.
-	CacheRead(ctx context.Context, kind string, result CacheResult, keys int)
+	CacheRead(ctx context.Context, kind store.Kind, result CacheResult, keys int)
 }
 
 // nopObserver is the Observer of a Factory given none.
@@ -36,7 +40,7 @@ func (nopObserver) StartBatch(ctx context.Context, _ string, _ int) (context.Con
 	return ctx, func() {}
 }
 
-func (nopObserver) CacheRead(context.Context, string, CacheResult, int) {}
+func (nopObserver) CacheRead(context.Context, store.Kind, CacheResult, int) {}
 
 var _ Observer = nopObserver{}
 
@@ -44,7 +48,7 @@ var _ Observer = nopObserver{}
 type tally map[CacheResult]int
 
 // report tells obs of every result counted.
-func (t tally) report(ctx context.Context, obs Observer, kind string) {
+func (t tally) report(ctx context.Context, obs Observer, kind store.Kind) {
 	for _, r := range []CacheResult{CacheHit, CacheNegative, CacheMiss, CacheCorrupt} {
 		if n := t[r]; n > 0 {
 			obs.CacheRead(ctx, kind, r, n)

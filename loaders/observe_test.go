@@ -35,7 +35,7 @@ func (o *recordingObserver) StartBatch(ctx context.Context, loader string, keys 
 	}
 }
 
-func (o *recordingObserver) CacheRead(_ context.Context, kind string, r CacheResult, keys int) {
+func (o *recordingObserver) CacheRead(_ context.Context, kind store.Kind, r CacheResult, keys int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if kind == "product" {

@@ -42,11 +42,11 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Produc
 	}
 	var sellers, categories []int64
 	for _, p := range products {
-		if want&WantSeller != 0 && !l.near.holds("seller", p.SellerID) && !slices.Contains(sellers, p.SellerID) {
+		if want&WantSeller != 0 && !l.near.holds(store.SellerKind, p.SellerID) && !slices.Contains(sellers, p.SellerID) {
 			sellers = append(sellers, p.SellerID)
 		}
 		if c := p.CategoryID; want&(WantCategory|WantParent) != 0 && c != nil &&
-			!l.near.holds("category", *c) && !slices.Contains(categories, *c) {
+			!l.near.holds(store.CategoryKind, *c) && !slices.Contains(categories, *c) {
 			categories = append(categories, *c)
 		}
 	}

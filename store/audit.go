@@ -34,7 +34,7 @@ type AuditorOptions struct {
 }
 
 type sample struct {
-	kind    string
+	kind    Kind
 	id      int64
 	version int64 // the version the cache served, then the SQL version to reach
 	due     time.Time
@@ -57,7 +57,7 @@ func NewAuditor(db *DB, cache *Cache, opt AuditorOptions) *Auditor {
 
 // Sample offers one cache hit; the Auditor keeps a Fraction of them. It is
 // cheap and safe for concurrent use.
-func (a *Auditor) Sample(kind string, id, version int64) {
+func (a *Auditor) Sample(kind Kind, id, version int64) {
 	if rand.Float64() >= a.opt.Fraction {
 		return
 	}
@@ -102,7 +102,7 @@ func (a *Auditor) Run(ctx context.Context) {
 // down) is dropped, not counted.
 func (a *Auditor) Check(ctx context.Context, now time.Time) error {
 	due := a.takeDue(now)
-	byKind := map[string][]sample{}
+	byKind := map[Kind][]sample{}
 	for _, s := range due {
 		byKind[s.kind] = append(byKind[s.kind], s)
 	}
@@ -130,7 +130,7 @@ func (a *Auditor) takeDue(now time.Time) []sample {
 	return due
 }
 
-func (a *Auditor) check(ctx context.Context, kind string, ss []sample) error {
+func (a *Auditor) check(ctx context.Context, kind Kind, ss []sample) error {
 	ids := make([]int64, len(ss))
 	for i, s := range ss {
 		ids[i] = s.id
@@ -162,9 +162,9 @@ func (a *Auditor) check(ctx context.Context, kind string, ss []sample) error {
 }
 
 // Versions returns the versions of the rows of ids that exist, in one
-// statement. kind is "product", "seller" or "category".
-func (d *DB) Versions(ctx context.Context, kind string, ids []int64) (map[int64]int64, error) {
-	table, ok := map[string]string{"product": "products", "seller": "sellers", "category": "categories"}[kind]
+// statement.
+func (d *DB) Versions(ctx context.Context, kind Kind, ids []int64) (map[int64]int64, error) {
+	table, ok := kind.Table()
 	if !ok {
 		return nil, fmt.Errorf("store: versions: unknown kind %q", kind)
 	}

@@ -245,7 +245,7 @@ type Fill struct {
 // Invalidation says that a write created version Version of a row, so that
 // cached copies of older versions must go.
 type Invalidation struct {
-	Kind    string // "product", "seller" or "category"
+	Kind    Kind // the document's kind: product, seller or category
 	ID      int64
 	Version int64
 	Seq     int64 // its place in the outbox; 0 when it was not queued
@@ -261,12 +261,12 @@ const (
 )
 
 // Key returns the Redis key of a document, for tools and tests.
-func (c *Cache) Key(kind string, id int64) string { return c.key(kind, id) }
+func (c *Cache) Key(kind Kind, id int64) string { return c.key(kind, id) }
 
 // key is prefix + "g<generation>:{<kind>:<id>}". The hash tag puts a
 // document's entry and its fill lease in one Redis Cluster slot, while
 // different documents spread over all slots.
-func (c *Cache) key(kind string, id int64) string {
+func (c *Cache) key(kind Kind, id int64) string {
 	var buf [96]byte // on the stack: the key's only allocation is the string
 	b := append(buf[:0], c.opt.Prefix...)
 	b = append(b, 'g')
@@ -285,7 +285,7 @@ func (c *Cache) key(kind string, id int64) string {
 // key). On error no entry is returned, and the caller should treat every id
 // as a miss. While the breaker is open or reads are fenced, it fails at
 // once with ErrCacheUnavailable.
-func (c *Cache) Get(ctx context.Context, kind string, ids []int64) ([]Entry, error) {
+func (c *Cache) Get(ctx context.Context, kind Kind, ids []int64) ([]Entry, error) {
 	if c.fenced.Load() {
 		return nil, ErrCacheUnavailable
 	}
@@ -355,13 +355,13 @@ func encodeEntry(tag string, version int64, data []byte) []byte {
 // per document in one pipeline), documents with the jittered TTL
 // and negative entries with the negative TTL. Under Versioned, an entry
 // whose version is not older than the fill's stays as it is (see Cache).
-func (c *Cache) Put(ctx context.Context, kind string, fills []Fill) error {
+func (c *Cache) Put(ctx context.Context, kind Kind, fills []Fill) error {
 	return c.PutKinds(ctx, KindFills{Kind: kind, Fills: fills})
 }
 
 // KindFills are fills of documents of one kind.
 type KindFills struct {
-	Kind  string
+	Kind  Kind
 	Fills []Fill
 }
 
@@ -382,7 +382,7 @@ func (c *Cache) PutKinds(ctx context.Context, groups ...KindFills) error {
 	var kinds []string
 	for _, g := range groups {
 		if len(g.Fills) > 0 {
-			kinds = append(kinds, g.Kind)
+			kinds = append(kinds, string(g.Kind))
 		}
 		for _, f := range g.Fills {
 			keys = append(keys, c.key(g.Kind, f.ID))

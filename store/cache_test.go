@@ -15,7 +15,7 @@ import (
 // newCache returns a cache over url under a prefix of t's own, with its
 // scripts loaded, the counter of its round trips, and a function that
 // returns an entry's TTL.
-func newCache(t *testing.T, url string, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(kind string, id int64) time.Duration) {
+func newCache(t *testing.T, url string, opt store.CacheOptions) (*store.Cache, *store.RedisCounter, func(kind store.Kind, id int64) time.Duration) {
 	t.Helper()
 	rdb := newRedis(t, url)
 	counter := &store.RedisCounter{}
@@ -23,7 +23,7 @@ func newCache(t *testing.T, url string, opt store.CacheOptions) (*store.Cache, *
 	opt.Prefix = storetest.Prefix(t, url)
 	opt.Timeout = time.Second
 	c := open(store.NewCache(rdb, opt))
-	ttl := func(kind string, id int64) time.Duration {
+	ttl := func(kind store.Kind, id int64) time.Duration {
 		return rdb.PTTL(context.Background(), c.Key(kind, id)).Val()
 	}
 	if err := c.LoadScripts(context.Background()); err != nil {

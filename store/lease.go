@@ -43,7 +43,7 @@ const (
 // It returns the entries and, for each, its LeaseState. Like Get, it fails
 // at once with ErrCacheUnavailable while the breaker is open or reads are
 // fenced. With ttl ≤ 0 it is Get: one MGET, and every miss Granted.
-func (c *Cache) Read(ctx context.Context, kind string, ids []int64, ttl time.Duration) ([]Entry, []LeaseState, error) {
+func (c *Cache) Read(ctx context.Context, kind Kind, ids []int64, ttl time.Duration) ([]Entry, []LeaseState, error) {
 	if ttl <= 0 {
 		entries, err := c.Get(ctx, kind, ids)
 		if err != nil {

@@ -46,7 +46,7 @@ func (d *DB) PendingInvalidations(ctx context.Context, limit int) ([]Invalidatio
 	}
 	invs := make([]Invalidation, len(rows))
 	for i, r := range rows {
-		invs[i] = Invalidation{Kind: r.Kind, ID: r.ID, Version: r.Version, Seq: r.Seq}
+		invs[i] = Invalidation{Kind: Kind(r.Kind), ID: r.ID, Version: r.Version, Seq: r.Seq}
 	}
 	return invs, nil
 }

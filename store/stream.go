@@ -30,7 +30,7 @@ func encodeInvalidations(invs []Invalidation) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(inv.Kind)
+		b.WriteString(string(inv.Kind))
 		b.WriteByte(':')
 		b.WriteString(strconv.FormatInt(inv.ID, 10))
 		b.WriteByte(':')
@@ -52,7 +52,7 @@ func parseInvalidations(msg string) ([]Invalidation, bool) {
 		if !ok1 || !ok2 || err1 != nil || err2 != nil || kind == "" {
 			return nil, false
 		}
-		invs = append(invs, Invalidation{Kind: kind, ID: i, Version: v})
+		invs = append(invs, Invalidation{Kind: Kind(kind), ID: i, Version: v})
 	}
 	return invs, true
 }

@@ -140,7 +140,7 @@ func (d *DB) CreateProduct(ctx context.Context, in ProductInput) (int64, []Inval
 		if err := d.replaceMedia(ctx, tx, id, Some(in.Images), Some(in.Tags)); err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: "product", ID: id, Version: 1}}
+		invs = []Invalidation{{Kind: ProductKind, ID: id, Version: 1}}
 		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
@@ -159,7 +159,7 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Inv
 	}
 	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := d.lockRow(ctx, tx, "products", "product", id); err != nil {
+		if err := d.lockRow(ctx, tx, ProductKind, id); err != nil {
 			return err
 		}
 		if err := d.checkRefs(ctx, tx, p.SellerID, p.CategoryID); err != nil {
@@ -177,7 +177,7 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Inv
 		if err := d.replaceMedia(ctx, tx, id, p.Images, p.Tags); err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: "product", ID: id, Version: version}}
+		invs = []Invalidation{{Kind: ProductKind, ID: id, Version: version}}
 		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
@@ -199,7 +199,7 @@ func (d *DB) DeleteProduct(ctx context.Context, id int64) ([]Invalidation, error
 		} else if err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: "product", ID: id, Version: version + 1}}
+		invs = []Invalidation{{Kind: ProductKind, ID: id, Version: version + 1}}
 		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
@@ -217,7 +217,7 @@ func (d *DB) SetStock(ctx context.Context, productID int64, optionID *int64, sto
 		return err
 	}
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := d.lockRow(ctx, tx, "products", "product", productID); err != nil {
+		if err := d.lockRow(ctx, tx, ProductKind, productID); err != nil {
 			return err
 		}
 		var n int64
@@ -266,7 +266,7 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 		} else if err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: "seller", ID: id, Version: version}}
+		invs = []Invalidation{{Kind: SellerKind, ID: id, Version: version}}
 		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
@@ -292,7 +292,7 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 	}
 	var invs []Invalidation
 	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := d.lockRow(ctx, tx, "categories", "category", id); err != nil {
+		if err := d.lockRow(ctx, tx, CategoryKind, id); err != nil {
 			return err
 		}
 		if p.ParentID.Set && p.ParentID.Value != nil {
@@ -306,7 +306,7 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 		if err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: "category", ID: id, Version: version}}
+		invs = []Invalidation{{Kind: CategoryKind, ID: id, Version: version}}
 		return d.enqueue(ctx, tx, invs)
 	})
 	if err != nil {
@@ -317,7 +317,8 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 
 // lockRow locks row id of table for the rest of the transaction (SQLite's
 // write transactions are exclusive already), or returns NotFound.
-func (d *DB) lockRow(ctx context.Context, tx *sqlx.Tx, table, what string, id int64) error {
+func (d *DB) lockRow(ctx context.Context, tx *sqlx.Tx, kind Kind, id int64) error {
+	table, _ := kind.Table()
 	lock := ""
 	if d.dialect == Postgres {
 		lock = " FOR UPDATE"
@@ -325,7 +326,7 @@ func (d *DB) lockRow(ctx context.Context, tx *sqlx.Tx, table, what string, id in
 	var n int64
 	err := d.get(ctx, tx, &n, `SELECT id FROM `+table+` WHERE id = ?`+lock, id)
 	if isNoRows(err) {
-		return Errorf(NotFound, "%s %d not found", what, id)
+		return Errorf(NotFound, "%s %d not found", kind, id)
 	}
 	return err
 }

@@ -54,8 +54,8 @@ func (t *Telemetry) StartBatch(ctx context.Context, loader string, keys int) (co
 
 // CacheRead implements loaders.Observer: the cache request counter, and
 // the request's hits or misses.
-func (t *Telemetry) CacheRead(ctx context.Context, kind string, r loaders.CacheResult, keys int) {
-	t.m.cacheRequests.WithLabelValues(kind, string(r)).Add(float64(keys))
+func (t *Telemetry) CacheRead(ctx context.Context, kind store.Kind, r loaders.CacheResult, keys int) {
+	t.m.cacheRequests.WithLabelValues(string(kind), string(r)).Add(float64(keys))
 	m := meterOf(ctx)
 	switch {
 	case m == nil:
