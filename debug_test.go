@@ -14,6 +14,7 @@ import (
 	"catalog-bff/store/storetest"
 )
 
+// getCosts reads the server's /debug/costs.
 func getCosts(t *testing.T, base string) telemetry.ProcessCosts {
 	t.Helper()
 	res, err := http.Get(base + "/debug/costs")

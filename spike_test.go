@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"catalog-bff/graph/telemetry"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -135,7 +133,7 @@ func phase(t *testing.T, base string, products int, pacer vegeta.ConstantPacer, 
 		a = vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true),
 			vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)), vegeta.MaxConnections(workers))
 	}
-	before := readCosts(t, base)
+	before := getCosts(t, base)
 	start := time.Now()
 	var r result
 	var served, refused []time.Duration
@@ -156,7 +154,7 @@ func phase(t *testing.T, base string, products int, pacer vegeta.ConstantPacer, 
 		}
 	}
 	r.took = time.Since(start)
-	after := readCosts(t, base)
+	after := getCosts(t, base)
 	r.sqlPerPage = float64(after.SQLStatements-before.SQLStatements) / float64(max(r.ok, 1))
 	r.servedP50, r.refusedP50, r.refusedP99 = quantile(served, 0.5), quantile(refused, 0.5), quantile(refused, 0.99)
 	return r
@@ -199,21 +197,6 @@ func warmPages(t *testing.T, base string, n int) {
 	}
 	close(ids)
 	wg.Wait()
-}
-
-// readCosts reads the server's /debug/costs.
-func readCosts(t *testing.T, base string) telemetry.ProcessCosts {
-	t.Helper()
-	res, err := http.Get(base + "/debug/costs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var c telemetry.ProcessCosts
-	if err := json.NewDecoder(res.Body).Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // metric reads the value of one series from /metrics, 0 when it is absent

@@ -156,19 +156,7 @@ func TestUpdateCategory(t *testing.T) {
 
 func productsOfSeller(t *testing.T, db *store.DB, seller int64) []string {
 	t.Helper()
-	rows, err := db.SQL().Query(rebind(db, `SELECT id FROM products WHERE seller_id = ? ORDER BY id LIMIT 50`), seller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, fmt.Sprint(id))
-	}
+	ids := queryIDs(t, db, `SELECT id FROM products WHERE seller_id = ? ORDER BY id LIMIT 50`, seller)
 	if len(ids) < 2 {
 		t.Fatalf("seller %d has %d products", seller, len(ids))
 	}

@@ -247,9 +247,14 @@ func busiestCategory(t *testing.T, db *store.DB) string {
 
 func listingOrder(t *testing.T, db *store.DB, cat string) []string {
 	t.Helper()
-	q := sqlx.Rebind(sqlx.BindType(map[store.Dialect]string{store.Postgres: "pgx", store.SQLite: "sqlite3"}[db.Dialect()]),
-		`SELECT id FROM products WHERE category_id = ? ORDER BY created_at DESC, id DESC`)
-	rows, err := db.SQL().Query(q, cat)
+	return queryIDs(t, db, `SELECT id FROM products WHERE category_id = ? ORDER BY created_at DESC, id DESC`, cat)
+}
+
+// queryIDs runs a query of ids (with ? placeholders) and returns them as
+// the strings GraphQL shows.
+func queryIDs(t *testing.T, db *store.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.SQL().Query(rebind(db, q), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -46,12 +48,33 @@ func TestEvictionPolicy(t *testing.T) {
 // racing it is refused too, so nothing old comes back.
 func TestInvalidateWhenRedisIsFull(t *testing.T) {
 	ctx := context.Background()
+	rdb, cache := fullRedis(t)
+	err := cache.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: 2}})
+	if err != nil || !cache.Readable() || cache.OOMInvalidations() != 1 {
+		t.Fatalf("invalidation in a full Redis: %v, readable %v, %d by deletion; want delivered, readable, 1",
+			err, cache.Readable(), cache.OOMInvalidations())
+	}
+	if n, _ := rdb.Exists(ctx, cache.Key("product", 1)).Result(); n != 0 {
+		t.Error("the invalidated entry is still in Redis")
+	}
+	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err == nil {
+		t.Error("a write-back of the old version was taken by a full Redis")
+	}
+}
+
+// fullRedis starts a Redis of t's own under noeviction, with product 1
+// cached at version 1, and fills it past its maxmemory: memory in use above
+// it, as when clients' buffers grow on a full Redis, so that every write
+// is refused with OOM.
+func fullRedis(t *testing.T) (redis.UniversalClient, *store.Cache) {
+	t.Helper()
+	ctx := context.Background()
 	rdb, err := store.NewRedis(storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"),
 		store.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
 	cache := store.NewCache(rdb, store.CacheOptions{Prefix: "full:", Timeout: time.Second})
 	_, epoch := cache.Fenced()
 	cache.UnfenceIf(epoch)
@@ -67,20 +90,11 @@ func TestInvalidateWhenRedisIsFull(t *testing.T) {
 			break
 		}
 	}
-	// Full to the byte: memory in use above maxmemory, as when clients'
-	// buffers grow on a full Redis.
 	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
 		t.Fatal(err)
 	}
-	err = cache.Invalidate(ctx, []store.Invalidation{{Kind: "product", ID: 1, Version: 2}})
-	if err != nil || !cache.Readable() || cache.OOMInvalidations() != 1 {
-		t.Fatalf("invalidation in a full Redis: %v, readable %v, %d by deletion; want delivered, readable, 1",
-			err, cache.Readable(), cache.OOMInvalidations())
+	if err := rdb.Set(ctx, "one-more", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("Redis is not full: SET answered %v", err)
 	}
-	if n, _ := rdb.Exists(ctx, cache.Key("product", 1)).Result(); n != 0 {
-		t.Error("the invalidated entry is still in Redis")
-	}
-	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err == nil {
-		t.Error("a write-back of the old version was taken by a full Redis")
-	}
+	return rdb, cache
 }

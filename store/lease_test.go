@@ -2,9 +2,7 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -83,34 +81,7 @@ func TestCacheReadTakesLeases(t *testing.T) {
 // as if its lease were held.
 func TestCacheReadWhenRedisIsFull(t *testing.T) {
 	ctx := context.Background()
-	rdb, err := store.NewRedis(storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"),
-		store.RedisOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	cache := store.NewCache(rdb, store.CacheOptions{Prefix: "full:", Timeout: time.Second})
-	_, epoch := cache.Fenced()
-	cache.UnfenceIf(epoch)
-	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err != nil {
-		t.Fatal(err)
-	}
-	filler := make([]byte, 16<<10)
-	for i := 0; ; i++ {
-		if err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err(); err != nil {
-			if !strings.HasPrefix(err.Error(), "OOM") {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	// Full to the byte, as when clients' buffers grow on a full Redis.
-	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Set(ctx, "one-more", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
-		t.Fatalf("Redis is not full: SET answered %v", err)
-	}
+	rdb, cache := fullRedis(t)
 	entries, states, err := cache.Read(ctx, "product", []int64{1, 2}, time.Second)
 	if err != nil {
 		t.Fatalf("read from a full Redis: %v", err)
