@@ -230,9 +230,11 @@ func TestRedisOutageWithWrites(t *testing.T) {
 	if stale != 0 {
 		t.Errorf("%d stale reads, want 0", stale)
 	}
-	if n, _ := ts.db.OutboxSize(context.Background()); n != 0 {
-		t.Errorf("%d invalidations still queued after Redis came back", n)
-	}
+	// The worker delivers the queue in the background: one CI run under
+	// the race detector still had 65 queued the moment the load stopped.
+	queued := func() int64 { n, _ := ts.db.OutboxSize(context.Background()); return n }
+	t.Logf("%d invalidations queued when the load stopped", queued())
+	storetest.Eventually(t, 30*time.Second, "the outbox to drain after Redis came back", func() bool { return queued() == 0 })
 }
 
 // The process dies between a write's commit and its invalidation. The next
