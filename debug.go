@@ -55,19 +55,13 @@ type costs struct {
 }
 
 // newCosts returns the counters behind /debug/costs, or nil when the debug
-// endpoints are off. It hooks a counter into rdb, so call it before rdb is
-// shared with other goroutines (go-redis hooks are not safe to add while
-// commands run).
-func newCosts(c config, db *store.DB, rdb redis.UniversalClient) *costs {
+// endpoints are off. counter is rdb's round-trip counter, the one that also
+// feeds the metrics and extensions.cost; nil without Redis.
+func newCosts(c config, db *store.DB, rdb redis.UniversalClient, counter *store.RedisCounter) *costs {
 	if !c.debugOn() {
 		return nil
 	}
-	k := &costs{db: db, rdb: rdb}
-	if rdb != nil {
-		k.redis = &store.RedisCounter{}
-		rdb.AddHook(k.redis)
-	}
-	return k
+	return &costs{db: db, rdb: rdb, redis: counter}
 }
 
 // wrap serves the debug endpoints under /debug/ and counts every other

@@ -116,9 +116,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	rdb, closeRedis := openRedis(ctx, c, tel, log)
+	rdb, counter, closeRedis := openRedis(ctx, c, tel, log)
 	defer closeRedis()
-	costs := newCosts(c, db, rdb) // nil when the debug endpoints are off
+	costs := newCosts(c, db, rdb, counter) // nil when the debug endpoints are off
 	svc := services{db: db, tel: tel}
 	if svc.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
@@ -233,20 +233,23 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 	return db.Seed(ctx, store.SeedOptions{Products: products, Seed: 1})
 }
 
-// openRedis returns the Redis client, or nil when REDIS_URL is "off". A
-// Redis that does not answer at start is not fatal: the service serves from
-// SQL, counts views in process, and uses Redis once it answers.
-func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, func()) {
+// openRedis returns the Redis client, or nil when REDIS_URL is "off", and
+// the one hook that counts its round trips for the metrics, the requests'
+// costs and /debug/costs. A Redis that does not answer at start is not
+// fatal: the service serves from SQL, counts views in process, and uses
+// Redis once it answers.
+func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, *store.RedisCounter, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
-		return nil, func() {}
+		return nil, nil, func() {}
 	}
 	rdb, err := store.NewRedis(c.redisURL, store.RedisOptions{Timeout: c.redisTimeout})
 	if err != nil {
 		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
-		return nil, func() {}
+		return nil, nil, func() {}
 	}
-	if err := tel.InstrumentRedis(rdb); err != nil {
+	counter := &store.RedisCounter{}
+	if err := tel.InstrumentRedis(rdb, counter); err != nil {
 		log.Warn("Redis not traced", "err", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -257,7 +260,7 @@ func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slo
 	} else if store.IsClusterURL(c.redisURL) {
 		log.Info("Redis Cluster", "url", store.Redact(c.redisURL))
 	}
-	return rdb, func() { rdb.Close() }
+	return rdb, counter, func() { rdb.Close() }
 }
 
 // openCache returns the document cache over rdb, the near cache in front of

@@ -146,9 +146,10 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	}
 	t.Cleanup(func() { rdb.Close() })
 	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
-	ts.redis.Attach(rdb)
 	if o.telemetry {
-		ts.instrument(t)
+		ts.instrument(t) // attaches ts.redis, as the service's one hook
+	} else {
+		ts.redis.Attach(rdb)
 	}
 	if ts.prefix == "" {
 		ts.prefix = storetest.Prefix(t, direct)
@@ -183,7 +184,7 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 func (ts *testServer) instrument(t testing.TB) {
 	t.Helper()
 	ts.tel = telemetry.New(telemetry.Options{Tracer: ts.opt.tracer, Cost: ts.opt.cost})
-	if err := ts.tel.InstrumentRedis(ts.rdb); err != nil {
+	if err := ts.tel.InstrumentRedis(ts.rdb, ts.redis); err != nil {
 		t.Fatal(err)
 	}
 	ts.db.SetObserver(ts.tel)

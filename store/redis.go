@@ -79,7 +79,16 @@ func NewRedis(rawURL string, opt RedisOptions) (redis.UniversalClient, error) {
 // alone, or a whole pipeline) and commands by name. The handshake of a new
 // connection is not counted. It is safe for concurrent
 // use. Add it with client.AddHook, or Attach to count per node on a cluster.
+//
+// It is the service's one hook on its Redis client: the metrics and each
+// request's cost (telemetry) are fed through OnRoundTrip, and /debug/costs
+// reads Stats, so that every figure comes from the same count.
 type RedisCounter struct {
+	// OnRoundTrip, when set, is told of each round trip counted, once it
+	// ended: its name (the command's, or "pipeline"), when it started, and
+	// its error. Set it before the counter is added to a client.
+	OnRoundTrip func(ctx context.Context, name string, start time.Time, err error)
+
 	roundTrips atomic.Int64
 	nodeTrips  atomic.Int64 // on a cluster, by the node hooks Attach adds
 	cluster    atomic.Bool
@@ -124,9 +133,11 @@ func (s RedisStats) Sub(before RedisStats) RedisStats {
 	return d
 }
 
-func (c *RedisCounter) count(cmds ...redis.Cmder) {
+// count counts a round trip of cmds, unless they are a connection's
+// handshake, and reports whether it did.
+func (c *RedisCounter) count(cmds ...redis.Cmder) bool {
 	if Handshake(cmds) {
-		return
+		return false
 	}
 	c.roundTrips.Add(1)
 	c.mu.Lock()
@@ -137,6 +148,7 @@ func (c *RedisCounter) count(cmds ...redis.Cmder) {
 	for _, cmd := range cmds {
 		c.commands[strings.ToLower(cmd.Name())]++
 	}
+	return true
 }
 
 // Handshake reports whether cmds are the setup that go-redis sends on a new
@@ -163,15 +175,25 @@ func (c *RedisCounter) DialHook(next redis.DialHook) redis.DialHook {
 // ProcessHook implements redis.Hook.
 func (c *RedisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.count(cmd)
-		return next(ctx, cmd)
+		if !c.count(cmd) || c.OnRoundTrip == nil {
+			return next(ctx, cmd)
+		}
+		start := time.Now()
+		err := next(ctx, cmd)
+		c.OnRoundTrip(ctx, cmd.Name(), start, err)
+		return err
 	}
 }
 
 // ProcessPipelineHook implements redis.Hook.
 func (c *RedisCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.count(cmds...)
-		return next(ctx, cmds)
+		if !c.count(cmds...) || c.OnRoundTrip == nil {
+			return next(ctx, cmds)
+		}
+		start := time.Now()
+		err := next(ctx, cmds)
+		c.OnRoundTrip(ctx, "pipeline", start, err)
+		return err
 	}
 }

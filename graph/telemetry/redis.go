@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -13,13 +12,15 @@ import (
 	"catalog-bff/store"
 )
 
-// InstrumentRedis adds to rdb the hook that feeds the Redis metrics and the
-// requests' costs, and, when tracing is on, redisotel's span per command
-// and pipeline (without their arguments, which hold whole documents). Call
-// it before rdb is shared: go-redis hooks must not be added while commands
-// run.
-func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient) error {
-	rdb.AddHook(redisHook{t.m})
+// InstrumentRedis adds counter to rdb as its hook, the one that counts
+// round trips (store.RedisCounter.Attach), and feeds the Redis metrics and
+// the requests' costs from it; when tracing is on, it adds redisotel's span
+// per command and pipeline (without their arguments, which hold whole
+// documents). Call it before rdb is shared: go-redis hooks must not be
+// added while commands run.
+func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient, counter *store.RedisCounter) error {
+	counter.OnRoundTrip = t.m.redisRoundTrip
+	counter.Attach(rdb)
 	if !t.Tracing() {
 		return nil
 	}
@@ -31,49 +32,14 @@ func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient) error {
 	return nil
 }
 
-// redisHook times each round trip (a command alone, or a whole pipeline),
-// counts its failures, and adds it to the request's cost. The handshake of
-// a new connection is left out, as store.RedisCounter leaves it out.
-type redisHook struct{ m *metrics }
-
-var _ redis.Hook = redisHook{}
-
-func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return next(ctx, network, addr)
-	}
-}
-
-func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if store.Handshake([]redis.Cmder{cmd}) {
-			return next(ctx, cmd)
-		}
-		start := time.Now()
-		err := next(ctx, cmd)
-		h.observe(ctx, cmd.Name(), start, err)
-		return err
-	}
-}
-
-func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if store.Handshake(cmds) {
-			return next(ctx, cmds)
-		}
-		start := time.Now()
-		err := next(ctx, cmds)
-		h.observe(ctx, "pipeline", start, err)
-		return err
-	}
-}
-
-func (h redisHook) observe(ctx context.Context, command string, start time.Time, err error) {
-	h.m.redisDuration.WithLabelValues(command).Observe(time.Since(start).Seconds())
+// redisRoundTrip times a round trip (a command alone, or a whole
+// pipeline), counts its failures, and adds it to the request's cost.
+func (m *metrics) redisRoundTrip(ctx context.Context, command string, start time.Time, err error) {
+	m.redisDuration.WithLabelValues(command).Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, redis.Nil) {
-		h.m.redisErrors.WithLabelValues(command).Inc()
+		m.redisErrors.WithLabelValues(command).Inc()
 	}
-	if m := meterOf(ctx); m != nil {
-		m.redis.Add(1)
+	if mt := meterOf(ctx); mt != nil {
+		mt.redis.Add(1)
 	}
 }

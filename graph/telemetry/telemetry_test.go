@@ -51,7 +51,7 @@ func TestRedisHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	if err := tel.InstrumentRedis(rdb); err != nil {
+	if err := tel.InstrumentRedis(rdb, &store.RedisCounter{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, m := withMeter(context.Background())
@@ -64,7 +64,7 @@ func TestRedisHook(t *testing.T) {
 	}
 	dead, _ := store.NewRedis("redis://127.0.0.1:1/0", store.RedisOptions{Timeout: 100 * time.Millisecond})
 	t.Cleanup(func() { dead.Close() })
-	if err := tel.InstrumentRedis(dead); err != nil {
+	if err := tel.InstrumentRedis(dead, &store.RedisCounter{}); err != nil {
 		t.Fatal(err)
 	}
 	if dead.Get(context.Background(), key).Err() == nil {
