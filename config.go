@@ -91,7 +91,6 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			fs.Func(s.flag, plain(s.doc)+" ("+s.env+")", func(v string) error { return s.set(&c, v) })
 		}
 	}
-	c.crashAt = getenv(crashEnv)
 	fs.Usage = serveUsage(stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, fs, flagError(err)
@@ -161,11 +160,6 @@ func printSettings(w io.Writer) {
 		fmt.Fprintf(w, "  %s%s  (default %s)\n      %s\n", s.env, flagName, plain(s.shownDefault()), plain(s.doc))
 	}
 }
-
-// crashEnv is test-only, with no flag and no row in README: the process
-// kills itself with SIGKILL at that point of a view flush or a mutation,
-// for the crash tests.
-const crashEnv = "CATALOG_CRASH_AT"
 
 // settings are the service's settings, in README's order.
 var settings = []setting{

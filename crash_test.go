@@ -24,6 +24,7 @@ const childEnv = "CATALOG_BFF_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
+		crashAt = os.Getenv("CATALOG_CRASH_AT") // test-only: see crashAt
 		main()
 		os.Exit(0)
 	}
