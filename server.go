@@ -297,7 +297,7 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 // newCounter returns the view counter, over Redis when there is one.
 func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) *views.Counter {
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
-		Timeout: c.redisTimeout, Logger: log, Hook: crashHook(crashAt, log), SpillFile: c.spillFile}
+		Timeout: c.redisTimeout, Logger: log, Faults: crashFaults(crashAt, log), SpillFile: c.spillFile}
 	if rdb != nil && !viewsMayEvict(rdb, log) {
 		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
@@ -334,25 +334,25 @@ func viewsMayEvict(rdb redis.UniversalClient, log *slog.Logger) bool {
 }
 
 // crashAt, when set, names the point of a view flush or a write at which
-// the process kills itself (crashHook). Only the crash tests set it, in the
+// the process kills itself (crashFaults). Only the crash tests set it, in the
 // child process they start (crash_test.go's TestMain, from
 // CATALOG_CRASH_AT): no setting of a production build reaches it.
 var crashAt string
 
-// crashHook returns nil, or for crash tests a hook that kills the process
-// with SIGKILL (no deferred call, no flush) when a view flush or a mutation
-// reaches point.
-func crashHook(point string, log *slog.Logger) func(string) {
+// crashFaults returns no Faults, or for crash tests Faults that kill the
+// process with SIGKILL (no deferred call, no flush) when a view flush or a
+// write reaches point.
+func crashFaults(point string, log *slog.Logger) store.Faults {
 	if point == "" {
 		return nil
 	}
 	log.Warn("crash test: this process will kill itself", "at", point)
-	return func(p string) {
+	return store.FaultFunc(func(_ context.Context, p string, _ store.Kind, _ []int64) {
 		if p == point {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL) // to itself: cannot fail
 			select {}                                      // the signal is on its way
 		}
-	}
+	})
 }
 
 // startFlusher runs the view counter's flusher until the returned function
@@ -369,7 +369,7 @@ func startFlusher(ctx context.Context, counter *views.Counter) func() {
 func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
 		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
-	writes := &loaders.Writes{SQL: s.db, Logger: log, Hook: crashHook(crashAt, log)}
+	writes := &loaders.Writes{SQL: s.db, Logger: log, Faults: crashFaults(crashAt, log)}
 	resolver := &graph.Resolver{Lister: s.db, Writer: writes, Views: s.counter, Admin: s.admin, Logger: log}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
 		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),

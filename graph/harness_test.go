@@ -268,7 +268,14 @@ func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
 		lister = ts.opt.lister
 	}
 	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
-		AfterFetch: ts.opt.afterFetch, LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
+		LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
+	if hold := ts.opt.afterFetch; hold != nil {
+		lopt.Faults = store.FaultFunc(func(ctx context.Context, point string, kind store.Kind, ids []int64) {
+			if point == "after-fetch" {
+				hold(ctx, kind, ids)
+			}
+		})
+	}
 	writes := &loaders.Writes{SQL: ts.db, Logger: log}
 	resolver := &graph.Resolver{Lister: lister, Writer: writes, Views: ts.views, Admin: admin}
 	if o := ts.opt.viewLimit; o != nil {

@@ -437,10 +437,17 @@ func TestHotKeyStampede(t *testing.T) {
 		ts.mustQuery(t, `{ product(id: "9") { id } }`, nil, nil)
 		before := slow.fetches(9)
 		ts.directRedis(t).Del(ctx, ts.cache.Key("product", 9))
+		failedBefore := ts.factory.Stats().CacheReadsFailed
 		storm(t, []*testServer{ts}, 1000)
-		t.Logf("1,000 concurrent requests after the key was deleted: %d SQL fetches of product 9", slow.fetches(9)-before)
-		if n := slow.fetches(9) - before; n != 1 {
-			t.Errorf("%d SQL fetches of product 9, want 1", n)
+		failed := ts.factory.Stats().CacheReadsFailed - failedBefore
+		n := slow.fetches(9) - before
+		t.Logf("1,000 concurrent requests after the key was deleted: %d SQL fetches of product 9, %d cache reads failed", n, failed)
+		// A cache read that fails (one CI run under the race detector, beside
+		// the other packages, stalled past the 5 s deadline) reads SQL by
+		// design: that is the fallback, tested on its own. Every fetch
+		// beyond the lease holder's must be such a read.
+		if n < 1 || int64(n) > 1+failed {
+			t.Errorf("%d SQL fetches of product 9 with %d failed cache reads, want 1 (plus at most one per failed read)", n, failed)
 		}
 	})
 	t.Run("two instances", func(t *testing.T) {

@@ -77,6 +77,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []in
 	}
 	entries, leases, err := c.f.opt.Cache.Read(ctx, c.kind, ids, c.f.opt.LeaseTTL)
 	if err != nil {
+		c.f.stats.readsFailed.Add(1)
 		c.f.opt.Observer.CacheRead(ctx, c.kind, CacheUnavailable, len(ids))
 		c.f.warnCache(ctx, "cache read failed; reading SQL", c.kind, err)
 		return all(len(ids))
@@ -228,9 +229,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 		got[id] = v
 		fills = append(fills, c.fillOf(id, v, b.bad[id]))
 	}
-	if hook := c.f.opt.AfterFetch; hook != nil {
-		hook(ctx, c.kind, fetch)
-	}
+	store.At(ctx, c.f.opt.Faults, "after-fetch", c.kind, fetch)
 	if b.cacheUp {
 		groups := append([]store.KindFills{{Kind: c.kind, Fills: fills}}, more...)
 		if err := c.f.opt.Cache.PutKinds(ctx, groups...); err != nil {

@@ -124,15 +124,16 @@ type Stats struct {
 	FallbackPeak     int64 // the most such reads at once
 	LeaseWaits       int64 // keys waited for because another reader held the fill lease
 	Prefetched       int64 // sellers and categories read with the products that named them
+	CacheReadsFailed int64 // batches whose cache read failed, so that they read SQL
 }
 
 type stats struct {
-	admitted, refused, inflight, peak, leaseWaits, prefetched atomic.Int64
+	admitted, refused, inflight, peak, leaseWaits, prefetched, readsFailed atomic.Int64
 }
 
 // Stats returns the counts so far.
 func (f *Factory) Stats() Stats {
 	return Stats{FallbackAdmitted: f.stats.admitted.Load(), FallbackRefused: f.stats.refused.Load(),
 		FallbackPeak: f.stats.peak.Load(), LeaseWaits: f.stats.leaseWaits.Load(),
-		Prefetched: f.stats.prefetched.Load()}
+		Prefetched: f.stats.prefetched.Load(), CacheReadsFailed: f.stats.readsFailed.Load()}
 }

@@ -75,10 +75,11 @@ type Options struct {
 	// MaxBatch caps the keys of one batch. Default 500.
 	MaxBatch int
 	Logger   *slog.Logger
-	// AfterFetch, when set, runs after a cached batch has read its misses
-	// from SQL and before it writes them back: the window in which a write
-	// can race the reader. Tests use it to hold a reader there.
-	AfterFetch func(ctx context.Context, kind store.Kind, ids []int64)
+	// Faults, when set, is told "after-fetch" (store.Faults) after a cached
+	// batch has read its misses from SQL and before it writes them back:
+	// the window in which a write can race the reader. Tests hold a reader
+	// there.
+	Faults store.Faults
 	// LeaseTTL is the fill lease of a missed key (see store.Cache.Read):
 	// the most a reader waits for another to fill a key before it reads SQL
 	// itself. 0 takes no leases.

@@ -40,10 +40,10 @@ type Writes struct {
 	// Cache is told each write's invalidations; nil when there is no cache.
 	Cache  Invalidator
 	Logger *slog.Logger
-	// Hook, when set, is called at named points of a write; crash tests
-	// kill the process at "after-write-commit", between a write's commit
-	// and its invalidation.
-	Hook func(point string)
+	// Faults, when set, is told "after-write-commit" (store.Faults) between
+	// a write's commit and its invalidation; crash tests kill the process
+	// there.
+	Faults store.Faults
 }
 
 // CreateProduct creates a product and returns its id.
@@ -94,9 +94,7 @@ func (w *Writes) after(ctx context.Context) func([]store.Invalidation, error) (b
 // invalidate drops the cache entries a committed write made stale, and
 // reports whether the cache took the invalidation.
 func (w *Writes) invalidate(ctx context.Context, invs []store.Invalidation) bool {
-	if w.Hook != nil {
-		w.Hook("after-write-commit")
-	}
+	store.At(ctx, w.Faults, "after-write-commit", "", nil)
 	if w.Cache == nil {
 		return true
 	}

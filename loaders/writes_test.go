@@ -53,11 +53,11 @@ func TestWritesInvalidateWhatTheyChanged(t *testing.T) {
 			inv := &invalidations{err: tc.cache}
 			points := 0
 			w := &loaders.Writes{SQL: sqlWrites{err: tc.sqlErr}, Cache: inv, Logger: log,
-				Hook: func(p string) {
+				Faults: store.FaultFunc(func(_ context.Context, p string, _ store.Kind, _ []int64) {
 					if p == "after-write-commit" && len(inv.got) == 0 {
 						points++
 					}
-				}}
+				})}
 			ok, err := w.UpdateSeller(context.Background(), 1, store.SellerPatch{})
 			if !errors.Is(err, tc.sqlErr) || ok != tc.wantOK || len(inv.got) != tc.wantInvs || points != tc.wantPoints {
 				t.Errorf("err %v, cacheOK %v, %d invalidations, %d commit points before them; want %v, %v, %d, %d",

@@ -79,9 +79,10 @@ type Options struct {
 	// per generation (see highWater). Default 100,000.
 	Remember int
 	Logger   *slog.Logger
-	// Hook, when set, is called at each point of a flush: "after-claim",
-	// "before-commit", "after-commit", "after-ack". It is for crash tests.
-	Hook func(point string)
+	// Faults, when set, is told of each step of a flush (store.Faults):
+	// "after-claim", "before-commit", "after-commit", "after-ack". Crash
+	// tests kill the process there.
+	Faults store.Faults
 }
 
 // Counter counts product views. It is safe for concurrent use; Run runs its

@@ -211,9 +211,7 @@ func (c *Counter) prune(ctx context.Context) error {
 }
 
 func (c *Counter) hook(point string) {
-	if c.opt.Hook != nil {
-		c.opt.Hook(point)
-	}
+	store.At(context.Background(), c.opt.Faults, point, "", nil)
 }
 
 // Stats counts what a Counter did, for metrics, tests and diagnostics.
