@@ -19,7 +19,9 @@ type Faults interface {
 type FaultFunc func(ctx context.Context, point string, kind Kind, ids []int64)
 
 // At calls f.
-func (f FaultFunc) At(ctx context.Context, point string, kind Kind, ids []int64) { f(ctx, point, kind, ids) }
+func (f FaultFunc) At(ctx context.Context, point string, kind Kind, ids []int64) {
+	f(ctx, point, kind, ids)
+}
 
 // At tells f that point was reached, unless f is nil.
 func At(ctx context.Context, f Faults, point string, kind Kind, ids []int64) {
