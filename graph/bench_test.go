@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,16 +35,24 @@ func BenchmarkWarmDetailNear(b *testing.B) {
 	benchWarm(b, serverOptions{near: true}, detailQuery, map[string]any{"id": "42"})
 }
 
+// batchQuery is a products(ids:) list of product pages.
+const batchQuery = `query($ids: [ID!]!) { products(ids: $ids) { id name description price { amount currency } ` +
+	`images { url alt } tags category { id name parent { id name } } seller { id name rating } hits } }`
+
 // BenchmarkWarmBatch serves products(ids:) of 20 products through the real
-// handler, all warm.
+// handler, all warm, with the near cache on.
 func BenchmarkWarmBatch(b *testing.B) {
+	benchWarm(b, serverOptions{near: true}, batchQuery, map[string]any{"ids": batchIDs(rand.New(rand.NewPCG(1, 1)))})
+}
+
+// batchIDs returns 20 distinct ids of the 200 products of a benchmark
+// server, drawn with r.
+func batchIDs(r *rand.Rand) []string {
 	ids := make([]string, 20)
-	for i := range ids {
-		ids[i] = strconv.Itoa(10 + i*7)
+	for i, n := range r.Perm(200)[:20] {
+		ids[i] = strconv.Itoa(n + 1)
 	}
-	q := `query($ids: [ID!]!) { products(ids: $ids) { id name description price { amount currency } ` +
-		`images { url alt } tags category { id name parent { id name } } seller { id name rating } hits } }`
-	benchWarm(b, serverOptions{}, q, map[string]any{"ids": ids})
+	return ids
 }
 
 func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
@@ -51,26 +61,32 @@ func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
 }
 
 // benchWarmOn runs a warm benchmark on ts.
-func benchWarmOn(b *testing.B, ts *testServer, q string, vars map[string]any) {
+func benchWarmOn(b *testing.B, ts *testServer, q string, vars ...map[string]any) {
 	h := ts.srv.Config.Handler
-	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	serve := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", "/query", bytes.NewReader(body))
+	bodies := make([][]byte, len(vars))
+	for i, v := range vars {
+		bodies[i], _ = json.Marshal(map[string]any{"query": q, "variables": v})
+	}
+	serve := func(n int) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/query", bytes.NewReader(bodies[n%len(bodies)]))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := serve(); rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
-		b.Fatalf("warm-up: %d %s", rec.Code, rec.Body)
+	for i := range bodies {
+		if rec := serve(i); rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
+			b.Fatalf("warm-up: %d %s", rec.Code, rec.Body)
+		}
 	}
 	sql0, cpu0 := ts.db.Statements(), cpuTime()
+	var next atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if rec := serve(); rec.Code != http.StatusOK {
+			if rec := serve(int(next.Add(1))); rec.Code != http.StatusOK {
 				b.Errorf("status %d", rec.Code)
 			}
 		}

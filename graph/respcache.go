@@ -92,6 +92,9 @@ const entryOverhead = 256
 type ResponseCache struct {
 	opt     ResponseCacheOptions
 	entries *otter.Cache[string, *cachedResponse]
+	// plans holds the plan of each operation seen whose responses split
+	// into one element per product (respcache_list.go).
+	plans *otter.Cache[string, *listPlan]
 
 	mu    sync.Mutex // guards what follows, and orders stores after drops
 	index map[docKey]map[string]*cachedResponse
@@ -126,6 +129,9 @@ type cachedResponse struct {
 	weight uint64 // of the first rendering
 	stored time.Time
 	ttl    time.Duration
+	// cost is the complexity of one element of a products(ids:) list,
+	// for the limit of the lists assembled from it; 0 for a whole response.
+	cost int
 }
 
 // NewResponseCache returns an empty cache subscribed to opt.Feed.
@@ -145,9 +151,14 @@ func NewResponseCache(opt ResponseCacheOptions) *ResponseCache {
 		}),
 		OnDeletion: func(ev otter.DeletionEvent[string, *cachedResponse]) { c.unindex(ev.Key, ev.Value) },
 	})
+	c.plans = otter.Must(&otter.Options[string, *listPlan]{MaximumSize: maxPlans})
 	opt.Feed.Subscribe(c.invalidate, c.reset)
 	return c
 }
+
+// maxPlans bounds the operations whose list plans are kept: an operation
+// that loses its plan is executed whole once, and has it again.
+const maxPlans = 1000
 
 func (o ResponseCacheOptions) withDefaults() ResponseCacheOptions {
 	if o.MaxEntries <= 0 {
@@ -169,7 +180,10 @@ func (e *cachedResponse) size(key string) uint64 {
 }
 
 // Close stops the cache's maintenance goroutine; the cache still works.
-func (c *ResponseCache) Close() { c.entries.StopAllGoroutines() }
+func (c *ResponseCache) Close() {
+	c.entries.StopAllGoroutines()
+	c.plans.StopAllGoroutines()
+}
 
 // Size returns the entries and their total weight, after pending
 // evictions ran: a weight never above MaxBytes, entries never above

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Middleware answers a request from the cache when it can, before gqlgen
@@ -40,13 +42,18 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if e := c.lookup(key); e != nil {
+		p := paramsOf(r.Context())
+		if lr, ok := c.listRequestOf(p, r.Header.Get("Accept")); ok {
+			if c.serveList(w, r, next, lr, start) {
+				return
+			}
+		} else if e := c.lookup(key); e != nil {
 			if view := c.viewOf(r.Context(), e); view != nil {
 				c.serveHit(w, r, e, view, start)
 				return
 			}
 		}
-		c.execute(w, r, next, key)
+		c.execute(w, r, next, key, p)
 	})
 }
 
@@ -85,11 +92,14 @@ func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cach
 
 // execute runs next with a recording, holding back a storable response
 // until it is stored, so that its headers can say so.
-func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string) {
+func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string, p *graphql.RawParams) {
 	m, start := c.mark(), time.Now()
 	rec := &recording{}
 	bw := &holdingWriter{ResponseWriter: w, rec: rec}
 	next.ServeHTTP(bw, r.WithContext(withRecording(r.Context(), rec)))
+	if plan := rec.listPlan(); plan != nil {
+		c.learnPlan(p, r.Header.Get("Accept"), plan, rec, w.Header().Get("Content-Type"), bw.buf.Bytes(), m, start)
+	}
 	if !bw.holding {
 		c.observe(cacheUncacheable)
 		return
@@ -120,12 +130,23 @@ func (rec *recording) entry(contentType string, start time.Time, written []byte)
 	if rec.body == nil {
 		rec.body = withoutExtensions(written)
 	}
-	docs := slices.Clone(rec.docs)
-	slices.SortFunc(docs, func(a, b docKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
-	e := &cachedResponse{contentType: contentType, operation: rec.operation, docs: slices.Compact(docs),
+	e := &cachedResponse{contentType: contentType, operation: rec.operation, docs: sortedDocs(rec.docs, -1),
 		hits: rec.hits, weight: uint64(len(rec.body)), stored: time.Now(), ttl: rec.ttl}
 	e.view.Store(&rendering{body: rec.body, etag: etagOf(rec.body), at: start})
 	return e
+}
+
+// sortedDocs returns the documents of noted that element elem of a root
+// list is built from (elem -1: the whole response's), sorted, each once.
+func sortedDocs(noted []notedDoc, elem int) []docKey {
+	docs := make([]docKey, 0, len(noted))
+	for _, d := range noted {
+		if elem < 0 || d.elem < 0 || d.elem == elem {
+			docs = append(docs, d.docKey)
+		}
+	}
+	slices.SortFunc(docs, func(a, b docKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
+	return slices.Compact(docs)
 }
 
 // viewOf returns what a hit on e serves: its rendering, or one with its
@@ -133,11 +154,11 @@ func (rec *recording) entry(contentType string, start time.Time, written []byte)
 // cannot be read (the request then executes, and says why).
 func (c *ResponseCache) viewOf(ctx context.Context, e *cachedResponse) *rendering {
 	view := e.view.Load()
-	if len(e.hits) == 0 || (time.Since(view.at) < c.opt.HitsMaxStaleness && view.gen == e.gen.Load()) {
+	if c.current(e, view) {
 		return view
 	}
 	gen, at := e.gen.Load(), time.Now()
-	e.liveOnce.Do(func() { e.live, _ = cutHits(e.view.Load().body, e.hits) })
+	e.liveOnce.Do(func() { e.live, _ = cutHits(view.body, e.hits) })
 	if e.live == nil {
 		return nil
 	}
@@ -145,6 +166,20 @@ func (c *ResponseCache) viewOf(ctx context.Context, e *cachedResponse) *renderin
 	if err != nil {
 		return nil
 	}
+	return c.rerender(e, counts, gen, at)
+}
+
+// current reports whether view, e's rendering, may be served as it is:
+// it shows no view count, or counts read within HitsMaxStaleness and since
+// the last view of one of its products counted here.
+func (c *ResponseCache) current(e *cachedResponse, view *rendering) bool {
+	return len(e.hits) == 0 || (time.Since(view.at) < c.opt.HitsMaxStaleness && view.gen == e.gen.Load())
+}
+
+// rerender returns e's rendering with counts, read at at for e's gen,
+// and keeps it unless a newer one was kept meanwhile. It returns nil when
+// a count is missing.
+func (c *ResponseCache) rerender(e *cachedResponse, counts map[int64]int64, gen uint64, at time.Time) *rendering {
 	body, ok := e.live.render(counts)
 	if !ok {
 		return nil

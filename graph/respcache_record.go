@@ -22,11 +22,8 @@ import (
 // Accept header, which decides the response's content type. ok is false
 // for a request with no document to key on.
 func cacheKey(p *graphql.RawParams, accept string) (key string, ok bool) {
-	var doc []byte
-	if p.Query != "" {
-		sum := sha256.Sum256([]byte(p.Query))
-		doc = sum[:]
-	} else if doc, ok = persistedHash(p); !ok {
+	doc, ok := docHash(p)
+	if !ok {
 		return "", false
 	}
 	vars, err := json.Marshal(p.Variables) // encoding/json sorts map keys
@@ -45,6 +42,19 @@ func cacheKey(p *graphql.RawParams, accept string) (key string, ok bool) {
 	return b.String(), true
 }
 
+// docHash returns the SHA-256 of p's document: of its text, or the
+// persisted query's hash when only that was sent.
+func docHash(p *graphql.RawParams) ([]byte, bool) {
+	if p == nil {
+		return nil, false
+	}
+	if p.Query != "" {
+		sum := sha256.Sum256([]byte(p.Query))
+		return sum[:], true
+	}
+	return persistedHash(p)
+}
+
 // persistedHash returns the 32 bytes of an automatic persisted query's
 // sha256Hash extension.
 func persistedHash(p *graphql.RawParams) ([]byte, bool) {
@@ -60,7 +70,7 @@ func persistedHash(p *graphql.RawParams) ([]byte, bool) {
 // bytes if it may be stored.
 type recording struct {
 	mu          sync.Mutex
-	docs        []docKey
+	docs        []notedDoc
 	hits        []hitsField
 	uncacheable bool
 	storable    bool
@@ -70,6 +80,25 @@ type recording struct {
 	body      []byte
 	operation string
 	ttl       time.Duration
+	// complexity is the operation's, as checked against its limit; plan
+	// is set when its responses split into elements (planOf).
+	complexity int
+	plan       *listPlan
+}
+
+// isUncacheable reports whether the execution read a field that is never
+// cached.
+func (r *recording) isUncacheable() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.uncacheable
+}
+
+// listPlan returns the plan the execution found, or nil.
+func (r *recording) listPlan() *listPlan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.plan
 }
 
 type recordingKey struct{}
@@ -83,13 +112,54 @@ func recordingOf(ctx context.Context) *recording {
 	return r
 }
 
-// add notes documents the response is built from.
-func (r *recording) add(kind store.Kind, ids ...int64) {
+// notedDoc is a document a response is built from, and the element of
+// the root field's list it is under, or -1 (see respcache_list.go).
+type notedDoc struct {
+	docKey
+	elem int
+}
+
+// add notes documents the response is built from, under element elem.
+func (r *recording) add(elem int, kind store.Kind, ids ...int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
-		r.docs = append(r.docs, docKey{kind, id})
+		r.docs = append(r.docs, notedDoc{docKey{kind, id}, elem})
 	}
+}
+
+// addList notes the documents of a root list, each under its element.
+func (r *recording) addList(kind store.Kind, ids []int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, id := range ids {
+		r.docs = append(r.docs, notedDoc{docKey{kind, id}, i})
+	}
+}
+
+// elemOf returns the index of the root list's element that fc is under,
+// or -1 when it is under none.
+func elemOf(fc *graphql.FieldContext) int {
+	for ; fc != nil && fc.Parent != nil; fc = fc.Parent {
+		if fc.Index != nil && isRootField(fc.Parent) {
+			return *fc.Index
+		}
+	}
+	return -1
+}
+
+// isRootField reports whether fc is a root field's: no field or list
+// element above it (only the root object's context).
+func isRootField(fc *graphql.FieldContext) bool {
+	if fc.Field.Field == nil {
+		return false
+	}
+	for p := fc.Parent; p != nil; p = p.Parent {
+		if p.Field.Field != nil || p.Index != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *recording) set(f func(r *recording)) {
@@ -131,7 +201,7 @@ func (responseRecorder) InterceptField(ctx context.Context, next graphql.Resolve
 	}
 	noteField(rec, fc)
 	res, err := next(ctx)
-	noteResult(rec, res)
+	noteResult(rec, fc, res)
 	return res, err
 }
 
@@ -151,36 +221,41 @@ func noteField(rec *recording, fc *graphql.FieldContext) {
 			rec.set(func(r *recording) { r.uncacheable = true })
 		case "product", "seller", "category": // the root fields named after their kinds
 			if id, ok := fc.Args["id"].(int64); ok {
-				rec.add(store.Kind(name), id)
+				rec.add(-1, store.Kind(name), id)
 			}
 		case "products":
 			if ids, ok := fc.Args["ids"].([]int64); ok {
-				rec.add(store.ProductKind, ids...)
+				rec.addList(store.ProductKind, ids)
 			}
 		}
 	}
 }
 
-// noteResult notes the documents a resolver returned.
-func noteResult(rec *recording, res any) {
+// noteResult notes the documents the resolver of fc returned.
+func noteResult(rec *recording, fc *graphql.FieldContext, res any) {
+	elem := elemOf(fc)
 	switch v := res.(type) {
 	case *store.Product:
 		if v != nil {
-			rec.add(store.ProductKind, v.ID)
+			rec.add(elem, store.ProductKind, v.ID)
 		}
 	case []*store.Product:
-		for _, p := range v {
-			if p != nil {
-				rec.add(store.ProductKind, p.ID)
+		for i, p := range v {
+			if p == nil {
+				continue
 			}
+			if isRootField(fc) { // a root list: each under its element
+				elem = i
+			}
+			rec.add(elem, store.ProductKind, p.ID)
 		}
 	case *store.Seller:
 		if v != nil {
-			rec.add(store.SellerKind, v.ID)
+			rec.add(elem, store.SellerKind, v.ID)
 		}
 	case *store.Category:
 		if v != nil {
-			rec.add(store.CategoryKind, v.ID)
+			rec.add(elem, store.CategoryKind, v.ID)
 		}
 	}
 }
@@ -206,11 +281,13 @@ func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.Re
 			return resp
 		}
 	}
+	complexity, limit := complexityOf(ctx)
 	rec.set(func(r *recording) {
 		if r.uncacheable || (len(r.hits) > 0 && x.c.opt.Hits == nil) {
 			return
 		}
 		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, loaders.SpreadLife(x.c.opt.MaxAge)
+		r.complexity, r.plan = complexity, planOf(op, limit)
 	})
 	return resp
 }
