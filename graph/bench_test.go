@@ -3,9 +3,9 @@ package graph_test
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"syscall"
