@@ -99,6 +99,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(c.production, stderr)
+	tuneGC(getenv, log)
 	db, err := openDB(ctx, c.databaseURL)
 	if err != nil {
 		return err

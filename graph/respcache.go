@@ -94,7 +94,7 @@ type ResponseCache struct {
 	entries *otter.Cache[string, *cachedResponse]
 	// plans holds the plan of each operation seen whose responses split
 	// into one element per product (respcache_list.go).
-	plans *otter.Cache[string, *listPlan]
+	plans *otter.Cache[opID, *listPlan]
 
 	mu    sync.Mutex // guards what follows, and orders stores after drops
 	index map[docKey]map[string]*cachedResponse
@@ -151,7 +151,7 @@ func NewResponseCache(opt ResponseCacheOptions) *ResponseCache {
 		}),
 		OnDeletion: func(ev otter.DeletionEvent[string, *cachedResponse]) { c.unindex(ev.Key, ev.Value) },
 	})
-	c.plans = otter.Must(&otter.Options[string, *listPlan]{MaximumSize: maxPlans})
+	c.plans = otter.Must(&otter.Options[opID, *listPlan]{MaximumSize: maxPlans})
 	opt.Feed.Subscribe(c.invalidate, c.reset)
 	return c
 }

@@ -35,7 +35,7 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key, bypass := c.keyOf(r)
+		key, op, bypass := c.keyOf(r)
 		if bypass != "" {
 			w.Header().Set("Cache-Control", bypass)
 			c.observe(cacheBypass)
@@ -43,7 +43,7 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		p := paramsOf(r.Context())
-		if lr, ok := c.listRequestOf(p, r.Header.Get("Accept")); ok {
+		if lr, ok := c.listRequestOf(p, op, r.Header.Get("Accept")); ok {
 			if c.serveList(w, r, next, lr, start) {
 				return
 			}
@@ -53,25 +53,29 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
-		c.execute(w, r, next, key, p)
+		c.execute(w, r, next, key, p, op)
 	})
 }
 
-// keyOf returns the request's key, or the Cache-Control of a request that
-// bypasses the cache: one that carries Authorization, that comes while the
-// feed is down, or that has nothing to key on.
-func (c *ResponseCache) keyOf(r *http.Request) (key, bypass string) {
+// keyOf returns the request's key and operation, or the Cache-Control of
+// a request that bypasses the cache: one that carries Authorization, that
+// comes while the feed is down, or that has nothing to key on.
+func (c *ResponseCache) keyOf(r *http.Request) (key string, op opID, bypass string) {
 	if r.Header.Get("Authorization") != "" {
-		return "", "private, no-store"
+		return "", op, "private, no-store"
 	}
 	p := paramsOf(r.Context())
-	if p == nil || !c.opt.Feed.Live() {
-		return "", "no-store"
+	if !c.opt.Feed.Live() {
+		return "", op, "no-store"
 	}
-	if key, ok := cacheKey(p, r.Header.Get("Accept")); ok {
-		return key, ""
+	op, ok := opOf(p)
+	if ok {
+		key, ok = cacheKey(op, p.Variables, r.Header.Get("Accept"))
 	}
-	return "", "no-store"
+	if !ok {
+		return "", op, "no-store"
+	}
+	return key, op, ""
 }
 
 // serveHit writes a stored response, or 304 when the client has it.
@@ -92,13 +96,14 @@ func (c *ResponseCache) serveHit(w http.ResponseWriter, r *http.Request, e *cach
 
 // execute runs next with a recording, holding back a storable response
 // until it is stored, so that its headers can say so.
-func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string, p *graphql.RawParams) {
+func (c *ResponseCache) execute(w http.ResponseWriter, r *http.Request, next http.Handler, key string,
+	p *graphql.RawParams, op opID) {
 	m, start := c.mark(), time.Now()
 	rec := &recording{}
 	bw := &holdingWriter{ResponseWriter: w, rec: rec}
 	next.ServeHTTP(bw, r.WithContext(withRecording(r.Context(), rec)))
 	if plan := rec.listPlan(); plan != nil {
-		c.learnPlan(p, r.Header.Get("Accept"), plan, rec, w.Header().Get("Content-Type"), bw.buf.Bytes(), m, start)
+		c.learnPlan(p, op, r.Header.Get("Accept"), plan, rec, w.Header().Get("Content-Type"), bw.buf.Bytes(), m, start)
 	}
 	if !bw.holding {
 		c.observe(cacheUncacheable)

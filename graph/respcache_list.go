@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -125,14 +124,10 @@ func valueUses(v *ast.Value, name string) int {
 // learnPlan keeps the plan an execution of p found, and the elements of
 // its response, so that the next request of the operation, for any ids,
 // finds those kept.
-func (c *ResponseCache) learnPlan(p *graphql.RawParams, accept string, plan *listPlan, rec *recording,
+func (c *ResponseCache) learnPlan(p *graphql.RawParams, op opID, accept string, plan *listPlan, rec *recording,
 	contentType string, written []byte, m mark, start time.Time) {
-	doc, ok := docHash(p)
-	if !ok {
-		return
-	}
-	c.plans.Set(planKey(doc, p.OperationName), plan)
-	if lr, ok := c.listRequestOf(p, accept); ok {
+	c.plans.Set(op, plan)
+	if lr, ok := c.listRequestOf(p, op, accept); ok {
 		c.keepElements(lr, lr.ids, rec, contentType, written, m, start)
 	}
 }
@@ -147,12 +142,8 @@ type listRequest struct {
 // listRequestOf returns r's element request when r's operation has a plan
 // and its ids are ones the operation would accept; ok is false otherwise,
 // and r is answered as any other.
-func (c *ResponseCache) listRequestOf(p *graphql.RawParams, accept string) (lr listRequest, ok bool) {
-	doc, ok := docHash(p)
-	if !ok {
-		return lr, false
-	}
-	plan, found := c.plans.GetIfPresent(planKey(doc, p.OperationName))
+func (c *ResponseCache) listRequestOf(p *graphql.RawParams, op opID, accept string) (lr listRequest, ok bool) {
+	plan, found := c.plans.GetIfPresent(op)
 	if !found || plan.off.Load() {
 		return lr, false
 	}
@@ -170,26 +161,13 @@ func (c *ResponseCache) listRequestOf(p *graphql.RawParams, accept string) (lr l
 	}
 	others := maps.Clone(p.Variables)
 	delete(others, plan.idsVar)
-	vars, err := json.Marshal(others) // keys sorted
-	if err != nil {
+	key, ok := cacheKey(op, others, accept)
+	if !ok {
 		return lr, false
-	}
-	var b strings.Builder
-	b.Grow(len(doc) + len(p.OperationName) + len(accept) + len(vars) + 5)
-	b.Write(doc)
-	for _, s := range []string{p.OperationName, accept, string(vars)} {
-		b.WriteByte(0)
-		b.WriteString(s)
 	}
 	// A whole response's key ends in its variables' JSON, which never
 	// holds a NUL byte: element keys cannot meet one.
-	b.WriteString("\x00#")
-	return listRequest{plan: plan, ids: ids, base: b.String()}, true
-}
-
-// planKey names the plan of an operation: its document and name.
-func planKey(doc []byte, operation string) string {
-	return string(doc) + "\x00" + operation
+	return listRequest{plan: plan, ids: ids, base: key + "\x00#"}, true
 }
 
 // serveList answers lr from its elements, executing the operation for

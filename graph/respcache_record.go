@@ -16,43 +16,48 @@ import (
 	"catalog-bff/store"
 )
 
-// cacheKey returns the response cache's key of a request: the document's
-// SHA-256 (the persisted query's hash when only that was sent), the
-// operation name, the variables in canonical JSON (keys sorted), and the
-// Accept header, which decides the response's content type. ok is false
-// for a request with no document to key on.
-func cacheKey(p *graphql.RawParams, accept string) (key string, ok bool) {
-	doc, ok := docHash(p)
-	if !ok {
-		return "", false
+// opID names a request's operation: the SHA-256 of its document (the
+// persisted query's hash when only that was sent) and its name.
+type opID struct {
+	doc  [sha256.Size]byte
+	name string
+}
+
+// opOf returns the operation p asks for; ok is false for a request with
+// no document to key on.
+func opOf(p *graphql.RawParams) (op opID, ok bool) {
+	if p == nil {
+		return op, false
 	}
-	vars, err := json.Marshal(p.Variables) // encoding/json sorts map keys
+	op.name = p.OperationName
+	if p.Query != "" {
+		op.doc = sha256.Sum256([]byte(p.Query))
+		return op, true
+	}
+	h, ok := persistedHash(p)
+	copy(op.doc[:], h)
+	return op, ok
+}
+
+// cacheKey returns the response cache's key of a request for op with
+// vars: the document's hash, the operation name, the Accept header, which
+// decides the response's content type, and the variables in canonical
+// JSON (keys sorted).
+func cacheKey(op opID, vars map[string]any, accept string) (key string, ok bool) {
+	js, err := json.Marshal(vars) // encoding/json sorts map keys
 	if err != nil {
 		return "", false
 	}
 	var b strings.Builder
-	b.Grow(len(doc) + len(p.OperationName) + len(accept) + len(vars) + 3)
-	b.Write(doc)
-	for _, s := range []string{p.OperationName, accept} {
+	b.Grow(len(op.doc) + len(op.name) + len(accept) + len(js) + 3)
+	b.Write(op.doc[:])
+	for _, s := range []string{op.name, accept} {
 		b.WriteByte(0)
 		b.WriteString(s)
 	}
 	b.WriteByte(0)
-	b.Write(vars)
+	b.Write(js)
 	return b.String(), true
-}
-
-// docHash returns the SHA-256 of p's document: of its text, or the
-// persisted query's hash when only that was sent.
-func docHash(p *graphql.RawParams) ([]byte, bool) {
-	if p == nil {
-		return nil, false
-	}
-	if p.Query != "" {
-		sum := sha256.Sum256([]byte(p.Query))
-		return sum[:], true
-	}
-	return persistedHash(p)
 }
 
 // persistedHash returns the 32 bytes of an automatic persisted query's
