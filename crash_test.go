@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +46,7 @@ type child struct {
 func startChild(t *testing.T, env map[string]string) *child {
 	t.Helper()
 	env = maps.Clone(env)
-	env["PORT"] = freePort(t)
+	env["PORT"] = "0"                  // the child logs the port it got
 	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
 		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
 	}
@@ -64,10 +65,9 @@ func startChild(t *testing.T, env map[string]string) *child {
 		_ = c.cmd.Process.Kill() // it may have exited already
 		<-c.done
 	})
-	c.base = "http://127.0.0.1:" + env["PORT"]
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(c.base + "/"); err == nil {
-			res.Body.Close()
+		if port, ok := servingPort(c.logs.String()); ok {
+			c.base = "http://127.0.0.1:" + port
 			return c
 		}
 		if c.exited() {
@@ -77,6 +77,18 @@ func startChild(t *testing.T, env map[string]string) *child {
 	t.Fatalf("child did not start; logs:\n%s", c.logs)
 	return nil
 }
+
+// servingPort returns the port a service reports serving on in its logs
+// (text or JSON), once it does.
+func servingPort(logs string) (string, bool) {
+	m := servingLine.FindStringSubmatch(logs)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+var servingLine = regexp.MustCompile(`"?msg"?[=:]"?serving[^\n]*?"?addr"?[=:]"?[^\s"]*:(\d+)`)
 
 func (c *child) exited() bool {
 	select {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	collector "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -106,22 +105,12 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 		"REDIS_URL":                   redisURL,
 		"REDIS_PREFIX":                storetest.Prefix(t, redisURL),
 		"DEMO_PRODUCTS":               "5",
-		"PORT":                        freePort(t),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": collectorSrv.URL,
 		"OTEL_SERVICE_NAME":           "catalog-test",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	logs := &storetest.LogBuffer{}
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
-	base := "http://127.0.0.1:" + env["PORT"]
-	storetest.Eventually(t, 10*time.Second, "the service to answer", func() bool {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil
-	})
+	base, done := startApp(t, ctx, env, logs)
 	post(t, base, `"query Home { product(id: \"1\") { id seller { name } } }"`)
 	cancel()
 	if err := <-done; err != nil {

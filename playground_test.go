@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,10 +68,9 @@ func TestPlaygroundFromFreshClone(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build in the clone: %v\n%s", err, out)
 	}
-	port := freePort(t)
 	srv := exec.Command(filepath.Join(dir, "catalog-bff"))
 	srv.Dir = dir // catalog.db lands in the clone, as for a user
-	srv.Env = append(os.Environ(), "PORT="+port, "REDIS_URL=off", "DATABASE_URL=", "DEMO_PRODUCTS=",
+	srv.Env = append(os.Environ(), "PORT=0", "REDIS_URL=off", "DATABASE_URL=", "DEMO_PRODUCTS=",
 		"VIEWS_SPILL_FILE="+filepath.Join(dir, "views.spill.json"))
 	logs := &storetest.LogBuffer{}
 	srv.Stdout, srv.Stderr = logs, logs
@@ -85,19 +83,18 @@ func TestPlaygroundFromFreshClone(t *testing.T) {
 			t.Errorf("the service exited with %v after SIGINT; logs:\n%s", err, logs)
 		}
 	})
-	base := "http://127.0.0.1:" + port
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the clone's service logged:\n%s", logs)
 		}
 	})
+	var port string
 	storetest.Eventually(t, 30*time.Second, "the clone's service to start", func() bool {
-		res, err := http.Get(base + "/")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil
+		p, ok := servingPort(logs.String())
+		port = p
+		return ok
 	})
+	base := "http://127.0.0.1:" + port
 	checkPlayground(t, chromium, base)
 }
 

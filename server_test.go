@@ -21,44 +21,54 @@ import (
 	"catalog-bff/store/storetest"
 )
 
-func freePort(t *testing.T) string {
+// startApp starts the service in process through App, as runServe does,
+// on a port the system picks, and returns its base URL. The service stops
+// (drained, flushed, closed) when ctx is done or t ends; Serve's error is
+// sent on served.
+func startApp(t *testing.T, ctx context.Context, env map[string]string, logs io.Writer) (base string, served <-chan error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// start runs the server as `go run .` would, and stops it when t ends.
-func start(t *testing.T, env map[string]string) (base string, logs *storetest.LogBuffer) {
-	t.Helper()
-	port := freePort(t)
-	env["PORT"] = port
+	env["PORT"] = "0"
 	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
 		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
 	}
-	logs = &storetest.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
+	c, _, err := parseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := NewApp(c, newLogger(c.production, logs))
+	if err := app.Open(context.Background()); err != nil {
+		app.Close()
+		t.Fatalf("open: %v; logs:\n%s", err, logs)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done, finished := make(chan error, 1), make(chan struct{})
+	go func() {
+		err := app.Serve(ctx)
+		app.Close()
+		done <- err
+		close(finished)
+	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run returned %v after cancel; logs:\n%s", err, logs)
+		<-finished
+	})
+	_, port, _ := net.SplitHostPort(app.Addr())
+	return "http://127.0.0.1:" + port, done
+}
+
+// start runs the server as `go run .` would, and stops it when t ends,
+// failing t if it stops with an error.
+func start(t *testing.T, env map[string]string) (base string, logs *storetest.LogBuffer) {
+	t.Helper()
+	logs = &storetest.LogBuffer{}
+	var served <-chan error
+	t.Cleanup(func() { // registered first, so it runs after startApp's, which stops the service
+		if err := <-served; err != nil {
+			t.Errorf("the service returned %v when stopped; logs:\n%s", err, logs)
 		}
 	})
-	base = "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/"); err == nil {
-			res.Body.Close()
-			return base, logs
-		}
-	}
-	t.Fatalf("server did not start; logs:\n%s", logs)
-	return "", nil
+	base, served = startApp(t, context.Background(), env, logs)
+	return base, logs
 }
 
 func post(t *testing.T, base, query string) string {
@@ -115,7 +125,7 @@ func TestRunWithoutRedis(t *testing.T) {
 // without its password.
 func TestRunDatabaseUnreachable(t *testing.T) {
 	url := "postgres://catalog:s3cret@127.0.0.1:1/catalog?sslmode=disable&connect_timeout=2"
-	err := run(context.Background(), []string{"-port", freePort(t)}, func(k string) string {
+	err := run(context.Background(), []string{"-port", "0"}, func(k string) string {
 		return map[string]string{"DATABASE_URL": url, "REDIS_URL": "off"}[k]
 	}, io.Discard)
 	if err == nil {
@@ -335,21 +345,15 @@ func TestSlowClientsCutOff(t *testing.T) {
 // the server answers its Expect: 100-continue, which net/http does when
 // the handler first reads the body.
 func TestShutdownDrainsAndLogs(t *testing.T) {
-	port := freePort(t)
-	env := map[string]string{"PORT": port, "REDIS_URL": "off", "DEMO_PRODUCTS": "5",
-		"DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-		"VIEWS_SPILL_FILE": filepath.Join(t.TempDir(), "views.spill.json")}
+	env := map[string]string{"REDIS_URL": "off", "DEMO_PRODUCTS": "5",
+		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db")}
 	logs := &storetest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
-	var conn net.Conn
-	for deadline := time.Now().Add(10 * time.Second); conn == nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start; logs:\n%s", logs)
-		}
-		conn, _ = net.Dial("tcp", "127.0.0.1:"+port)
+	base, done := startApp(t, ctx, env, logs)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := `{"query":"{ product(id: \"1\") { id } }"}`

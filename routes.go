@@ -1,0 +1,72 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"catalog-bff/graph"
+	"catalog-bff/graph/playground"
+	"catalog-bff/graph/reqlog"
+	"catalog-bff/loaders"
+)
+
+// newHandler wires the HTTP routes: GraphQL at /query, the playground at /
+// with its bundle under /playground/, the health checks, and the metrics.
+func newHandler(s services, c config, log *slog.Logger) http.Handler {
+	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
+	writes := &loaders.Writes{SQL: s.db, Logger: log, Faults: crashFaults(crashAt, log)}
+	resolver := &graph.Resolver{Lister: s.db, Writer: writes, Views: s.counter, Admin: s.admin, Logger: log}
+	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
+		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
+		Overload: graph.OverloadOptions{MaxInflight: c.maxInflight, MaxQueue: overloadQueue * c.maxInflight,
+			MaxWait: overloadWait, OnRefuse: s.tel.Overloaded}}
+	if s.viewLimit != nil {
+		resolver.ViewLimit = s.viewLimit
+	}
+	if s.cache != nil {
+		opt.Cache, writes.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
+		opt.Near = s.near
+	}
+	hopt.Loaders = loaders.NewFactory(opt)
+	hopt.TrustedDocuments = s.trusted
+	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.counter, s.tel)
+	watch(s, hopt.Loaders)
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", healthz())
+	mux.Handle("GET /readyz", readyz(s))
+	mux.Handle("GET /metrics", s.tel.Handler())
+	mux.Handle("/query", s.tel.Middleware(graph.NewHandler(hopt)))
+	if !c.production {
+		pg := playground.Handler("/query", log)
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
+	}
+	return reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: c.accessSample}, mux))
+}
+
+// shutdownTimeout bounds how long a shutdown waits for requests in flight:
+// ReadTimeout and the slowest page fit in it, and orchestrators commonly
+// wait 30 s before they kill.
+const shutdownTimeout = 10 * time.Second
+
+// httpServer bounds how long a client may take: to send its headers (a
+// slowloris client holding connections open), its whole request, to read
+// the response, and to keep an idle connection.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
+		// Headers past 16 KiB are refused with 431 before a handler runs:
+		// net/http's default of 1 MB let 500 clients hold half a gigabyte.
+		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// maxHeaderBytes bounds a request's header: a few cookies and a bearer
+// token need a few KiB.
+const maxHeaderBytes = 16 << 10
