@@ -95,15 +95,17 @@ func newLogger(production bool, w io.Writer) *slog.Logger {
 }
 
 // adminTokens returns the accepted admin tokens. With none configured, the
-// embedded default makes one for this run and logs it, so that `go run .`
-// can try the mutations; PostgreSQL refuses admin mutations instead.
+// embedded default outside production makes one for this run and logs it,
+// so that `go run .` can try the mutations; PostgreSQL, and production
+// whatever the database, refuse admin mutations instead.
 func adminTokens(c config, dialect store.Dialect, log *slog.Logger) (*graph.Admin, error) {
 	tokens := strings.Split(c.adminTokens, ",")
-	if strings.TrimSpace(c.adminTokens) != "" || dialect != store.SQLite {
-		if dialect != store.SQLite && strings.TrimSpace(c.adminTokens) == "" {
-			log.Warn("no ADMIN_TOKENS: admin mutations are refused")
-		}
+	if strings.TrimSpace(c.adminTokens) != "" {
 		return graph.NewAdmin(tokens), nil
+	}
+	if dialect != store.SQLite || c.production {
+		log.Warn("no ADMIN_TOKENS: admin mutations are refused")
+		return graph.NewAdmin(nil), nil
 	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -389,6 +390,40 @@ func TestShutdownDrainsAndLogs(t *testing.T) {
 		`msg="HTTP server stopped" requests_drained=1 took=`, `msg="view counter drained"`, `msg=stopped took=`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+}
+
+// With no ADMIN_TOKENS, the embedded database outside production makes a
+// token for the run and logs it; production never does, whatever the
+// database, and refuses admin mutations.
+func TestAdminTokenOfTheRun(t *testing.T) {
+	for _, production := range []bool{false, true} {
+		env := map[string]string{"REDIS_URL": "off", "DEMO_PRODUCTS": "3",
+			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db")}
+		if production {
+			env["CATALOG_ENV"] = "production"
+		}
+		base, logs := start(t, env)
+		m := regexp.MustCompile(`made an admin token for this run"? "?token"?[=:]"?([0-9a-f]{32})`).FindStringSubmatch(logs.String())
+		if production != (m == nil) {
+			t.Fatalf("production %v: token logged %v; logs:\n%s", production, m != nil, logs)
+		}
+		token := "anything"
+		if m != nil {
+			token = m[1]
+		}
+		req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(`{"query":"mutation { setStock(productId: \"1\", stock: 5) { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if refused := strings.Contains(string(body), `"FORBIDDEN"`); refused != production {
+			t.Errorf("production %v: the mutation answered %s", production, body)
 		}
 	}
 }

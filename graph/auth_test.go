@@ -137,6 +137,29 @@ func TestMutationValidation(t *testing.T) {
 			{"update missing seller", `updateSeller(id: "5000", input: {name: "X"}) { id }`, "NOT_FOUND", "5000"},
 			{"update missing category", `updateCategory(id: "5000", input: {name: "X"}) { id }`, "NOT_FOUND", "5000"},
 			{"bad id", `updateProduct(id: "abc", input: {name: "X"}) { id }`, "BAD_USER_INPUT", "abc"},
+			// Text: control characters, invisible names, bidi overrides.
+			{"NUL in name", `updateProduct(id: "3", input: {name: "a\u0000b"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"NUL in description", `updateProduct(id: "3", input: {description: "a\u0000"}) { id }`, "BAD_USER_INPUT", "description"},
+			{"NUL in tag", `updateProduct(id: "3", input: {tags: ["ok", "t\u0000"]}) { id }`, "BAD_USER_INPUT", "tags[1]"},
+			{"NUL in alt", `updateProduct(id: "3", input: {images: [{url: "https://img.example.com/a.jpg", alt: "\u0000"}]}) { id }`, "BAD_USER_INPUT", "images[0].alt"},
+			{"C1 control in seller name", `updateSeller(id: "1", input: {name: "Acme\u0085"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"ANSI escape in category name", `updateCategory(id: "1", input: {name: "\u001b[31mRed"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"zero-width name", `updateProduct(id: "3", input: {name: "\u200b\u200b"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"format-only name", `updateProduct(id: "3", input: {name: "\u2060\ufeff \u00a0"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"right-to-left override", `updateProduct(id: "3", input: {name: "gpj.\u202eexe"}) { id }`, "BAD_USER_INPUT", "name"},
+			{"bidi isolate in tag", `updateProduct(id: "3", input: {tags: ["\u2067x"]}) { id }`, "BAD_USER_INPUT", "tags[0]"},
+			// Currencies: ISO 4217's no-currency, testing and metal codes.
+			{"no-currency code", `updateProduct(id: "3", input: {price: {amount: 1, currency: "XXX"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
+			{"testing code", `updateProduct(id: "3", input: {price: {amount: 1, currency: "XTS"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
+			{"gold", `updateProduct(id: "3", input: {price: {amount: 1, currency: "XAU"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
+			{"withdrawn code", `updateProduct(id: "3", input: {price: {amount: 1, currency: "HRK"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
+			// Image URLs, parsed strictly.
+			{"space in URL", `updateProduct(id: "3", input: {images: [{url: "https://img.example.com/a b.jpg"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
+			{"markup in URL", `updateProduct(id: "3", input: {images: [{url: "https://x.example/\"><script>alert(1)</script>"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
+			{"empty host", `updateProduct(id: "3", input: {images: [{url: "http://:80/a.jpg"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
+			{"credentials in URL", `updateProduct(id: "3", input: {images: [{url: "https://user:pass@img.example.com/a.jpg"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
+			{"relative URL", `updateProduct(id: "3", input: {images: [{url: "//img.example.com/a.jpg"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
+			{"long URL", `updateProduct(id: "3", input: {images: [{url: "https://img.example.com/` + strings.Repeat("a", 2049) + `"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
 		}
 		for _, c := range cases {
 			sqlBefore, redisBefore := sqlSnapshot(t, ts.db), ts.redisSnapshot(t)

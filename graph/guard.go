@@ -41,6 +41,9 @@ const (
 //   - a body that is a JSON array, a batch of operations (400);
 //   - a body or parameters that are not valid UTF-8, or not one JSON object
 //     of the GraphQL-over-HTTP shape (400);
+//   - a body or JSON parameter with a key twice in one object, or a GET
+//     parameter given twice (400): what runs must be what any reader of the
+//     request sees;
 //   - a GET whose operation is a mutation (405).
 //
 // Requests that pass go on with the body already read into memory, so
@@ -140,6 +143,9 @@ func checkJSON(body []byte) (*graphql.RawParams, *refusal) {
 	if err != nil {
 		return nil, jsonRefusal("the body", err)
 	}
+	if key, dup := duplicateKey(body); dup {
+		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the body has the key %.40q twice in one object", key)
+	}
 	return &p, nil
 }
 
@@ -188,6 +194,11 @@ func checkGet(r *http.Request, maxBody int64, maxTokens int) (*graphql.RawParams
 			}
 		}
 	}
+	for _, name := range []string{"query", "operationName", "variables", "extensions", "documentId"} {
+		if len(params[name]) > 1 {
+			return nil, refuse(http.StatusBadRequest, CodeBadRequest, "parameter %q is given more than once", name)
+		}
+	}
 	p := &graphql.RawParams{Query: params.Get("query"), OperationName: params.Get("operationName")}
 	for _, f := range []struct {
 		name string
@@ -196,6 +207,9 @@ func checkGet(r *http.Request, maxBody int64, maxTokens int) (*graphql.RawParams
 		if v := params.Get(f.name); v != "" {
 			if err := decodeObject(v, f.dst); err != nil {
 				return nil, jsonRefusal("parameter "+f.name, err)
+			}
+			if key, dup := duplicateKey([]byte(v)); dup {
+				return nil, refuse(http.StatusBadRequest, CodeBadRequest, "parameter %s has the key %.40q twice in one object", f.name, key)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,8 +128,10 @@ func TestResponseCacheListInvalidation(t *testing.T) {
 	var p42 page
 	ts.uncached(t, detailPage, vars(42)).data(t, &p42)
 	other := unrelatedProduct(t, ts, p42)
-	var o int
-	fmt.Sscan(other, &o)
+	o, err := strconv.Atoi(other)
+	if err != nil {
+		t.Fatal(err)
+	}
 	send := func(ids ...int) exchange { return ts.post(t, listPage, idVars(ids...)) }
 	mustExecute(t, ts, func() exchange { return send(42, o) })
 	writes := []struct{ mutation, id, name string }{

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"fmt"
 	"math"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/currency"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits on what an admin may write.
@@ -25,30 +27,74 @@ func invalid(field, format string, args ...any) *Error {
 	return Errorf(Invalid, field+": "+format, args...)
 }
 
-func validName(field, s string) error {
-	n := utf8.RuneCountInString(s)
-	if !utf8.ValidString(s) || strings.TrimSpace(s) == "" || n > maxNameLen {
-		return invalid(field, "must be 1 to %d characters, not blank", maxNameLen)
+// Every string an admin writes passes one of the text rules below, which
+// also normalise it to NFC, in place: the same name typed on two keyboards
+// is then the same bytes.
+//
+//   - label (names, tags): no control character (C0, C1, DEL), no
+//     bidirectional override or isolate (U+202A–U+202E, U+2066–U+2069,
+//     which can make a name read backwards in a page), and at least one
+//     visible character: a letter, digit, punctuation or symbol, so that
+//     a name of spaces, zero-width or format characters is blank;
+//   - text (image alt texts): no control character;
+//   - prose (descriptions): no control character but tab and line breaks.
+
+// textRule is one of the rules above.
+type textRule uint8
+
+const (
+	prose textRule = iota
+	text
+	label
+)
+
+// checkText normalises *s to NFC and checks it against rule and a length
+// of at most max characters (min 1 for a label).
+func checkText(field string, s *string, rule textRule, max int) error {
+	if !utf8.ValidString(*s) {
+		return invalid(field, "is not valid UTF-8")
+	}
+	*s = norm.NFC.String(*s)
+	visible := false
+	for _, r := range *s {
+		switch {
+		case isControl(r) && !(rule == prose && (r == '\t' || r == '\n' || r == '\r')):
+			return invalid(field, "must not contain control characters (%U)", r)
+		case rule == label && isBidiControl(r):
+			return invalid(field, "must not contain bidirectional override or isolate characters (%U)", r)
+		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S):
+			visible = true
+		}
+	}
+	if n := utf8.RuneCountInString(*s); n > max {
+		return invalid(field, "must be at most %d characters, got %d", max, n)
+	}
+	if rule == label && !visible {
+		return invalid(field, "must contain a visible character (a letter, digit, punctuation or symbol)")
 	}
 	return nil
 }
 
-func validDescription(s string) error {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxDescriptionLen {
-		return invalid("description", "must be at most %d characters", maxDescriptionLen)
-	}
-	return nil
+// isControl reports whether r is a C0 or C1 control character or DEL.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// isBidiControl reports whether r overrides or isolates the direction of
+// the text around it.
+func isBidiControl(r rune) bool { return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) }
+
+func validName(field string, s *string) error { return checkText(field, s, label, maxNameLen) }
+
+func validDescription(s *string) error {
+	return checkText("description", s, prose, maxDescriptionLen)
 }
 
 func validPrice(m Money) error {
 	if m.Amount < 0 {
 		return invalid("price.amount", "must be 0 or more, got %d", m.Amount)
 	}
-	if len(m.Currency) != 3 || strings.ToUpper(m.Currency) != m.Currency {
-		return invalid("price.currency", "%.10q is not a three-letter ISO 4217 code", m.Currency)
-	}
-	if _, err := currency.ParseISO(m.Currency); err != nil {
-		return invalid("price.currency", "%q is not an ISO 4217 currency", m.Currency)
+	if !currencies[m.Currency] {
+		return invalid("price.currency", "%.10q is not a current ISO 4217 currency code (three capital letters, such as USD)",
+			m.Currency)
 	}
 	return nil
 }
@@ -57,14 +103,40 @@ func validImages(images []Image) error {
 	if len(images) > maxImages {
 		return invalid("images", "at most %d images, got %d", maxImages, len(images))
 	}
-	for i, img := range images {
-		u, err := url.Parse(img.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(img.URL) > maxURLLen {
-			return invalid("images["+itoa(i)+"].url", "must be an http or https URL of at most %d characters", maxURLLen)
+	for i := range images {
+		field := fmt.Sprintf("images[%d]", i)
+		if err := validImageURL(field+".url", images[i].URL); err != nil {
+			return err
 		}
-		if !utf8.ValidString(img.Alt) || utf8.RuneCountInString(img.Alt) > maxAltLen {
-			return invalid("images["+itoa(i)+"].alt", "must be at most %d characters", maxAltLen)
+		if err := checkText(field+".alt", &images[i].Alt, text, maxAltLen); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// validImageURL checks that s is an absolute http or https URL with a
+// host, no userinfo, nothing a page would have to escape (whitespace,
+// control characters, quotes, angle brackets, backslashes), and at most
+// maxURLLen bytes.
+func validImageURL(field, s string) error {
+	if len(s) > maxURLLen {
+		return invalid(field, "must be at most %d bytes, got %d", maxURLLen, len(s))
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || isControl(r) || strings.ContainsRune("\"'<>\\`", r)
+	}); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return invalid(field, "must not contain whitespace, control characters, quotes, angle brackets or backslashes (%U)", r)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
+		return invalid(field, "must be an absolute http or https URL")
+	case u.Opaque != "" || u.Hostname() == "":
+		return invalid(field, "must name a host")
+	case u.User != nil:
+		return invalid(field, "must not carry a user name or password")
 	}
 	return nil
 }
@@ -73,9 +145,9 @@ func validTags(tags []string) error {
 	if len(tags) > maxTags {
 		return invalid("tags", "at most %d tags, got %d", maxTags, len(tags))
 	}
-	for i, t := range tags {
-		if !utf8.ValidString(t) || strings.TrimSpace(t) == "" || utf8.RuneCountInString(t) > maxTagLen {
-			return invalid("tags["+itoa(i)+"]", "must be 1 to %d characters, not blank", maxTagLen)
+	for i := range tags {
+		if err := checkText(fmt.Sprintf("tags[%d]", i), &tags[i], label, maxTagLen); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -34,7 +34,7 @@ type ProductInput struct {
 }
 
 func (in *ProductInput) validate() error {
-	return cmp.Or(validName("name", in.Name), validDescription(in.Description), validPrice(in.Price),
+	return cmp.Or(validName("name", &in.Name), validDescription(&in.Description), validPrice(in.Price),
 		validImages(in.Images), validTags(in.Tags), validStock(in.Stock))
 }
 
@@ -53,10 +53,10 @@ type ProductPatch struct {
 func (p *ProductPatch) validate() error {
 	var errs []error
 	if p.Name.Set {
-		errs = append(errs, validName("name", p.Name.Value))
+		errs = append(errs, validName("name", &p.Name.Value))
 	}
 	if p.Description.Set {
-		errs = append(errs, validDescription(p.Description.Value))
+		errs = append(errs, validDescription(&p.Description.Value))
 	}
 	if p.Price.Set {
 		errs = append(errs, validPrice(p.Price.Value))

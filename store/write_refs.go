@@ -15,7 +15,7 @@ import (
 func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Invalidation, error) {
 	var errs []error
 	if p.Name.Set {
-		errs = append(errs, validName("name", p.Name.Value))
+		errs = append(errs, validName("name", &p.Name.Value))
 	}
 	if p.Rating.Set {
 		errs = append(errs, validRating(p.Rating.Value))
@@ -53,7 +53,7 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 // parent must exist and must not be the category or one of its descendants.
 func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]Invalidation, error) {
 	if p.Name.Set {
-		if err := validName("name", p.Name.Value); err != nil {
+		if err := validName("name", &p.Name.Value); err != nil {
 			return nil, err
 		}
 	}
