@@ -58,7 +58,7 @@ func checkText(field string, s *string, rule textRule, max int) error {
 	visible := false
 	for _, r := range *s {
 		switch {
-		case isControl(r) && !(rule == prose && (r == '\t' || r == '\n' || r == '\r')):
+		case isControl(r) && (rule != prose || !isLineSpace(r)):
 			return invalid(field, "must not contain control characters (%U)", r)
 		case rule == label && isBidiControl(r):
 			return invalid(field, "must not contain bidirectional override or isolate characters (%U)", r)
@@ -77,6 +77,9 @@ func checkText(field string, s *string, rule textRule, max int) error {
 
 // isControl reports whether r is a C0 or C1 control character or DEL.
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// isLineSpace reports whether r is a tab or a line break.
+func isLineSpace(r rune) bool { return r == '\t' || r == '\n' || r == '\r' }
 
 // isBidiControl reports whether r overrides or isolates the direction of
 // the text around it.

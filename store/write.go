@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -348,5 +347,3 @@ func (d *DB) insertValues(ctx context.Context, tx *sqlx.Tx, insert string, width
 	_, err := d.exec(ctx, tx, insert+strings.Join(rows, ", "), args...)
 	return err
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
