@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -15,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"catalog-bff/graph/reqlog"
@@ -72,8 +75,8 @@ func NewHandler(opt HandlerOptions) http.Handler {
 		opt.Resolver.Logger = opt.Logger
 	}
 	lim := opt.Limits.withDefaults()
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: opt.Resolver, Complexity: complexityRoot(),
-		Directives: DirectiveRoot{Admin: opt.Resolver.Admin.directive}}))
+	srv := handler.New(NewExecutableSchema(Config{Schema: servedSchema(), Resolvers: opt.Resolver,
+		Complexity: complexityRoot(), Directives: DirectiveRoot{Admin: opt.Resolver.Admin.directive}}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -117,6 +120,21 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	h = guard(lim.MaxBodyBytes, lim.MaxTokens, h)
 	return reqlog.Middleware(corsFor(opt.CORSOrigins).Handler(h))
 }
+
+// servedSchema is the schema the endpoint validates against and
+// introspection shows: schema.graphqls with gqlparser's prelude, less
+// @defer. The prelude declares it, but answering it needs an incremental
+// delivery transport (multipart/mixed), which this service does not have:
+// with the directive declared, a deferred fragment came back as null in
+// non-null fields with "hasNext": true and nothing after. Left out, a query
+// that uses it fails validation ("Unknown directive") and introspection
+// does not offer it.
+var servedSchema = sync.OnceValue(func() *ast.Schema {
+	s := *NewExecutableSchema(Config{}).Schema()
+	s.Directives = maps.Clone(s.Directives)
+	delete(s.Directives, "defer")
+	return &s
+})
 
 // corsFor answers the CORS preflight of the allowed origins and lets their
 // pages read responses. Credentials (cookies) are never allowed: the admin

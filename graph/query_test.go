@@ -295,3 +295,25 @@ func TestCorruptEntryIsRefilled(t *testing.T) {
 		}
 	}
 }
+
+// @defer is not offered: introspection does not list it, and a query that
+// uses it fails validation, naming it, rather than answering nulls with
+// "hasNext": true and never the rest.
+func TestDeferNotOffered(t *testing.T) {
+	ts := newTestServer(t, store.SQLite, serverOptions{})
+	var schema struct {
+		Schema struct{ Directives []struct{ Name string } } `json:"__schema"`
+	}
+	ts.mustQuery(t, `{ __schema { directives { name } } }`, nil, &schema)
+	var names []string
+	for _, d := range schema.Schema.Directives {
+		names = append(names, d.Name)
+	}
+	if slices.Contains(names, "defer") || !slices.Contains(names, "include") {
+		t.Errorf("directives %v: want include and no defer", names)
+	}
+	r := ts.query(t, `{ product(id: "1") { id ... @defer { seller { name } } } }`, nil, nil)
+	if !slices.Equal(r.codes(), []string{"GRAPHQL_VALIDATION_FAILED"}) || !strings.Contains(r.Errors[0].Message, "defer") {
+		t.Errorf("a query with @defer: %+v", r.Errors)
+	}
+}
