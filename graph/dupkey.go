@@ -6,7 +6,8 @@ import (
 )
 
 // duplicateKey returns a key that appears twice in one object of data, a
-// well-formed JSON text, at any depth. encoding/json keeps the last of two
+// JSON text, at any depth. On text that is not well-formed it returns
+// whatever it found, and never panics. encoding/json keeps the last of two
 // keys, so a body with two "query" members would run the second while
 // anything that reads the first (a log, a proxy's allow-list) sees a
 // harmless one: such a body is refused. It allocates only for keys with
@@ -26,7 +27,9 @@ func duplicateKey(data []byte) (key string, found bool) {
 		case '[':
 			stack = append(stack, container{})
 		case '}', ']':
-			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
 		case ',':
 			if top := len(stack) - 1; top >= 0 && stack[top].object {
 				stack[top].wantKey = true

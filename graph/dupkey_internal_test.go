@@ -17,6 +17,8 @@ func TestDuplicateKey(t *testing.T) {
 		{`[{"a":1},{"a":1}]`, ""},
 		{`{"a":[1,"a",{"a":1}],"b":1}`, ""},
 		{`{}`, ""},
+		{`{}}`, ""}, // not well-formed: no panic
+		{`]]{"a":1,"a":2`, "a"},
 	} {
 		key, found := duplicateKey([]byte(c.json))
 		if found != (c.key != "") || key != c.key {

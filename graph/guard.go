@@ -137,7 +137,9 @@ func checkJSON(body []byte) (*graphql.RawParams, *refusal) {
 	dec.UseNumber()
 	var p graphql.RawParams
 	err := dec.Decode(&p)
-	if err == nil && dec.More() {
+	// Anything but whitespace after the object: another value, or a
+	// stray '}' or ']' (which Decoder.More does not report).
+	if err == nil && len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, refuse(http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
 	}
 	if err != nil {

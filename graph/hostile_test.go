@@ -209,6 +209,8 @@ var hostileCases = []struct {
 	{"two JSON values", postBody("application/json", `{"query":"{ product(id: \"1\") { id } }"} {"query":"`+marker+`"}`),
 		graph.CodeBadRequest, 400, 0, ""},
 	{"empty body", postBody("application/json", ""), graph.CodeBadRequest, 400, 0, ""},
+	{"a stray brace after the object", postBody("application/json", `{"query":"{ product(id: \"1\") { id } }"}}`),
+		graph.CodeBadRequest, 400, 0, ""},
 	{"a second query key hiding a mutation", postBody("application/json",
 		`{"query":"{ product(id: \"1\") { id } }","query":"mutation { deleteProduct(id: \"3\") }"}`, "Authorization", "Bearer "+adminToken),
 		graph.CodeBadRequest, 400, 0, ""},
