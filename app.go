@@ -99,6 +99,15 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.onClose(func() { db.Close() })
+	catalogue, err := db.Catalogue(ctx)
+	if err != nil {
+		return err
+	}
+	// Every Redis key is scoped by the catalogue: two databases sharing a
+	// Redis and REDIS_PREFIX never read each other's entries or views.
+	a.cfg.redisPrefix = store.CatalogueKeyPrefix(c.redisPrefix, catalogue)
+	c = a.cfg
+	log.Info("catalogue", "identity", catalogue, "redis_prefix", c.redisPrefix)
 	db.SetStatementTimeout(c.sqlTimeout)
 	db.SetMaxOpenConns(c.dbMaxConns)
 	tel, stopTracing, err := newTelemetry(a.bg, c, log)

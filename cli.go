@@ -86,6 +86,10 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
+	old, err := db.Catalogue(ctx) // a reset replaces it; its keys are purged after
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	err = db.Seed(ctx, store.SeedOptions{Products: *products, Seed: *seed, Reset: *reset})
 	if errors.Is(err, store.ErrNotEmpty) {
@@ -96,6 +100,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	log.Info("seeded", "products", *products, "took", time.Since(start).Round(time.Millisecond))
 	if *reset {
+		c.redisPrefix = store.CatalogueKeyPrefix(c.redisPrefix, old)
 		purgeCache(ctx, c, log)
 	}
 	return nil

@@ -176,7 +176,7 @@ var settings = []setting{
 		doc: "a Redis Cluster's nodes, `host1:port,host2:port`: the same as `REDIS_URL=redis+cluster://host1:port,host2:port/`; set one of the two",
 		set: str(func(c *config) *string { return &c.clusterAddrs })},
 	{env: "REDIS_PREFIX", flag: "redis-prefix", def: "catalog:",
-		doc: "prefix of every Redis key (without `{`), to share a Redis between deployments",
+		doc: "prefix of every Redis key (without `{`), before the catalogue's identity: keys are `<prefix><identity>:…`, so that databases sharing a Redis and a prefix never read each other's data (see [Several catalogues, one Redis](#several-catalogues-one-redis))",
 		set: str(func(c *config) *string { return &c.redisPrefix })},
 	{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "50ms",
 		doc: "deadline of each Redis call; past it the read goes to SQL",

@@ -231,7 +231,7 @@ func checkCrashState(t *testing.T, env map[string]string, point string) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	claimed, err := rdb.ZRange(ctx, env["REDIS_PREFIX"]+"{views}:claimed", 0, -1).Result()
+	claimed, err := rdb.ZRange(ctx, redisKeyPrefix(t, env)+"{views}:claimed", 0, -1).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

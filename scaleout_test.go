@@ -148,7 +148,7 @@ func (f *fleet) drain(t *testing.T) {
 	}
 	defer rdb.Close()
 	ctx := context.Background()
-	views := f.env["REDIS_PREFIX"] + "{views}:"
+	views := redisKeyPrefix(t, f.env) + "{views}:"
 	pending, _ := rdb.HLen(ctx, views+"pending").Result()
 	claimed, _ := rdb.ZCard(ctx, views+"claimed").Result()
 	if pending+claimed > 0 {

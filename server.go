@@ -116,8 +116,11 @@ func adminTokens(c config, dialect store.Dialect, log *slog.Logger) (*graph.Admi
 	return graph.NewAdmin([]string{token}), nil
 }
 
-// purgeCache drops every cache entry after a reset: the new catalogue reuses
-// ids and versions, so old entries would otherwise pass for current ones.
+// purgeCache drops every cache entry and view count under c.redisPrefix,
+// the old catalogue's after a reset: the new catalogue has its own
+// identity, so its instances never read them, but an instance still
+// running on the old identity would until it restarts, and they take
+// memory until they expire.
 func purgeCache(ctx context.Context, c config, log *slog.Logger) {
 	if c.redisURL == "off" {
 		return

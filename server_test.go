@@ -57,6 +57,23 @@ func startApp(t *testing.T, ctx context.Context, env map[string]string, logs io.
 	return "http://127.0.0.1:" + port, done
 }
 
+// redisKeyPrefix returns the prefix of the service's Redis keys under env:
+// REDIS_PREFIX scoped by the identity of DATABASE_URL's catalogue.
+func redisKeyPrefix(t *testing.T, env map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := db.Catalogue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.CatalogueKeyPrefix(env["REDIS_PREFIX"], id)
+}
+
 // start runs the server as `go run .` would, and stops it when t ends,
 // failing t if it stops with an error.
 func start(t *testing.T, env map[string]string) (base string, logs *storetest.LogBuffer) {

@@ -122,6 +122,11 @@ func (d *DB) clear(ctx context.Context, tx *sqlx.Tx, reset bool) error {
 			return fmt.Errorf("reset %s: %w", table, err)
 		}
 	}
+	// The new catalogue reuses ids and versions: under the old identity,
+	// cached entries of the old one would pass for current.
+	if err := d.newIdentity(ctx, tx); err != nil {
+		return fmt.Errorf("reset the catalogue's identity: %w", err)
+	}
 	return nil
 }
 

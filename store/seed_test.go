@@ -237,3 +237,40 @@ func TestSeedRejectsNegativeProducts(t *testing.T) {
 		t.Errorf("Empty = %v, %v after a refused seed; want true, nil", empty, err)
 	}
 }
+
+// A catalogue keeps its identity until it is reset, and concurrent first
+// calls agree on one.
+func TestCatalogueIdentity(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		db := storetest.MustOpen(t, d)
+		ctx := context.Background()
+		ids := make(chan string, 4)
+		for range cap(ids) {
+			go func() {
+				id, err := db.Catalogue(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				ids <- id
+			}()
+		}
+		first := <-ids
+		for range cap(ids) - 1 {
+			if id := <-ids; id != first || len(first) != 16 {
+				t.Fatalf("identities %q and %q, want one of 16 hex digits", first, id)
+			}
+		}
+		if err := db.Seed(ctx, store.SeedOptions{Products: 5, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if id, _ := db.Catalogue(ctx); id != first {
+			t.Fatalf("seeding an empty catalogue changed its identity: %q, then %q", first, id)
+		}
+		if err := db.Seed(ctx, store.SeedOptions{Products: 5, Seed: 1, Reset: true}); err != nil {
+			t.Fatal(err)
+		}
+		if id, _ := db.Catalogue(ctx); id == first || id == "" {
+			t.Fatalf("after a reset the identity is %q, want a new one (was %q)", id, first)
+		}
+	})
+}
