@@ -27,7 +27,9 @@ func TestTwoCataloguesOneRedis(t *testing.T) {
 	envA, envB := envOf("a"), envOf("b")
 	a, _ := start(t, envA)
 	name := func(base string) string {
-		var r struct{ Data struct{ Product struct{ Name string } } }
+		var r struct {
+			Data struct{ Product struct{ Name string } }
+		}
 		if err := json.Unmarshal([]byte(post(t, base, `"{ product(id: \"1\") { name } }"`)), &r); err != nil {
 			t.Fatal(err)
 		}
