@@ -153,6 +153,10 @@ func TestMutationValidation(t *testing.T) {
 			{"testing code", `updateProduct(id: "3", input: {price: {amount: 1, currency: "XTS"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
 			{"gold", `updateProduct(id: "3", input: {price: {amount: 1, currency: "XAU"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
 			{"withdrawn code", `updateProduct(id: "3", input: {price: {amount: 1, currency: "HRK"}}) { id }`, "BAD_USER_INPUT", "price.currency"},
+			// Int is 32-bit.
+			{"amount over Int", `updateProduct(id: "3", input: {price: {amount: 2147483648, currency: "EUR"}}) { id }`, "BAD_USER_INPUT", "price.amount"},
+			{"stock over Int", `setStock(productId: "3", stock: 2147483648) { id }`, "BAD_USER_INPUT", "stock"},
+			{"create stock over Int", `createProduct(input: {name: "X", price: {amount: 1, currency: "EUR"}, sellerId: "1", stock: 9007199254740993}) { id }`, "BAD_USER_INPUT", "stock"},
 			// Image URLs, parsed strictly.
 			{"space in URL", `updateProduct(id: "3", input: {images: [{url: "https://img.example.com/a b.jpg"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},
 			{"markup in URL", `updateProduct(id: "3", input: {images: [{url: "https://x.example/\"><script>alert(1)</script>"}]}) { id }`, "BAD_USER_INPUT", "images[0].url"},

@@ -673,7 +673,11 @@ type PageInfo {
 }
 
 input MoneyInput {
-  """In the currency's minor unit, 0 or more."""
+  """
+  In the currency's minor unit, 0 to 2147483647 (GraphQL's Int is 32-bit):
+  21 million in a currency of two decimals, 2.1 billion in one of none
+  (KRW, JPY). No current price needs more; a larger value is BAD_USER_INPUT.
+  """
   amount: Int!
   """A three-letter ISO 4217 code, for example EUR."""
   currency: String!

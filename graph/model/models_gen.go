@@ -29,7 +29,9 @@ type ImageInput struct {
 }
 
 type MoneyInput struct {
-	// In the currency's minor unit, 0 or more.
+	// In the currency's minor unit, 0 to 2147483647 (GraphQL's Int is 32-bit):
+	// 21 million in a currency of two decimals, 2.1 billion in one of none
+	// (KRW, JPY). No current price needs more; a larger value is BAD_USER_INPUT.
 	Amount int `json:"amount"`
 	// A three-letter ISO 4217 code, for example EUR.
 	Currency string `json:"currency"`
