@@ -84,6 +84,44 @@ func withParams(ctx context.Context, p *graphql.RawParams) context.Context {
 	return context.WithValue(ctx, paramsKey{}, p)
 }
 
+// withParamsOf returns a copy of r that asks for np instead: its body, or
+// its query string, rewritten for gqlgen's transport (a GET's documentId
+// goes: np carries the query), and np in its context for the handlers
+// after it.
+func withParamsOf(r *http.Request, np *graphql.RawParams) (*http.Request, error) {
+	r = r.Clone(r.Context())
+	if r.Method != http.MethodGet {
+		body, err := json.Marshal(np)
+		if err != nil {
+			return nil, err
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		return r.WithContext(withParams(r.Context(), np)), nil
+	}
+	q := r.URL.Query()
+	q.Del("documentId")
+	for name, v := range map[string]string{"query": np.Query, "operationName": np.OperationName} {
+		if v == "" {
+			q.Del(name)
+		} else {
+			q.Set(name, v)
+		}
+	}
+	for name, m := range map[string]map[string]any{"variables": np.Variables, "extensions": np.Extensions} {
+		if len(m) == 0 {
+			q.Del(name)
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		q.Set(name, string(b))
+	}
+	r.URL.RawQuery = q.Encode()
+	return r.WithContext(withParams(r.Context(), np)), nil
+}
+
 // paramsOf returns the request's parameters as guard decoded them,
 // numbers as json.Number, or nil.
 // They are shared: read them, never change them.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -265,29 +264,6 @@ func elementHits(hits []hitsField, alias string, i int) []hitsField {
 		}
 	}
 	return out
-}
-
-// withParamsOf returns a copy of r that asks for np instead: its body or
-// its query string rewritten for gqlgen's transport, and np in its
-// context for the handlers before it.
-func withParamsOf(r *http.Request, np *graphql.RawParams) (*http.Request, error) {
-	r = r.Clone(r.Context())
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		vars, err := json.Marshal(np.Variables)
-		if err != nil {
-			return nil, err
-		}
-		q.Set("variables", string(vars))
-		r.URL.RawQuery = q.Encode()
-	} else {
-		body, err := json.Marshal(np)
-		if err != nil {
-			return nil, err
-		}
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-	}
-	return r.WithContext(withParams(r.Context(), np)), nil
 }
 
 // viewsOf returns what a hit on each of entries serves, reading the view

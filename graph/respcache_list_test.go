@@ -109,9 +109,17 @@ func TestResponseCacheListElements(t *testing.T) {
 			t.Fatalf("%v: ETag %q, Cache-Control %q", c.ids, e.header.Get("ETag"), e.header.Get("Cache-Control"))
 		}
 	}
+	// Over GET, a miss executes the missing ids through the GET transport.
+	e := ts.get(t, listPage, idVars(6, 1))
+	if got := asked.take(); len(got) != 1 || !slices.Equal(got[0], []int64{6}) {
+		t.Fatalf("GET with a miss: products read %v, want [[6]]", got)
+	}
+	if e.status != http.StatusOK || !bytes.Equal(e.body, ts.uncached(t, listPage, idVars(6, 1)).body) {
+		t.Fatalf("GET with a miss: %d %s", e.status, e.body)
+	}
 	// Over GET, with the ETag a 304.
 	first := mustHit(t, ts, func() exchange { return ts.get(t, listPage, idVars(4, 2)) })
-	e := mustHit(t, ts, func() exchange { return ts.get(t, listPage, idVars(4, 2), "If-None-Match", first.header.Get("ETag")) })
+	e = mustHit(t, ts, func() exchange { return ts.get(t, listPage, idVars(4, 2), "If-None-Match", first.header.Get("ETag")) })
 	if e.status != http.StatusNotModified {
 		t.Fatalf("If-None-Match on an assembled list: %d", e.status)
 	}

@@ -268,27 +268,5 @@ func withDocument(r *http.Request, p *graphql.RawParams, doc string) (*http.Requ
 		np.Extensions = maps.Clone(np.Extensions)
 		delete(np.Extensions, "persistedQuery")
 	}
-	r = r.Clone(r.Context())
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		q.Set("query", doc)
-		q.Del("documentId")
-		if len(np.Extensions) == 0 {
-			q.Del("extensions")
-		} else {
-			ext, err := json.Marshal(np.Extensions)
-			if err != nil {
-				return nil, err
-			}
-			q.Set("extensions", string(ext))
-		}
-		r.URL.RawQuery = q.Encode()
-	} else {
-		body, err := json.Marshal(&np)
-		if err != nil {
-			return nil, err
-		}
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-	}
-	return r.WithContext(withParams(r.Context(), &np)), nil
+	return withParamsOf(r, &np)
 }
