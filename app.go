@@ -181,7 +181,7 @@ func (a *App) serveHTTP(ctx context.Context) error {
 		active.Add(1)
 		defer active.Add(-1)
 		a.handler.ServeHTTP(w, r)
-	}))
+	}), a.cfg.maxHeaderBytes)
 	addr := a.Addr()
 	if a.cfg.production {
 		a.log.Info("serving in production mode", "addr", addr)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -99,4 +100,33 @@ func rssMB(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
+}
+
+// MAX_HEADER_BYTES sets the bound: a header well past it is 431 (net/http
+// reads 4 KiB more than the bound before it refuses), one within it is
+// served; a bound too small for any request is refused at start.
+func TestMaxHeaderBytesSetting(t *testing.T) {
+	base, _ := start(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"REDIS_URL": "off", "DEMO_PRODUCTS": "1", "MAX_HEADER_BYTES": "4096"})
+	for _, c := range []struct {
+		size int
+		want int
+	}{{1000, http.StatusOK}, {12000, http.StatusRequestHeaderFieldsTooLarge}} {
+		req, _ := http.NewRequest("GET", base+"/healthz", nil)
+		req.Header.Set("X-Padding", strings.Repeat("a", c.size))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("a %d-byte header: %d, want %d", c.size, res.StatusCode, c.want)
+		}
+	}
+	_, _, err := parseConfig("catalog-bff", nil, func(k string) string {
+		return map[string]string{"MAX_HEADER_BYTES": "100"}[k]
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MAX_HEADER_BYTES") {
+		t.Errorf("MAX_HEADER_BYTES=100: %v, want an error naming it", err)
+	}
 }

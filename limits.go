@@ -42,5 +42,8 @@ func (c config) check() error {
 	if l.MaxDepth <= 0 || l.MaxComplexity <= 0 || l.MaxAliases <= 0 || l.MaxTokens <= 0 || l.MaxBodyBytes <= 0 {
 		return errors.New("QUERY_MAX_DEPTH, QUERY_MAX_COMPLEXITY, QUERY_MAX_ALIASES, QUERY_MAX_TOKENS and MAX_BODY_BYTES must be positive")
 	}
+	if c.maxHeaderBytes < 1024 {
+		return errors.New("MAX_HEADER_BYTES must be 1024 or more: a request line and a few headers need that")
+	}
 	return nil
 }

@@ -53,20 +53,15 @@ const shutdownTimeout = 10 * time.Second
 
 // httpServer bounds how long a client may take: to send its headers (a
 // slowloris client holding connections open), its whole request, to read
-// the response, and to keep an idle connection.
-func httpServer(h http.Handler) *http.Server {
+// the response, and to keep an idle connection; and how large its header
+// may be (maxHeader bytes; 431 past it, before a handler runs).
+func httpServer(h http.Handler, maxHeader int) *http.Server {
 	return &http.Server{
-		Handler: h,
-		// Headers past 16 KiB are refused with 431 before a handler runs:
-		// net/http's default of 1 MB let 500 clients hold half a gigabyte.
-		MaxHeaderBytes:    maxHeaderBytes,
+		Handler:           h,
+		MaxHeaderBytes:    maxHeader,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 }
-
-// maxHeaderBytes bounds a request's header: a few cookies and a bearer
-// token need a few KiB.
-const maxHeaderBytes = 16 << 10

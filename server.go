@@ -62,19 +62,21 @@ type config struct {
 	sqlTimeout    time.Duration
 	dbMaxConns    int
 	maxInflight   int // GraphQL requests worked on at once; 0 for no bound (limits.go)
-	leaseTTL      time.Duration
-	fallbackMax   int
-	auditFraction float64
-	production    bool
-	limits        graph.Limits
-	corsOrigins   []string
-	viewRate      float64 // views a client may count per second; 0 for no limit
-	viewBurst     int
-	clientHeader  string
-	nearSize      int           // NEAR_CACHE_SIZE, 0 for no near cache
-	nearBytes     int64         // NEAR_CACHE_MAX_BYTES
-	nearStale     time.Duration // NEAR_CACHE_MAX_STALENESS
-	accessSample  float64       // ACCESS_LOG_SAMPLE
+	// maxHeaderBytes bounds a request's header (MAX_HEADER_BYTES).
+	maxHeaderBytes int
+	leaseTTL       time.Duration
+	fallbackMax    int
+	auditFraction  float64
+	production     bool
+	limits         graph.Limits
+	corsOrigins    []string
+	viewRate       float64 // views a client may count per second; 0 for no limit
+	viewBurst      int
+	clientHeader   string
+	nearSize       int           // NEAR_CACHE_SIZE, 0 for no near cache
+	nearBytes      int64         // NEAR_CACHE_MAX_BYTES
+	nearStale      time.Duration // NEAR_CACHE_MAX_STALENESS
+	accessSample   float64       // ACCESS_LOG_SAMPLE
 	// debugEndpoints is "on", "off", or "" for on except in production
 	// (debug.go).
 	debugEndpoints string

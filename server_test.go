@@ -321,7 +321,7 @@ func TestParseConfigLimits(t *testing.T) {
 // A client that sends its headers or its body too slowly is cut off. The
 // server's timeouts are scaled down here; the mechanism is the same.
 func TestSlowClientsCutOff(t *testing.T) {
-	srv := httpServer(nil)
+	srv := httpServer(nil, 16<<10)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout < srv.ReadHeaderTimeout || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Fatalf("timeouts %v %v %v %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
 	}
