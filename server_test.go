@@ -266,6 +266,9 @@ func TestRunInProduction(t *testing.T) {
 	req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(`{"query":"{ __schema { types { name } } }"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-ID", "trace-42")
+	// A request error is 400 as application/graphql-response+json (200 as
+	// application/json): a failed request always gets an access log line.
+	req.Header.Set("Accept", "application/graphql-response+json")
 	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -288,8 +291,8 @@ func TestRunInProduction(t *testing.T) {
 			access = m
 		}
 	}
-	if access["request_id"] != "trace-42" || access["status"] != float64(422) {
-		t.Errorf("access log line %v, want request_id trace-42 and status 422", access)
+	if access["request_id"] != "trace-42" || access["status"] != float64(400) {
+		t.Errorf("access log line %v, want request_id trace-42 and status 400", access)
 	}
 }
 

@@ -104,7 +104,7 @@ func NewHandler(opt HandlerOptions) http.Handler {
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(opt.Logger, opt.Production))
 	srv.SetRecoverFunc(recoverPanic(opt.Logger))
-	h := opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, srv)))
+	h := opt.Loaders.Middleware(withBearer(withClient(opt.ClientIPHeader, requestErrors(srv))))
 	// The bound on work in flight covers the requests that execute. A
 	// response the cache answers costs about what a refusal costs (64 µs of
 	// CPU against 550 µs executed), so hits pass before it: with them inside
