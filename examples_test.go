@@ -97,3 +97,46 @@ func TestStorefrontExampleTrustedDocuments(t *testing.T) {
 		t.Fatalf("an operation outside the manifest: %d %+v, want 400 DOCUMENT_NOT_TRUSTED", res.StatusCode, refused)
 	}
 }
+
+// The no-defer decision through a real client: Apollo Client 4, set up for
+// incremental delivery, sends a query with @defer (the example's
+// src/defer.ts) to a service without a manifest; the query fails
+// validation with a message naming the directive, and no data comes back.
+func TestApolloClientDeferRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs the example's npm packages")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm is required under CI=true")
+		}
+		t.Skip("npm missing: the storefront example is not tested")
+	}
+	dir := filepath.Join("examples", "storefront")
+	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund", "--loglevel=error"}, {"run", "build"}} {
+		cmd := exec.Command(npm, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	c := startChild(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
+		"REDIS_URL": "off", "DEMO_PRODUCTS": "5"})
+	cmd := exec.Command("node", "dist/defer.js")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "ENDPOINT="+c.base+"/query")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the defer client failed: %v\n%s", err, out)
+	}
+	var got struct {
+		Data  json.RawMessage
+		Error string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("the defer client printed %s: %v", out, err)
+	}
+	if string(got.Data) != "null" || !strings.Contains(got.Error, `Unknown directive "@defer"`) {
+		t.Fatalf("Apollo Client 4 with @defer got %s, want no data and an error naming @defer", out)
+	}
+}
