@@ -6,25 +6,27 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
 
-// Two catalogues, one Redis, one REDIS_PREFIX: each instance answers from
-// its own database and counts views into it, whatever the other cached;
+// Two catalogues (SQLite and PostgreSQL), one Redis, one REDIS_PREFIX: each
+// instance answers from its own database, writes and counts views into it,
+// whatever the other cached;
 // after seed -reset, nothing of the old catalogue is served.
 func TestTwoCataloguesOneRedis(t *testing.T) {
 	redisURL := storetest.RedisURL(t)
 	prefix := storetest.Prefix(t, redisURL)
-	envOf := func(name string) map[string]string {
+	envOf := func(name string, d store.Dialect) map[string]string {
 		return map[string]string{"REDIS_URL": redisURL, "REDIS_PREFIX": prefix, "DEMO_PRODUCTS": "20",
 			"ADMIN_TOKENS": "token-" + name, "VIEWS_FLUSH_INTERVAL": "50ms",
-			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), name+".db")}
+			"DATABASE_URL": storetest.DatabaseURL(t, d)}
 	}
-	envA, envB := envOf("a"), envOf("b")
+	envA, envB := envOf("a", store.SQLite), envOf("b", store.Postgres)
 	a, _ := start(t, envA)
 	name := func(base string) string {
 		var r struct {
@@ -53,6 +55,15 @@ func TestTwoCataloguesOneRedis(t *testing.T) {
 	if !strings.Contains(hits, `"hits":0`) {
 		t.Errorf("B's product 1 shows A's views: %s", hits)
 	}
+	// Writes and views through B stay in B's database, A's in A's.
+	admin(t, b, envB["ADMIN_TOKENS"], `mutation { updateProduct(id: "1", input: {name: "Only in B"}) { id } }`)
+	admin(t, b, "", `mutation { recordView(productId: "1") { hits } }`)
+	if got := name(a); got != "Only in A" {
+		t.Errorf("A after B's write: %q", got)
+	}
+	storetest.Eventually(t, 10*time.Second, "each database to hold its own views", func() bool {
+		return sqlHits(t, envA["DATABASE_URL"], 1)[1] == 3 && sqlHits(t, envB["DATABASE_URL"], 1)[1] == 1
+	})
 	// A reset of A's database gives it a new identity: an instance on it
 	// serves the new catalogue, not what was cached of the old one.
 	if err := run(context.Background(), []string{"seed", "-products", "20", "-reset"},
