@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -24,22 +23,8 @@ var deliberateAudits = map[string]string{
 // implementation's conformance suite) against the service: every one ok,
 // but those deliberateAudits lists.
 func TestGraphQLOverHTTPAudits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("installs graphql-http's npm package")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("npm is required under CI=true")
-		}
-		t.Skip("npm missing: the GraphQL-over-HTTP audits are not run")
-	}
 	dir := filepath.Join(".ci", "graphql-http")
-	install := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci: %v\n%s", err, out)
-	}
+	runNPM(t, npmFor(t, "the GraphQL-over-HTTP audits"), dir, "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	c := startChild(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
 		"REDIS_URL": "off", "DEMO_PRODUCTS": "5"})
 	audit := exec.Command("node", "audit.mjs", c.base+"/query")

@@ -16,27 +16,8 @@ import (
 // in require mode, and the example's product page runs through Apollo
 // Client by document id. An operation outside the manifest is refused.
 func TestStorefrontExampleTrustedDocuments(t *testing.T) {
-	if testing.Short() {
-		t.Skip("installs the example's npm packages")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("npm is required under CI=true")
-		}
-		t.Skip("npm missing: the storefront example is not tested")
-	}
 	dir := filepath.Join("examples", "storefront")
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(npm, args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("ci", "--no-audit", "--no-fund", "--loglevel=error")
-	run("run", "build")
+	buildStorefront(t, dir)
 	// The generated documents and manifest are committed: the build must
 	// not change them.
 	src := filepath.Join(dir, "src")
@@ -103,24 +84,8 @@ func TestStorefrontExampleTrustedDocuments(t *testing.T) {
 // src/defer.ts) to a service without a manifest; the query fails
 // validation with a message naming the directive, and no data comes back.
 func TestApolloClientDeferRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("installs the example's npm packages")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("npm is required under CI=true")
-		}
-		t.Skip("npm missing: the storefront example is not tested")
-	}
 	dir := filepath.Join("examples", "storefront")
-	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund", "--loglevel=error"}, {"run", "build"}} {
-		cmd := exec.Command(npm, args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	buildStorefront(t, dir)
 	c := startChild(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
 		"REDIS_URL": "off", "DEMO_PRODUCTS": "5"})
 	cmd := exec.Command("node", "dist/defer.js")
@@ -138,5 +103,42 @@ func TestApolloClientDeferRefused(t *testing.T) {
 	}
 	if string(got.Data) != "null" || !strings.Contains(got.Error, `Unknown directive "@defer"`) {
 		t.Fatalf("Apollo Client 4 with @defer got %s, want no data and an error naming @defer", out)
+	}
+}
+
+// buildStorefront installs the storefront example's packages and builds
+// it (codegen, then tsc).
+func buildStorefront(t *testing.T, dir string) {
+	t.Helper()
+	npm := npmFor(t, "the storefront example")
+	runNPM(t, npm, dir, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	runNPM(t, npm, dir, "run", "build")
+}
+
+// npmFor returns the npm command for a test of what that installs npm
+// packages: it skips the test under -short, and without npm (failing it
+// under CI=true, where npm is installed).
+func npmFor(t *testing.T, what string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("installs npm packages for " + what)
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm is required under CI=true")
+		}
+		t.Skip("npm missing: " + what + " is not tested")
+	}
+	return npm
+}
+
+// runNPM runs npm with args in dir, failing t on an error.
+func runNPM(t *testing.T, npm, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(npm, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }

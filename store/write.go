@@ -165,19 +165,13 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p ProductPatch) ([]Inv
 			return err
 		}
 		set, args := p.assignments()
-		set = append(set, "version = version + 1", "updated_at = ?")
-		args = append(args, time.Now().UnixMicro(), id)
-		var version int64
-		err := d.get(ctx, tx, &version,
-			`UPDATE products SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, args...)
-		if err != nil {
-			return err
-		}
+		set, args = append(set, "updated_at = ?"), append(args, time.Now().UnixMicro())
 		if err := d.replaceMedia(ctx, tx, id, p.Images, p.Tags); err != nil {
 			return err
 		}
-		invs = []Invalidation{{Kind: ProductKind, ID: id, Version: version}}
-		return d.enqueue(ctx, tx, invs)
+		var err error
+		invs, err = d.updateVersioned(ctx, tx, ProductKind, id, set, args)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update product %d: %w", id, err)
@@ -234,6 +228,25 @@ func (d *DB) SetStock(ctx context.Context, productID int64, optionID *int64, sto
 		return fmt.Errorf("store: set stock of product %d: %w", productID, err)
 	}
 	return nil
+}
+
+// updateVersioned applies set (with its args) to row id of kind's table in
+// tx, increments the row's version, and queues the invalidation of the new
+// version in the outbox, in the same transaction. It returns that
+// invalidation; a row that does not exist is NotFound.
+func (d *DB) updateVersioned(ctx context.Context, tx *sqlx.Tx, kind Kind, id int64, set []string, args []any) ([]Invalidation, error) {
+	table, _ := kind.Table()
+	set = append([]string{"version = version + 1"}, set...)
+	var version int64
+	err := d.get(ctx, tx, &version,
+		`UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
+	if isNoRows(err) {
+		return nil, Errorf(NotFound, "%s %d not found", kind, id)
+	} else if err != nil {
+		return nil, err
+	}
+	invs := []Invalidation{{Kind: kind, ID: id, Version: version}}
+	return invs, d.enqueue(ctx, tx, invs)
 }
 
 // lockRow locks row id of table for the rest of the transaction (SQLite's

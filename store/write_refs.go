@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -23,7 +22,8 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 	if err := cmp.Or(errs...); err != nil {
 		return nil, err
 	}
-	set, args := []string{"version = version + 1"}, []any{}
+	var set []string
+	var args []any
 	if p.Name.Set {
 		set, args = append(set, "name = ?"), append(args, p.Name.Value)
 	}
@@ -31,17 +31,9 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p SellerPatch) ([]Inval
 		set, args = append(set, "rating = ?"), append(args, p.Rating.Value)
 	}
 	var invs []Invalidation
-	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
-		var version int64
-		err := d.get(ctx, tx, &version,
-			`UPDATE sellers SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
-		if isNoRows(err) {
-			return Errorf(NotFound, "seller %d not found", id)
-		} else if err != nil {
-			return err
-		}
-		invs = []Invalidation{{Kind: SellerKind, ID: id, Version: version}}
-		return d.enqueue(ctx, tx, invs)
+	err := d.inTx(ctx, func(tx *sqlx.Tx) (err error) {
+		invs, err = d.updateVersioned(ctx, tx, SellerKind, id, set, args)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update seller %d: %w", id, err)
@@ -57,7 +49,8 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 			return nil, err
 		}
 	}
-	set, args := []string{"version = version + 1"}, []any{}
+	var set []string
+	var args []any
 	if p.Name.Set {
 		set, args = append(set, "name = ?"), append(args, p.Name.Value)
 	}
@@ -65,7 +58,7 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 		set, args = append(set, "parent_id = ?"), append(args, p.ParentID.Value)
 	}
 	var invs []Invalidation
-	err := d.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := d.inTx(ctx, func(tx *sqlx.Tx) (err error) {
 		if err := d.lockRow(ctx, tx, CategoryKind, id); err != nil {
 			return err
 		}
@@ -74,14 +67,8 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p CategoryPatch) ([]I
 				return err
 			}
 		}
-		var version int64
-		err := d.get(ctx, tx, &version,
-			`UPDATE categories SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
-		if err != nil {
-			return err
-		}
-		invs = []Invalidation{{Kind: CategoryKind, ID: id, Version: version}}
-		return d.enqueue(ctx, tx, invs)
+		invs, err = d.updateVersioned(ctx, tx, CategoryKind, id, set, args)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update category %d: %w", id, err)
