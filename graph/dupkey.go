@@ -15,20 +15,25 @@ import (
 func duplicateKey(data []byte) (key string, found bool) {
 	type container struct {
 		object  bool
-		keys    [][]byte // an object's keys so far, raw or unescaped
-		wantKey bool     // the next string is a key
+		first   int  // the index in keys of its first key
+		wantKey bool // the next string is a key
 	}
-	var buf [8]container
-	stack := buf[:0]
+	// The keys of the open objects, outermost first: an object's own are
+	// keys[first:] while it is the innermost. Both stacks start on the
+	// goroutine's stack; a request body rarely outgrows them.
+	var cbuf [8]container
+	var kbuf [32][]byte
+	stack, keys := cbuf[:0], kbuf[:0]
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '{':
-			stack = append(stack, container{object: true, wantKey: true})
+			stack = append(stack, container{object: true, first: len(keys), wantKey: true})
 		case '[':
-			stack = append(stack, container{})
+			stack = append(stack, container{first: len(keys)})
 		case '}', ']':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
+			if n := len(stack); n > 0 {
+				keys = keys[:stack[n-1].first]
+				stack = stack[:n-1]
 			}
 		case ',':
 			if top := len(stack) - 1; top >= 0 && stack[top].object {
@@ -44,19 +49,19 @@ func duplicateKey(data []byte) (key string, found bool) {
 			}
 			top := len(stack) - 1
 			if top >= 0 && stack[top].wantKey {
-				k := data[i+1 : end]
+				k := data[i+1 : min(end, len(data))]
 				if escaped {
 					var s string
-					if json.Unmarshal(data[i:end+1], &s) == nil {
+					if json.Unmarshal(data[i:min(end+1, len(data))], &s) == nil {
 						k = []byte(s)
 					}
 				}
-				for _, seen := range stack[top].keys {
+				for _, seen := range keys[stack[top].first:] {
 					if bytes.Equal(seen, k) {
 						return string(k), true
 					}
 				}
-				stack[top].keys = append(stack[top].keys, k)
+				keys = append(keys, k)
 				stack[top].wantKey = false
 			}
 			i = end

@@ -32,11 +32,12 @@ type requestErrorWriter struct {
 }
 
 func (w *requestErrorWriter) WriteHeader(status int) {
-	if status == http.StatusUnprocessableEntity || status == http.StatusBadRequest {
+	mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
+	switch {
+	case status == http.StatusUnprocessableEntity && mt == "application/json":
+		w.requestError, status = true, http.StatusOK
+	case status == http.StatusBadRequest && mt == "application/graphql-response+json":
 		w.requestError = true
-		if mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type")); mt == "application/json" {
-			status = http.StatusOK
-		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }

@@ -35,47 +35,57 @@ func (c *ResponseCache) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key, op, bypass := c.keyOf(r)
-		if bypass != "" {
-			w.Header().Set("Cache-Control", bypass)
-			c.observe(cacheBypass)
-			next.ServeHTTP(w, r)
+		op, bypass := c.operationOf(r)
+		if bypass == "" && c.serveFromCache(w, r, next, op, start) {
 			return
 		}
-		p := paramsOf(r.Context())
-		if lr, ok := c.listRequestOf(p, op, r.Header.Get("Accept")); ok {
-			if c.serveList(w, r, next, lr, start) {
-				return
-			}
-		} else if e := c.lookup(key); e != nil {
-			if view := c.viewOf(r.Context(), e); view != nil {
-				c.serveHit(w, r, e, view, start)
-				return
-			}
+		if bypass == "" {
+			bypass = "no-store" // nothing to key on
 		}
-		c.execute(w, r, next, key, p, op)
+		w.Header().Set("Cache-Control", bypass)
+		c.observe(cacheBypass)
+		next.ServeHTTP(w, r)
 	})
 }
 
-// keyOf returns the request's key and operation, or the Cache-Control of
-// a request that bypasses the cache: one that carries Authorization, that
-// comes while the feed is down, or that has nothing to key on.
-func (c *ResponseCache) keyOf(r *http.Request) (key string, op opID, bypass string) {
-	if r.Header.Get("Authorization") != "" {
-		return "", op, "private, no-store"
+// serveFromCache answers r from the cache, or executes it and stores what
+// it may; it reports false, having done nothing, when r has no key. A
+// products(ids:) list with a plan is assembled from its elements, and its
+// whole key, which it would not use, is not computed.
+func (c *ResponseCache) serveFromCache(w http.ResponseWriter, r *http.Request, next http.Handler, op opID, start time.Time) bool {
+	p, accept := paramsOf(r.Context()), r.Header.Get("Accept")
+	if lr, ok := c.listRequestOf(p, op, accept); ok && c.serveList(w, r, next, lr, start) {
+		return true
 	}
-	p := paramsOf(r.Context())
-	if !c.opt.Feed.Live() {
-		return "", op, "no-store"
-	}
-	op, ok := opOf(p)
-	if ok {
-		key, ok = cacheKey(op, p.Variables, r.Header.Get("Accept"))
-	}
+	key, ok := cacheKey(op, p.Variables, accept)
 	if !ok {
-		return "", op, "no-store"
+		return false
 	}
-	return key, op, ""
+	if e := c.lookup(key); e != nil {
+		if view := c.viewOf(r.Context(), e); view != nil {
+			c.serveHit(w, r, e, view, start)
+			return true
+		}
+	}
+	c.execute(w, r, next, key, p, op)
+	return true
+}
+
+// operationOf returns the request's operation, or the Cache-Control of a
+// request that bypasses the cache: one that carries Authorization, that
+// comes while the feed is down, or that has no document to key on.
+func (c *ResponseCache) operationOf(r *http.Request) (op opID, bypass string) {
+	switch {
+	case r.Header.Get("Authorization") != "":
+		return op, "private, no-store"
+	case !c.opt.Feed.Live():
+		return op, "no-store"
+	}
+	op, ok := opOf(paramsOf(r.Context()))
+	if !ok {
+		return op, "no-store"
+	}
+	return op, ""
 }
 
 // serveHit writes a stored response, or 304 when the client has it.

@@ -119,7 +119,7 @@ func (c *ResponseCache) serveList(w http.ResponseWriter, r *http.Request, next h
 	if views == nil {
 		return false
 	}
-	body, left := assemble(lr.plan.alias, ordered, views, c, start)
+	body, left := c.assemble(lr.plan.alias, ordered, views, start)
 	first := ordered[0]
 	h := w.Header()
 	h.Set("Content-Type", first.contentType)
@@ -144,7 +144,7 @@ func (c *ResponseCache) serveList(w http.ResponseWriter, r *http.Request, next h
 // assemble writes the response of the elements' views, in order, and
 // returns how long HTTP caches may keep it: the least any element has
 // left.
-func assemble(alias string, entries []*cachedResponse, views []*rendering, c *ResponseCache, now time.Time) ([]byte, time.Duration) {
+func (c *ResponseCache) assemble(alias string, entries []*cachedResponse, views []*rendering, now time.Time) ([]byte, time.Duration) {
 	n := len(alias) + 20
 	for _, v := range views {
 		n += len(v.body)

@@ -245,11 +245,12 @@ func noteResult(rec *recording, fc *graphql.FieldContext, res any) {
 			rec.add(elem, store.ProductKind, v.ID)
 		}
 	case []*store.Product:
+		root := isRootField(fc) // a root list: each under its element
 		for i, p := range v {
 			if p == nil {
 				continue
 			}
-			if isRootField(fc) { // a root list: each under its element
+			if root {
 				elem = i
 			}
 			rec.add(elem, store.ProductKind, p.ID)
