@@ -3,21 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"catalog-bff/graph"
-	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 )
@@ -170,48 +165,6 @@ func TestSeedCommand(t *testing.T) {
 	}
 }
 
-// The view counter's settings come from the environment, flags override
-// them, and a bad duration is an error that names the variable.
-func TestViewsConfig(t *testing.T) {
-	env := map[string]string{"VIEWS_FLUSH_INTERVAL": "250ms", "VIEWS_FLUSH_MAX": "500"}
-	c, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || c.flushInterval != 250*time.Millisecond || c.flushMax != 500 {
-		t.Errorf("from env: %v, %d, %v", c.flushInterval, c.flushMax, err)
-	}
-	c, _, err = parseConfig("t", []string{"-views-flush-interval", "2s", "-views-flush-max", "7"},
-		func(k string) string { return env[k] }, io.Discard)
-	if err != nil || c.flushInterval != 2*time.Second || c.flushMax != 7 {
-		t.Errorf("flags over env: %v, %d, %v", c.flushInterval, c.flushMax, err)
-	}
-	c, _, err = parseConfig("t", nil, func(string) string { return "" }, io.Discard)
-	if err != nil || c.flushInterval != time.Second || c.flushMax != 10000 || c.redisPrefix != "catalog:" {
-		t.Errorf("defaults: %v, %d, %q, %v", c.flushInterval, c.flushMax, c.redisPrefix, err)
-	}
-	env["VIEWS_FLUSH_INTERVAL"] = "soon"
-	if _, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard); err == nil ||
-		!strings.Contains(err.Error(), "VIEWS_FLUSH_INTERVAL") {
-		t.Errorf("bad interval: %v", err)
-	}
-}
-
-// DB_MAX_CONNS bounds the SQL pool; it must be a number.
-func TestDBMaxConnsConfig(t *testing.T) {
-	c, _, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard)
-	if err != nil || c.dbMaxConns != store.DefaultMaxOpenConns() || c.dbMaxConns < 8 {
-		t.Errorf("default: %d, %v; want %d", c.dbMaxConns, err, store.DefaultMaxOpenConns())
-	}
-	c, _, err = parseConfig("t", []string{"-db-max-conns", "8"},
-		func(k string) string { return map[string]string{"DB_MAX_CONNS": "24"}[k] }, io.Discard)
-	if err != nil || c.dbMaxConns != 8 {
-		t.Errorf("flag over env: %d, %v; want 8", c.dbMaxConns, err)
-	}
-	if _, _, err := parseConfig("t", nil, func(k string) string {
-		return map[string]string{"DB_MAX_CONNS": "many"}[k]
-	}, io.Discard); err == nil || !strings.Contains(err.Error(), "DB_MAX_CONNS") {
-		t.Errorf("bad DB_MAX_CONNS: %v", err)
-	}
-}
-
 // /healthz answers while the process lives; /readyz is ready while SQL
 // answers and reports Redis and the near cache without failing on them.
 func TestHealthEndpoints(t *testing.T) {
@@ -242,121 +195,6 @@ func TestHealthEndpoints(t *testing.T) {
 			if code != 200 || !strings.Contains(body, want) {
 				t.Errorf("Redis %s: %s = %d %s, want 200 with %s", tc.redis, path, code, body, want)
 			}
-		}
-	}
-}
-
-// In production the playground is gone, introspection is refused, and logs
-// are JSON lines that carry the request's id.
-func TestRunInProduction(t *testing.T) {
-	base, logs := start(t, map[string]string{
-		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),
-		"REDIS_URL":     "off",
-		"DEMO_PRODUCTS": "5",
-		"CATALOG_ENV":   "production",
-	})
-	res, err := http.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNotFound {
-		t.Errorf("GET / in production: %d, want 404", res.StatusCode)
-	}
-	req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(`{"query":"{ __schema { types { name } } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Request-ID", "trace-42")
-	// A request error is 400 as application/graphql-response+json (200 as
-	// application/json): a failed request always gets an access log line.
-	req.Header.Set("Accept", "application/graphql-response+json")
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), "INTROSPECTION_DISABLED") {
-		t.Errorf("introspection in production: %s", body)
-	}
-	if got := res.Header.Get("X-Request-ID"); got != "trace-42" {
-		t.Errorf("X-Request-ID %q, want trace-42", got)
-	}
-	var access map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %s", line)
-		}
-		if m["msg"] == "request" && m["path"] == "/query" {
-			access = m
-		}
-	}
-	if access["request_id"] != "trace-42" || access["status"] != float64(400) {
-		t.Errorf("access log line %v, want request_id trace-42 and status 400", access)
-	}
-}
-
-func TestParseConfigLimits(t *testing.T) {
-	env := map[string]string{"CATALOG_ENV": "production", "QUERY_MAX_DEPTH": "7", "CORS_ORIGINS": "https://shop.example.com, https://*.example.com"}
-	c, _, err := parseConfig("t", []string{"-query-max-aliases", "5", "-max-body-bytes", "1000"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := c.limits
-	if !c.production || l.MaxDepth != 7 || l.MaxAliases != 5 || l.MaxBodyBytes != 1000 || l.MaxComplexity != 5000 || l.MaxTokens != 5000 ||
-		len(c.corsOrigins) != 2 {
-		t.Errorf("config %+v", c)
-	}
-	for key, bad := range map[string]string{
-		"CATALOG_ENV":          "staging",
-		"CORS_ORIGINS":         "shop.example.com",
-		"QUERY_MAX_DEPTH":      "0",
-		"QUERY_MAX_COMPLEXITY": "lots",
-		"MAX_BODY_BYTES":       "-1",
-	} {
-		_, _, err := parseConfig("t", nil, func(k string) string { return map[string]string{key: bad}[k] }, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), key) {
-			t.Errorf("%s=%s: error %v, want one naming %s", key, bad, err, key)
-		}
-	}
-}
-
-// A client that sends its headers or its body too slowly is cut off. The
-// server's timeouts are scaled down here; the mechanism is the same.
-func TestSlowClientsCutOff(t *testing.T) {
-	srv := httpServer(nil, 16<<10)
-	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout < srv.ReadHeaderTimeout || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
-		t.Fatalf("timeouts %v %v %v %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
-	}
-	srv.Handler = graph.NewHandler(graph.HandlerOptions{Resolver: &graph.Resolver{}, Loaders: loaders.NewFactory(loaders.Options{}),
-		Logger: slog.New(slog.DiscardHandler)})
-	srv.ReadHeaderTimeout, srv.ReadTimeout = 200*time.Millisecond, 300*time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }() // ErrServerClosed when the test ends
-	defer srv.Close()
-	for name, c := range map[string]struct{ send, want string }{
-		"headers never finished": {"POST /query HTTP/1.1\r\nHost: x\r\n", ""},
-		"body never finished": {"POST /query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":",
-			`"code":"BAD_REQUEST"`},
-	} {
-		conn, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write([]byte(c.send)); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(conn)
-		conn.Close()
-		if err != nil {
-			t.Errorf("%s: still open after 10 s: %v", name, err)
-		}
-		if !strings.Contains(string(got), c.want) {
-			t.Errorf("%s: got %q, want %q", name, got, c.want)
 		}
 	}
 }
@@ -410,40 +248,6 @@ func TestShutdownDrainsAndLogs(t *testing.T) {
 		`msg="HTTP server stopped" requests_drained=1 took=`, `msg="view counter drained"`, `msg=stopped took=`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
-		}
-	}
-}
-
-// With no ADMIN_TOKENS, the embedded database outside production makes a
-// token for the run and logs it; production never does, whatever the
-// database, and refuses admin mutations.
-func TestAdminTokenOfTheRun(t *testing.T) {
-	for _, production := range []bool{false, true} {
-		env := map[string]string{"REDIS_URL": "off", "DEMO_PRODUCTS": "3",
-			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db")}
-		if production {
-			env["CATALOG_ENV"] = "production"
-		}
-		base, logs := start(t, env)
-		m := regexp.MustCompile(`made an admin token for this run"? "?token"?[=:]"?([0-9a-f]{32})`).FindStringSubmatch(logs.String())
-		if production != (m == nil) {
-			t.Fatalf("production %v: token logged %v; logs:\n%s", production, m != nil, logs)
-		}
-		token := "anything"
-		if m != nil {
-			token = m[1]
-		}
-		req, _ := http.NewRequest("POST", base+"/query", strings.NewReader(`{"query":"mutation { setStock(productId: \"1\", stock: 5) { id } }"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if refused := strings.Contains(string(body), `"FORBIDDEN"`); refused != production {
-			t.Errorf("production %v: the mutation answered %s", production, body)
 		}
 	}
 }
