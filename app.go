@@ -54,7 +54,7 @@ type App struct {
 
 	ln          net.Listener
 	handler     http.Handler
-	stopFlusher func()
+	stopFlusher func(deadline time.Time)
 	closers     []func() // run in reverse by Close
 	closeOnce   sync.Once
 }
@@ -81,7 +81,7 @@ type services struct {
 // NewApp returns the service configured by c, not yet open.
 func NewApp(c config, log *slog.Logger) *App {
 	bg, stop := context.WithCancel(context.Background())
-	return &App{cfg: c, log: log, bg: bg, stopBG: stop, stopFlusher: func() {}}
+	return &App{cfg: c, log: log, bg: bg, stopBG: stop, stopFlusher: func(time.Time) {}}
 }
 
 // onClose adds f to what Close runs, after what was added later.
@@ -154,18 +154,19 @@ func (a *App) Open(ctx context.Context) error {
 // Addr is the address the service listens on, once open.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Serve answers requests until ctx is done, then stops taking new ones,
-// lets those in flight finish (within shutdownTimeout), and flushes the
-// views this process holds. It returns an error if the server failed, or
-// if acknowledged views could be written neither to SQL nor to the spill
+// Serve answers requests until ctx is done, then stops within
+// SHUTDOWN_TIMEOUT: it stops taking new requests, lets those in flight
+// finish (within httpDrainTimeout), and flushes the views this process
+// holds, in what is left of the time; what SQL has not taken by then goes
+// to the spill file. It returns an error if the server failed, or if
+// acknowledged views could be written neither to SQL nor to the spill
 // file.
 func (a *App) Serve(ctx context.Context) error {
-	var stopping atomic.Int64 // when ctx was done, for the last log line
-	context.AfterFunc(ctx, func() { stopping.Store(time.Now().UnixNano()) })
-	err := a.serveHTTP(ctx)
-	a.stopFlusher() // after the last request: flushes what this process holds
-	if t := stopping.Load(); t != 0 {
-		a.log.Info("stopped", "took", time.Since(time.Unix(0, t)).Round(time.Millisecond))
+	stopping, err := a.serveHTTP(ctx)
+	// After the last request: flushes what this process holds.
+	a.stopFlusher(stopping.Add(a.cfg.shutdownTimeout))
+	if ctx.Err() != nil {
+		a.log.Info("stopped", "took", time.Since(stopping).Round(time.Millisecond))
 	}
 	if n := a.svc.counter.Lost(); n > 0 && err == nil {
 		err = fmt.Errorf("%d acknowledged views were written neither to SQL nor to %s", n, a.cfg.spillFile)
@@ -174,8 +175,9 @@ func (a *App) Serve(ctx context.Context) error {
 }
 
 // serveHTTP runs the HTTP server until ctx is done, then lets requests in
-// flight finish.
-func (a *App) serveHTTP(ctx context.Context) error {
+// flight finish. It returns when the stop began: when it saw ctx done, or
+// when the server failed.
+func (a *App) serveHTTP(ctx context.Context) (time.Time, error) {
 	var active atomic.Int64 // requests being served, for the shutdown's log
 	srv := httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		active.Add(1)
@@ -193,24 +195,24 @@ func (a *App) serveHTTP(ctx context.Context) error {
 	go func() { errc <- srv.Serve(a.ln) }()
 	select {
 	case err := <-errc:
-		return err
+		return time.Now(), err
 	case <-ctx.Done():
 	}
-	start, inflight := time.Now(), active.Load()
+	start, inflight, drain := time.Now(), active.Load(), httpDrainTimeout(a.cfg.shutdownTimeout)
 	a.log.Info("shutting down: no new requests; finishing those in flight", "requests", inflight,
-		"deadline", shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		"deadline", drain, "shutdown_timeout", a.cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		a.log.Error("shutdown deadline passed; requests still running were cut", "requests", active.Load(),
 			"took", time.Since(start).Round(time.Millisecond))
-		return err
+		return start, err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return start, err
 	}
 	a.log.Info("HTTP server stopped", "requests_drained", inflight, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return start, nil
 }
 
 // Close stops the flusher (flushing what it holds, if Serve did not), the
@@ -218,7 +220,7 @@ func (a *App) serveHTTP(ctx context.Context) error {
 // database, in the reverse order of opening. It is idempotent.
 func (a *App) Close() {
 	a.closeOnce.Do(func() {
-		a.stopFlusher()
+		a.stopFlusher(time.Now().Add(a.cfg.shutdownTimeout))
 		a.stopBG()
 		if a.ln != nil {
 			a.ln.Close() // already closed once served

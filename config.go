@@ -114,6 +114,9 @@ func (c *config) settle() error {
 	if _, err := c.trusted.resolve(c.production); err != nil {
 		return err
 	}
+	if c.shutdownTimeout <= 0 {
+		return errors.New("SHUTDOWN_TIMEOUT must be positive: a stop with no time cannot flush the views it holds")
+	}
 	return c.check()
 }
 
@@ -200,6 +203,11 @@ var settings = []setting{
 		doc: "where views counted in process go when SQL does not take them before the process stops; " +
 			"the next start applies them. Keep it on a volume that outlives the container",
 		set: str(func(c *config) *string { return &c.spillFile })},
+	{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "25s",
+		doc: "how long a stop (`SIGTERM`) may take: requests in flight get at most the smaller of 10 s and half of it, " +
+			"the view counter's final flush what is left, and what SQL has not taken by then goes to `VIEWS_SPILL_FILE` " +
+			"(with tracing on, sending the last spans may add up to 5 s). Keep it below the orchestrator's grace period (Kubernetes: 30 s)",
+		set: duration(func(c *config) *time.Duration { return &c.shutdownTimeout })},
 	{env: "SQL_TIMEOUT", flag: "sql-timeout", def: "2s",
 		doc: "deadline of each SQL statement; past it the field fails `UNAVAILABLE`",
 		set: duration(func(c *config) *time.Duration { return &c.sqlTimeout })},

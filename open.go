@@ -111,8 +111,11 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 
 // newCounter returns the view counter, over Redis when there is one.
 func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) *views.Counter {
+	// A stop gives the final flush what is left of SHUTDOWN_TIMEOUT
+	// (startFlusher); DrainTimeout only bounds a stop that does not say.
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
-		Timeout: c.redisTimeout, Logger: log, Faults: crashFaults(crashAt, log), SpillFile: c.spillFile}
+		Timeout: c.redisTimeout, Logger: log, Faults: crashFaults(crashAt, log), SpillFile: c.spillFile,
+		DrainTimeout: c.shutdownTimeout}
 	if rdb != nil && !viewsMayEvict(rdb, log) {
 		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
@@ -171,10 +174,12 @@ func crashFaults(point string, log *slog.Logger) store.Faults {
 }
 
 // startFlusher runs the view counter's flusher until the returned function
-// is called; that function waits for the final flush, and is idempotent.
-func startFlusher(ctx context.Context, counter *views.Counter) func() {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+// is called; that function waits for the final flush, which ends by
+// deadline (views.DrainBy), and is idempotent: the first call's deadline
+// holds.
+func startFlusher(ctx context.Context, counter *views.Counter) func(deadline time.Time) {
+	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { counter.Run(fctx); close(done) }()
-	return func() { cancel(); <-done }
+	return func(deadline time.Time) { cancel(views.DrainBy(deadline)); <-done }
 }

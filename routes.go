@@ -46,10 +46,12 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	return reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: c.accessSample}, mux))
 }
 
-// shutdownTimeout bounds how long a shutdown waits for requests in flight:
-// ReadTimeout and the slowest page fit in it, and orchestrators commonly
-// wait 30 s before they kill.
-const shutdownTimeout = 10 * time.Second
+// httpDrainTimeout is the part of a stop of at most stop (SHUTDOWN_TIMEOUT)
+// that requests in flight may take: 10 s, which ReadTimeout and the slowest
+// page fit in, or half of stop when that is shorter, so that the view
+// counter's final flush, which comes after, always has at least the other
+// half.
+func httpDrainTimeout(stop time.Duration) time.Duration { return min(10*time.Second, stop/2) }
 
 // httpServer bounds how long a client may take: to send its headers (a
 // slowloris client holding connections open), its whole request, to read

@@ -83,6 +83,10 @@ type config struct {
 	respCache      responseCacheConfig // responsecache.go
 	trusted        trustedConfig       // trusteddocs.go
 	otel           map[string]string   // the OTEL_ variables the tracing setup reads
+
+	// shutdownTimeout bounds a stop (SHUTDOWN_TIMEOUT): the HTTP drain,
+	// then the view counter's final flush (app.go).
+	shutdownTimeout time.Duration
 }
 
 // newLogger logs JSON in production, for log collectors, and text in

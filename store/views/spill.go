@@ -15,11 +15,12 @@ import (
 
 // When the process stops, the views it counted in process (REDIS_URL=off,
 // or while Redis was away) must reach SQL. drain retries the final flush
-// until DrainTimeout; what SQL still has not taken is written to SpillFile,
-// each batch under the id it would have been applied with, and the next
-// start applies the file before anything else. Applying a batch is
-// idempotent by its id (store.DB.ApplyViews), so a spill applied, then
-// applied again after a crash before the file was removed, counts once.
+// until DrainTimeout (or DrainBy, if sooner); what SQL still has not taken
+// is written to SpillFile, each batch under the id it would have been
+// applied with, and the next start applies the file before anything else.
+// Applying a batch is idempotent by its id (store.DB.ApplyViews), so a
+// spill applied, then applied again after a crash before the file was
+// removed, counts once.
 
 // spilled is the file's form of one batch.
 type spilled struct {
@@ -27,12 +28,26 @@ type spilled struct {
 	Views map[int64]int64 `json:"views"`
 }
 
+// DrainBy, as the cause with which Run's context is cancelled
+// (context.WithCancelCause), ends the drain at that time when it comes
+// before DrainTimeout does: a service gives the drain what is left of its
+// stop's deadline.
+type DrainBy time.Time
+
+func (d DrainBy) Error() string {
+	return "views: stopping; drain by " + time.Time(d).Format(time.RFC3339Nano)
+}
+
 // drain flushes until no view counted in process waits, or until
-// DrainTimeout; then it spills what is left. It returns the views neither
-// SQL nor the spill file took.
+// DrainTimeout (or DrainBy, if sooner); then it spills what is left. It
+// returns the views neither SQL nor the spill file took.
 func (c *Counter) drain(ctx context.Context) int64 {
 	start := time.Now()
 	deadline := start.Add(c.opt.DrainTimeout)
+	var by DrainBy
+	if errors.As(context.Cause(ctx), &by) && time.Time(by).Before(deadline) {
+		deadline = time.Time(by)
+	}
 	for {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(c.opt.FlushTimeout, time.Until(deadline)))
 		err := errors.Join(c.replaySpill(fctx), c.Flush(fctx))
