@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -149,13 +152,13 @@ func sqlHits(t *testing.T, dbURL string, n int) map[int64]int64 {
 }
 
 // The flusher is killed with SIGKILL at each point of a flush, on
-// PostgreSQL: after it claimed a batch in Redis, between its UPDATE and
-// COMMIT, after the COMMIT, and after the ack. Views keep arriving at a
+// PostgreSQL: after it read the log in Redis, between its UPDATE and
+// COMMIT, after the COMMIT, and after the trim. Views keep arriving at a
 // second instance (in this process, flushing only when it stops), whose
 // clients see every view acknowledged. The killed instance is restarted
 // and flushes; SQL then holds exactly the acknowledged views.
 func TestViewsExactAfterCrash(t *testing.T) {
-	for _, point := range []string{"after-claim", "before-commit", "after-commit", "after-ack"} {
+	for _, point := range []string{"after-read", "before-commit", "after-commit", "after-trim"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			const products = 5
@@ -220,9 +223,10 @@ func TestViewsExactAfterCrash(t *testing.T) {
 	}
 }
 
-// checkCrashState checks what the kill left: a batch claimed in Redis and
-// not acknowledged, except after the ack; recorded as applied in SQL only
-// once committed.
+// checkCrashState checks what the kill left: before the commit, SQL's
+// token still in Redis and entries after SQL's position in the log; after
+// the commit, SQL's token not yet in Redis and the applied entries still in
+// the log; after the trim, SQL's token in Redis and no applied entry left.
 func checkCrashState(t *testing.T, env map[string]string, point string) {
 	t.Helper()
 	ctx := context.Background()
@@ -231,26 +235,39 @@ func checkCrashState(t *testing.T, env map[string]string, point string) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	claimed, err := rdb.ZRange(ctx, redisKeyPrefix(t, env)+"{views}:claimed", 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	db, err := store.Open(ctx, env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, applied, err := db.ViewBase(ctx, nil, claimed)
+	state, err := db.ViewLog(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantClaimed, wantApplied := 1, map[string]int{"after-commit": 1}[point]
-	if point == "after-ack" {
-		wantClaimed = 0
+	key := redisKeyPrefix(t, env) + "{views}:"
+	token, err := rdb.Get(ctx, key+"token").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
 	}
-	if len(claimed) != wantClaimed || len(applied) != wantApplied {
-		t.Errorf("killed %s: %d batches claimed and not acknowledged, %d of them applied; want %d and %d",
-			point, len(claimed), len(applied), wantClaimed, wantApplied)
+	applied, err := rdb.XRange(ctx, key+"log", "-", state.Applied.String()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := rdb.XRange(ctx, key+"log", "("+state.Applied.String(), "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := point == "after-commit" || point == "after-trim"
+	switch {
+	case !committed && (token != state.Token || len(after) == 0):
+		t.Errorf("killed %s: Redis token %q, SQL's %q, %d entries after SQL's position; want SQL's token and entries",
+			point, token, state.Token, len(after))
+	case point == "after-commit" && (token == state.Token || len(applied) == 0):
+		t.Errorf("killed %s: Redis token %q, SQL's %q, %d applied entries in the log; want another token and entries",
+			point, token, state.Token, len(applied))
+	case point == "after-trim" && (token != state.Token || len(applied) != 0):
+		t.Errorf("killed %s: Redis token %q, SQL's %q, %d applied entries in the log; want SQL's token and none",
+			point, token, state.Token, len(applied))
 	}
 }
 

@@ -30,9 +30,13 @@ func (d *DB) Catalogue(ctx context.Context) (string, error) {
 }
 
 // newIdentity gives the catalogue a new identity in tx: the keys of the
-// old one are no longer read.
+// old one are no longer read. The new identity's view log starts empty,
+// so SQL's position in it starts over too.
 func (d *DB) newIdentity(ctx context.Context, tx *sqlx.Tx) error {
 	if _, err := d.exec(ctx, tx, `DELETE FROM catalogue`); err != nil {
+		return err
+	}
+	if _, err := d.exec(ctx, tx, `UPDATE view_log SET position = '0-0', token = '', prev_token = '' WHERE name = 'views'`); err != nil {
 		return err
 	}
 	_, err := d.exec(ctx, tx, `INSERT INTO catalogue (id, identity) VALUES (1, ?)`, newCatalogueID())

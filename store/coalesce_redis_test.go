@@ -174,11 +174,17 @@ func TestViewRecordsCoalesce(t *testing.T) {
 			t.Fatalf("queue lengths seen %v, want 1..%d", queued, callers)
 		}
 	}
-	pending, _ := rdb.HGetAll(ctx, prefix+"{views}:pending").Result()
-	for id := 1; id <= 8; id++ {
-		if pending[strconv.Itoa(id)] != "8" {
-			t.Errorf("pending views of %d: %q, want 8", id, pending[strconv.Itoa(id)])
+	log, err := v.ReadLog(ctx, store.LogPos{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := int64(1); id <= 8; id++ {
+		if log.Views[id] != 8 {
+			t.Errorf("views of %d in the log: %d, want 8", id, log.Views[id])
 		}
+	}
+	if n := len(log.Entries); n >= callers {
+		t.Errorf("%d log entries for %d views, want fewer (one a coalesced call)", n, callers)
 	}
 }
 

@@ -4,8 +4,8 @@ import "context"
 
 // Faults are the named points at which tests make the service stall, fail
 // or die: a write between its commit and its invalidation
-// ("after-write-commit"), each step of a view flush ("after-claim",
-// "before-commit", "after-commit", "after-ack"), a cached batch between its
+// ("after-write-commit"), each step of a view flush ("after-read",
+// "before-commit", "after-commit", "after-trim"), a cached batch between its
 // SQL read and its write-back ("after-fetch", with the kind and ids it
 // read). The service wires none: production reaches every point through a
 // nil Faults, which At turns into nothing.

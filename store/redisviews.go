@@ -16,19 +16,23 @@ import (
 // of them hash to one Redis Cluster slot and the scripts below, which touch
 // several of them, stay valid on a cluster. The prefix must not contain '{'.
 //
-//	n:<id>      a product's display count: the absolute hits clients see.
-//	            Set once from SQL (Init), then only incremented by Record;
-//	            a flush never touches it. Expires DisplayTTL (±10 %) after
-//	            Init, views or not, so that a count that drifted from SQL
-//	            (see views.Counter) heals within that time.
-//	pending     hash id → views recorded and not yet claimed by a flush
-//	queued      the total of pending, which tells when to flush early
-//	batch:<b>   hash id → views of batch b, claimed by a flush (pending
-//	            renamed), deleted by Ack once b is committed in SQL
-//	claimed     sorted set of the batches claimed and not acknowledged,
-//	            scored by claim time in Unix milliseconds
-//	gen         incremented by every claim, ack and invalidation, so that
-//	            Init can tell that no batch changed hands while it read SQL
+//	n:<id>   a product's display count: the absolute hits clients see.
+//	         Set once from SQL (Init), then only incremented by Record;
+//	         a flush never touches it. Expires DisplayTTL (±10 %) after
+//	         Init, views or not, so that a count that drifted from SQL
+//	         (see views.Counter) heals within that time.
+//	log      a stream: each Record call appends one entry, product id →
+//	         views. Entry ids only rise; SQL keeps the last one applied
+//	         (store.DB.ApplyViewLog), and a flush trims what SQL holds.
+//	token    a copy of the token SQL wrote with the last applied entry: a
+//	         Redis whose token is neither SQL's nor the one before went back
+//	         in time or lost its data
+//	applied  the position whose trim copied the token: a late trim of an
+//	         earlier flush does not copy its older token
+//	queued   views appended and not yet trimmed, which tells when to flush
+//	         early
+//	gen      incremented by every trim, repair and invalidation, so that
+//	         Init can tell that nothing it summed moved while it read SQL
 //
 // Each method is one round trip (a script run by EVALSHA, which falls back to
 // EVAL once when Redis lost the script). Methods set no deadline of their
@@ -46,11 +50,17 @@ import (
 // RedisViewsOptions.Timeout; a caller stops waiting at its own deadline,
 // and a call still running at the call's deadline is abandoned (its late
 // reply dropped), so that a stuck call holds no caller past it.
+//
+// RedisViews also remembers the log entries its own Record calls appended
+// until a flush finds them applied (Unconfirmed): the only way to count the
+// acknowledged views that a Redis restored from an older snapshot, or a
+// replica promoted while it lagged, no longer holds.
 type RedisViews struct {
 	rdb     redis.UniversalClient
 	opt     RedisViewsOptions
 	reads   *Coalescer[[]int64, ViewRead]
 	records *Coalescer[int64, [2]int64]
+	ledger  ledger
 }
 
 // RedisViewsOptions configures a RedisViews. Zero fields take the defaults.
@@ -90,14 +100,12 @@ func (v *RedisViews) ViewCoalesceStats() (reads, records CoalesceStats) {
 // than a NOSCRIPT miss and an EVAL. Failing is harmless: a script is sent
 // in full where it is missing.
 func (v *RedisViews) LoadScripts(ctx context.Context) error {
-	return loadScripts(ctx, v.rdb, recordScript, readScript, initScript, claimScript, ackScript, invalidateScript)
+	return loadScripts(ctx, v.rdb, recordScript, readScript, initScript, readLogScript, trimLogScript, repairLogScript, invalidateScript)
 }
 
 func (v *RedisViews) key(name string) string { return v.opt.Prefix + "{views}:" + name }
 
 func (v *RedisViews) display(id int64) string { return v.key("n:" + strconv.FormatInt(id, 10)) }
-
-func (v *RedisViews) batch(id string) string { return v.key("batch:" + id) }
 
 // ttl returns the display TTL in seconds with ±10 % jitter, so that counts
 // set together do not expire together.
@@ -106,49 +114,54 @@ func (v *RedisViews) ttl() int64 {
 	return max(1, int64(v.opt.DisplayTTL.Seconds()*j))
 }
 
-// initScript: KEYS gen, pending, display×n, batch…; ARGV gen, ttl, n,
-// then id and base for each product. It returns {} when gen moved, else
-// each product's display count.
+// initScript: KEYS gen, log, display×n; ARGV gen, ttl, the exclusive
+// start of the unapplied entries ("(ms-seq"), n, then id and base for each
+// product. It returns {} when gen moved, else each product's display count.
 var initScript = redis.NewScript(`
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return {} end
-local n = tonumber(ARGV[3])
-local out = {}
+local n = tonumber(ARGV[4])
+local out, want, miss = {}, {}, false
 for i = 1, n do
-  local id, key = ARGV[2+2*i], KEYS[2+i]
-  local c = redis.call('GET', key)
-  if c then
-    out[i] = tonumber(c)
-  else
-    c = tonumber(ARGV[3+2*i]) + tonumber(redis.call('HGET', KEYS[2], id) or '0')
-    for j = 3+n, #KEYS do c = c + tonumber(redis.call('HGET', KEYS[j], id) or '0') end
-    redis.call('SET', key, c, 'EX', ARGV[2])
-    out[i] = c
+  local c = redis.call('GET', KEYS[2+i])
+  if c then out[i] = tonumber(c) else out[i] = false; want[ARGV[3+2*i]] = 0; miss = true end
+end
+if miss then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[2], ARGV[3], '+')) do
+    local f = e[2]
+    for j = 1, #f, 2 do
+      if want[f[j]] then want[f[j]] = want[f[j]] + tonumber(f[j+1]) end
+    end
+  end
+  for i = 1, n do
+    if not out[i] then
+      local c = tonumber(ARGV[4+2*i]) + want[ARGV[3+2*i]]
+      redis.call('SET', KEYS[2+i], c, 'EX', ARGV[2])
+      out[i] = c
+    end
   end
 end
 return out`)
 
-// ErrViewsMoved is returned by Init when a batch was claimed or acknowledged,
-// or a count invalidated, since the Read whose generation it was given: the
-// SQL read may not match Redis any more, so read again.
+// ErrViewsMoved is returned by Init when the log was trimmed or repaired, or
+// a count invalidated, since the Read whose generation it was given: the SQL
+// read may not match Redis any more, so read again.
 var ErrViewsMoved = errors.New("store: views moved while initializing; read again")
 
 // Init sets the display count of each product in ids that has none to
-// bases[i] (its hits in an SQL snapshot) plus its pending views plus its
-// views in each batch of unapplied (the batches claimed at the Read of gen
-// that the snapshot did not include). A product that has a count keeps it.
-// It returns each product's count, or ErrViewsMoved when gen is no longer
-// current. ids and bases are parallel.
-func (v *RedisViews) Init(ctx context.Context, gen string, ids, bases []int64, unapplied []string) ([]int64, error) {
-	keys := make([]string, 0, 2+len(ids)+len(unapplied))
-	keys = append(keys, v.key("gen"), v.key("pending"))
-	args := make([]any, 0, 3+2*len(ids))
-	args = append(args, gen, v.ttl(), len(ids))
+// bases[i] (its hits in an SQL snapshot) plus its views in the log entries
+// after applied (the snapshot's applied position, store.DB.ViewLogBase). A
+// product that has a count keeps it. It returns each product's count, or
+// ErrViewsMoved when gen is no longer current. ids and bases are parallel.
+// It reads the unapplied part of the log, which a working flusher keeps to
+// about one flush of views.
+func (v *RedisViews) Init(ctx context.Context, gen string, ids, bases []int64, applied LogPos) ([]int64, error) {
+	keys := make([]string, 0, 2+len(ids))
+	keys = append(keys, v.key("gen"), v.key("log"))
+	args := make([]any, 0, 4+2*len(ids))
+	args = append(args, gen, v.ttl(), "("+applied.String(), len(ids))
 	for i, id := range ids {
 		keys = append(keys, v.display(id))
 		args = append(args, id, bases[i])
-	}
-	for _, b := range unapplied {
-		keys = append(keys, v.batch(b))
 	}
 	res, err := initScript.Run(ctx, v.rdb, keys, args...).Int64Slice()
 	switch {
@@ -160,80 +173,6 @@ func (v *RedisViews) Init(ctx context.Context, gen string, ids, bases []int64, u
 		return nil, fmt.Errorf("store: views init: %w", errOrShape(nil))
 	}
 	return res, nil
-}
-
-// claimScript: KEYS pending, queued, claimed, batch, gen; ARGV batch id,
-// now in ms. It returns {claimed batch ids, the new batch's id → views as a
-// flat list (empty when nothing was pending)}.
-var claimScript = redis.NewScript(`
-local views = {}
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('RENAME', KEYS[1], KEYS[4])
-  redis.call('DEL', KEYS[2])
-  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-  redis.call('INCR', KEYS[5])
-  views = redis.call('HGETALL', KEYS[4])
-end
-return {redis.call('ZRANGE', KEYS[3], 0, -1), views}`)
-
-// ViewClaim is what Claim took: the views of the new batch (empty when
-// nothing was pending, and then no batch was made) and every batch claimed
-// and not yet acknowledged, the new one included.
-type ViewClaim struct {
-	Views   map[int64]int64
-	Claimed []string
-}
-
-// Claim atomically moves every pending view into a new batch named
-// batchID, which it adds to the claimed set, and resets the queue. The
-// batch stays in Redis until Ack. Claimed lists the batches claimed so far,
-// also by other processes or before a crash, so that they can be applied
-// again.
-func (v *RedisViews) Claim(ctx context.Context, batchID string) (ViewClaim, error) {
-	keys := []string{v.key("pending"), v.key("queued"), v.key("claimed"), v.batch(batchID), v.key("gen")}
-	res, err := claimScript.Run(ctx, v.rdb, keys, batchID, time.Now().UnixMilli()).Slice()
-	if err != nil || len(res) != 2 {
-		return ViewClaim{}, fmt.Errorf("store: views claim: %w", errOrShape(err))
-	}
-	views, err := viewMap(strs(res[1]))
-	if err != nil {
-		return ViewClaim{}, fmt.Errorf("store: views claim: %w", err)
-	}
-	return ViewClaim{Views: views, Claimed: strs(res[0])}, nil
-}
-
-// Batch returns the views of a claimed batch, empty when it was
-// acknowledged meanwhile.
-func (v *RedisViews) Batch(ctx context.Context, batchID string) (map[int64]int64, error) {
-	m, err := v.rdb.HGetAll(ctx, v.batch(batchID)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: views batch %s: %w", batchID, err)
-	}
-	flat := make([]string, 0, 2*len(m))
-	for k, n := range m {
-		flat = append(flat, k, n)
-	}
-	views, err := viewMap(flat)
-	if err != nil {
-		return nil, fmt.Errorf("store: views batch %s: %w", batchID, err)
-	}
-	return views, nil
-}
-
-// ackScript: KEYS claimed, batch, gen; ARGV batch id.
-var ackScript = redis.NewScript(`
-redis.call('DEL', KEYS[2])
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('INCR', KEYS[3]) end
-return 1`)
-
-// Ack drops a batch that is committed in SQL. Acknowledging a batch twice
-// is harmless.
-func (v *RedisViews) Ack(ctx context.Context, batchID string) error {
-	keys := []string{v.key("claimed"), v.batch(batchID), v.key("gen")}
-	if err := ackScript.Run(ctx, v.rdb, keys, batchID).Err(); err != nil {
-		return fmt.Errorf("store: views ack %s: %w", batchID, err)
-	}
-	return nil
 }
 
 // invalidateScript: KEYS gen, display….
@@ -292,11 +231,17 @@ func int64s(v any) []int64 {
 	return out
 }
 
+// strs returns a reply's list as strings; integers are formatted.
 func strs(v any) []string {
 	list, _ := v.([]any)
 	out := make([]string, len(list))
 	for i, x := range list {
-		out[i], _ = x.(string)
+		switch x := x.(type) {
+		case string:
+			out[i] = x
+		case int64:
+			out[i] = strconv.FormatInt(x, 10)
+		}
 	}
 	return out
 }

@@ -149,7 +149,8 @@ func newRedisViewsKeys(t *testing.T) (*store.RedisViews, *store.RedisCounter, fu
 	return store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: prefix}), counter, keys
 }
 
-// The Redis protocol, step by step: record, read, init, claim, ack.
+// The Redis protocol, step by step: record, read, init, read the log,
+// trim, repair.
 func TestRedisViewsProtocol(t *testing.T) {
 	v, counter := newRedisViews(t)
 	ctx := context.Background()
@@ -158,49 +159,60 @@ func TestRedisViewsProtocol(t *testing.T) {
 		t.Fatalf("first record = %d, %d, %v; want no display count yet, 1 queued", n, q, err)
 	}
 	r, err := v.Read(ctx, []int64{7, 8})
-	if err != nil || !slices.Equal(r.Display, []int64{-1, -1}) || r.Gen != "0" || len(r.Claimed) != 0 {
+	if err != nil || !slices.Equal(r.Display, []int64{-1, -1}) || r.Gen != "0" {
 		t.Fatalf("read = %+v, %v", r, err)
 	}
-	// SQL says 100: the display count is 100 + the 1 pending view.
-	got, err := v.Init(ctx, r.Gen, []int64{7}, []int64{100}, nil)
+	// SQL says 100 with nothing applied: the display count is 100 + the 1 view in the log.
+	got, err := v.Init(ctx, r.Gen, []int64{7}, []int64{100}, store.LogPos{})
 	if err != nil || !slices.Equal(got, []int64{101}) {
 		t.Fatalf("init = %v, %v; want [101]", got, err)
 	}
 	if n, q, _ := v.Record(ctx, 7); n != 102 || q != 2 {
 		t.Errorf("second record = %d, %d; want 102, 2", n, q)
 	}
-	claim, err := v.Claim(ctx, "B1")
-	if err != nil || claim.Views[7] != 2 || !slices.Equal(claim.Claimed, []string{"B1"}) {
-		t.Fatalf("claim = %+v, %v", claim, err)
+	mine := v.Unconfirmed()
+	if len(mine) != 2 || !slices.Equal(mine[0].IDs, []int64{7}) || !mine[0].Pos.Less(mine[1].Pos) {
+		t.Fatalf("remembered entries = %+v, want the two appended, in order", mine)
 	}
-	// While B1 is claimed and not applied, a fresh init must count it.
-	r, _ = v.Read(ctx, []int64{8})
-	if _, err := v.Init(ctx, "0", []int64{8}, []int64{0}, nil); !errors.Is(err, store.ErrViewsMoved) {
-		t.Errorf("init with a generation from before the claim: %v, want ErrViewsMoved", err)
+	log, err := v.ReadLog(ctx, store.LogPos{}, 100)
+	if err != nil || log.Views[7] != 2 || len(log.Entries) != 2 || log.Through != mine[1].Pos ||
+		log.Last != mine[1].Pos || log.More || !log.Exists || log.Token != "" {
+		t.Fatalf("read log = %+v, %v", log, err)
 	}
-	if r.Gen != "1" || !slices.Equal(r.Claimed, []string{"B1"}) {
-		t.Errorf("read after claim = %+v", r)
+	// Only the entries after a position; a limit says there is more.
+	if after, _ := v.ReadLog(ctx, mine[0].Pos, 1); len(after.Entries) != 1 || after.Views[7] != 1 || after.More != true {
+		t.Errorf("read after the first entry, limit 1 = %+v", after)
 	}
-	if views, err := v.Batch(ctx, "B1"); err != nil || views[7] != 2 {
-		t.Errorf("batch = %v, %v", views, err)
+	// SQL applied the first entry: a fresh init counts only the second.
+	if got, err := v.Init(ctx, r.Gen, []int64{8, 7}, []int64{50, 0}, mine[0].Pos); err != nil || got[0] != 50 || got[1] != 102 {
+		t.Errorf("init of 8 after the first entry = %v, %v; want 50 and 7's count kept", got, err)
 	}
-	if err := v.Ack(ctx, "B1"); err != nil {
+	if err := v.TrimLog(ctx, log.Through, "T1", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Ack(ctx, "B1"); err != nil {
-		t.Errorf("second ack: %v", err)
+	if _, err := v.Init(ctx, r.Gen, []int64{9}, []int64{0}, store.LogPos{}); !errors.Is(err, store.ErrViewsMoved) {
+		t.Errorf("init with a generation from before the trim: %v, want ErrViewsMoved", err)
 	}
-	if claim, err := v.Claim(ctx, "B2"); err != nil || len(claim.Views) != 0 || len(claim.Claimed) != 0 {
-		t.Errorf("claim of nothing = %+v, %v", claim, err)
+	if after, _ := v.ReadLog(ctx, store.LogPos{}, 100); len(after.Entries) != 0 || after.Token != "T1" || after.Last != log.Last {
+		t.Errorf("after the trim = %+v, want no entry, token T1, the same last id", after)
 	}
-	if views, _ := v.Batch(ctx, "B1"); len(views) != 0 {
-		t.Errorf("acknowledged batch still has %v", views)
+	v.Confirm(log.Through, nil)
+	if len(v.Unconfirmed()) != 0 {
+		t.Errorf("confirmed entries still remembered: %+v", v.Unconfirmed())
 	}
-	if err := v.Invalidate(ctx, []int64{7}); err != nil {
+	// A log behind SQL: repair moves its last id to SQL's and drops every display count.
+	ahead := store.LogPos{Ms: log.Last.Ms + 60_000}
+	if err := v.RepairLog(ctx, store.ViewLogState{Applied: ahead, Token: "T9"}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := v.Read(ctx, []int64{7}); r.Display[0] != -1 || r.Gen != "3" {
-		t.Errorf("after invalidate: %+v, want no count and generation 3 (claim, ack, invalidate)", r)
+	if after, _ := v.ReadLog(ctx, store.LogPos{}, 100); after.Last != ahead || after.Token != "T9" {
+		t.Errorf("after the repair = %+v, want last %v and token T9", after, ahead)
+	}
+	if n, _, _ := v.Record(ctx, 7); n != -1 {
+		t.Errorf("display count after the repair = %d, want none", n)
+	}
+	if next := v.Unconfirmed(); len(next) != 1 || !ahead.Less(next[0].Pos) {
+		t.Errorf("entry appended after the repair = %+v, want after %v", next, ahead)
 	}
 	before := counter.Stats()
 	if _, err := v.Read(ctx, []int64{1, 2, 3, 4, 5}); err != nil {
@@ -220,18 +232,19 @@ func TestRedisViewsKeysShareASlot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := v.Claim(ctx, "b"); err != nil {
+	log, err := v.ReadLog(ctx, store.LogPos{}, 100)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := v.Record(ctx, 4); err != nil {
+	if err := v.TrimLog(ctx, log.Entries[0], "T", 1); err != nil {
 		t.Fatal(err)
 	}
 	r, _ := v.Read(ctx, []int64{4})
-	if _, err := v.Init(ctx, r.Gen, []int64{4}, []int64{0}, r.Claimed); err != nil {
+	if _, err := v.Init(ctx, r.Gen, []int64{4}, []int64{0}, log.Entries[0]); err != nil {
 		t.Fatal(err)
 	}
 	got := keys()
-	if len(got) != 6 { // n:4, pending, queued, batch:b, claimed, gen
+	if len(got) != 6 { // n:4, log, queued, token, applied, gen
 		t.Errorf("keys = %v, want 6", got)
 	}
 	for _, k := range got {
@@ -267,7 +280,7 @@ func TestRedisViewsDisplayTTL(t *testing.T) {
 	v := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: prefix, DisplayTTL: time.Hour})
 	ctx := context.Background()
 	r, _ := v.Read(ctx, []int64{1})
-	if _, err := v.Init(ctx, r.Gen, []int64{1}, []int64{0}, nil); err != nil {
+	if _, err := v.Init(ctx, r.Gen, []int64{1}, []int64{0}, store.LogPos{}); err != nil {
 		t.Fatal(err)
 	}
 	ttl := func() time.Duration { return rdb.TTL(ctx, prefix+"{views}:n:1").Val() }

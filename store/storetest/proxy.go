@@ -14,7 +14,7 @@ import (
 // nothing answered) to simulate the service going down, and restore to bring
 // it back. It listens on 127.0.0.1 on a port of its own.
 type Proxy struct {
-	upstream string
+	upstream atomic.Pointer[string]
 	addr     string
 	hung     atomic.Bool
 	delay    atomic.Int64 // added to each reply, in nanoseconds
@@ -31,7 +31,8 @@ func NewProxy(tb testing.TB, upstream string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Proxy{upstream: upstream, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.upstream.Store(&upstream)
 	p.serve(ln)
 	tb.Cleanup(func() {
 		p.Cut()
@@ -60,6 +61,19 @@ func (p *Proxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Retarget sends new connections to upstream and closes the open ones, as
+// a failover to a service at another address looks to a client behind a
+// stable name.
+func (p *Proxy) Retarget(upstream string) {
+	p.upstream.Store(&upstream)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for c := range p.conns {
 		c.Close()
 	}
@@ -121,7 +135,7 @@ func (p *Proxy) pipe(c net.Conn) {
 		}
 		return
 	}
-	up, err := net.Dial("tcp", p.upstream)
+	up, err := net.Dial("tcp", *p.upstream.Load())
 	if err != nil {
 		c.Close()
 		return

@@ -26,6 +26,9 @@ type SQL interface {
 	ApplyViews(ctx context.Context, b store.ViewBatch) (bool, error)
 	ViewBase(ctx context.Context, ids []int64, batchIDs []string) (map[int64]int64, map[string]bool, error)
 	PruneViewBatches(ctx context.Context, before time.Time) (int64, error)
+	ViewLog(ctx context.Context) (store.ViewLogState, error)
+	ApplyViewLog(ctx context.Context, from, to store.ViewLogState, deltas map[int64]int64, beforeCommit func()) (bool, error)
+	ViewLogBase(ctx context.Context, ids []int64) (map[int64]int64, store.LogPos, error)
 }
 
 // Redis is the Redis side of the counter (store.RedisViews): each method is
@@ -33,10 +36,12 @@ type SQL interface {
 type Redis interface {
 	Record(ctx context.Context, id int64) (display, queued int64, err error)
 	Read(ctx context.Context, ids []int64) (store.ViewRead, error)
-	Init(ctx context.Context, gen string, ids, bases []int64, unapplied []string) ([]int64, error)
-	Claim(ctx context.Context, batchID string) (store.ViewClaim, error)
-	Batch(ctx context.Context, batchID string) (map[int64]int64, error)
-	Ack(ctx context.Context, batchID string) error
+	Init(ctx context.Context, gen string, ids, bases []int64, applied store.LogPos) ([]int64, error)
+	ReadLog(ctx context.Context, applied store.LogPos, max int) (store.ViewLogRead, error)
+	TrimLog(ctx context.Context, through store.LogPos, token string, views int64) error
+	RepairLog(ctx context.Context, sql store.ViewLogState) error
+	Unconfirmed() []store.LedgerEntry
+	Confirm(through store.LogPos, gone []store.LogPos)
 	Invalidate(ctx context.Context, ids []int64) error
 }
 
@@ -59,7 +64,8 @@ type Options struct {
 	// Timeout is the deadline of each Redis call of a request; a call
 	// whose client does not give up at the deadline is abandoned at twice
 	// Timeout. After a failed or timed-out call, requests count views in
-	// process and read SQL until a flush's claim answers within Timeout.
+	// process and read SQL until a flush's read of the log answers within
+	// Timeout.
 	// Default 50ms.
 	Timeout time.Duration
 	// FlushTimeout bounds each step of a flush. Default 5s.
@@ -80,7 +86,7 @@ type Options struct {
 	Remember int
 	Logger   *slog.Logger
 	// Faults, when set, is told of each step of a flush (store.Faults):
-	// "after-claim", "before-commit", "after-commit", "after-ack". Crash
+	// "after-read", "before-commit", "after-commit", "after-trim". Crash
 	// tests kill the process there.
 	Faults store.Faults
 }
@@ -96,10 +102,13 @@ type Counter struct {
 	flushFailing atomic.Bool
 	kick         chan struct{}
 	flushMu      sync.Mutex // one flush at a time
-	lastPrune    time.Time
-	stats        counters
-	warn         throttle.Throttle
-	lost         atomic.Int64 // views the last drain could not save
+	// known is SQL's state of the view log as this counter's last flush
+	// left it, nil when unknown; under flushMu.
+	known     *store.ViewLogState
+	lastPrune time.Time
+	stats     counters
+	warn      throttle.Throttle
+	lost      atomic.Int64 // views the last drain could not save
 }
 
 // New returns a Counter over opt's SQL and Redis.
@@ -269,13 +278,13 @@ func (c *Counter) read(ctx context.Context, ids []int64) (store.ViewRead, error)
 }
 
 // initCounts makes the display counts of missing, which exist in SQL, from
-// one SQL snapshot: a product's hits there, plus its views pending in Redis,
-// plus its views in each claimed batch that the snapshot does not record as
-// applied. The batch generation r.Gen proves that no batch was claimed or
-// acknowledged between the read and the write, so that no view is in two of
-// those terms or in none (docs/VIEWS.md). Products not in SQL get no count.
+// one SQL snapshot: a product's hits there, plus its views in the log
+// entries after the snapshot's applied position. The generation r.Gen
+// proves that no entry was trimmed between the read and the write, so that
+// no view is in both terms or in neither (docs/VIEWS.md). Products not in
+// SQL get no count.
 func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []int64, out map[int64]int64) error {
-	base, applied, err := c.opt.SQL.ViewBase(ctx, missing, r.Claimed)
+	base, applied, err := c.opt.SQL.ViewLogBase(ctx, missing)
 	if err != nil {
 		return err
 	}
@@ -288,14 +297,8 @@ func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []in
 	if len(ids) == 0 {
 		return nil
 	}
-	var unapplied []string
-	for _, b := range r.Claimed {
-		if !applied[b] {
-			unapplied = append(unapplied, b)
-		}
-	}
 	counts, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) ([]int64, error) {
-		return c.opt.Redis.Init(ctx, r.Gen, ids, bases, unapplied)
+		return c.opt.Redis.Init(ctx, r.Gen, ids, bases, applied)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrViewsMoved) {
@@ -392,8 +395,8 @@ func bounded[T any](ctx context.Context, d time.Duration, call func(context.Cont
 	}
 }
 
-// markDown stops the request path from using Redis until a flush's claim
-// answers in time again; it logs the change, once.
+// markDown stops the request path from using Redis until a flush's read of
+// the log answers in time again; it logs the change, once.
 func (c *Counter) markDown(err error) {
 	if !c.down.Swap(true) {
 		c.opt.Logger.Warn("view counter: Redis failed or was slow; counting views in process until it answers", "err", err)
@@ -401,7 +404,7 @@ func (c *Counter) markDown(err error) {
 }
 
 // redisFailed stops the request path from using Redis until a flush's
-// claim answers within Options.Timeout again, and classifies err:
+// read of the log answers within Options.Timeout again, and classifies err:
 // errNotSent when the command cannot have reached Redis, else an
 // Unavailable error wrapping ErrUnknown. A call that failed because the
 // caller gave up (ctx done) says nothing about Redis and stops nothing.

@@ -10,8 +10,8 @@ import (
 )
 
 // Run is the flusher: it applies a spill file an earlier process left,
-// flushes once at start, which re-applies any batch a crashed process left
-// claimed, then every FlushInterval, and sooner when more than FlushMax
+// flushes once at start, which applies whatever a crashed process left in
+// the log, then every FlushInterval, and sooner when more than FlushMax
 // views wait. When ctx is done it drains: it retries the final flush until
 // DrainTimeout, spills what SQL did not take (see drain) and returns.
 // Errors are logged, and what failed is retried at the next flush.
@@ -51,18 +51,19 @@ func (c *Counter) flushAndLog(ctx context.Context) {
 }
 
 // Flush writes every view counted so far to SQL:
-//  1. with Redis, it claims the pending views as a new batch (one round
-//     trip), applies every claimed batch (the new one and any left by a
-//     crash or by another instance: at most two statements each, one
-//     INSERT and one UPDATE, in one transaction) and acknowledges each (one
-//     round trip each);
+//  1. with Redis, it reads the log entries after SQL's applied position
+//     (one round trip; SQL's position is read too, one statement, unless
+//     the last flush left it known), checks that Redis did not go back in
+//     time (see rewound and goneEntries), applies the entries' views and
+//     moves the position in one transaction (two statements), and trims
+//     what SQL now holds (one round trip);
 //  2. it applies the views counted in process as a batch of their own;
 //  3. with Redis answering, it drops the display counts of the products
 //     whose views reached SQL without passing through Redis.
 //
-// Every batch is applied exactly once, whatever fails or crashes in
-// between (store.DB.ApplyViews). A failed step is retried at the next
-// flush. Safe for concurrent use; flushes run one at a time.
+// Every view is applied exactly once, whatever fails or crashes in between
+// (store.DB.ApplyViewLog, store.DB.ApplyViews). A failed step is retried at
+// the next flush. Safe for concurrent use; flushes run one at a time.
 func (c *Counter) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -83,81 +84,228 @@ func (c *Counter) Flush(ctx context.Context) error {
 	return err
 }
 
-// flushRedis claims, applies and acknowledges. A claim that answers within
-// Options.Timeout, the request path's bound, is what tells the request
-// path that Redis answers again; a slower one, which FlushTimeout allows,
-// leaves requests on SQL, so that a Redis that answers late is not tried
-// by requests after every flush only to time out.
+// maxLogRead bounds the log entries one flush reads and applies; a longer
+// log is flushed again at once.
+const maxLogRead = 10_000
+
+// flushRedis applies the log entries after SQL's applied position. A read
+// of the log that answers within Options.Timeout, the request path's bound,
+// is what tells the request path that Redis answers again; a slower one,
+// which FlushTimeout allows, leaves requests on SQL, so that a Redis that
+// answers late is not tried by requests after every flush only to time out.
 func (c *Counter) flushRedis(ctx context.Context) error {
-	id := newBatchID()
-	start := time.Now()
+	for try := 0; ; try++ {
+		moved, err := c.flushLog(ctx)
+		if !moved || err != nil || try == 2 {
+			return err
+		}
+	}
+}
+
+// flushLog is one try of flushRedis. It reports moved when SQL's position
+// had moved by the time of its commit (another instance's flush, or a
+// commit of its own whose outcome it did not learn), and it applied
+// nothing: the caller reads again.
+func (c *Counter) flushLog(ctx context.Context) (moved bool, err error) {
+	state, r, err := c.checkedLog(ctx)
+	if err != nil {
+		return false, err
+	}
+	c.opt.Redis.Confirm(state.Applied, nil)
+	if len(r.Entries) == 0 {
+		c.stats.redisQueued.Store(0)
+		return false, nil
+	}
+	c.hook("after-read")
+	next := store.ViewLogState{Applied: r.Through, Token: store.NewViewLogToken()}
+	fctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	applied, err := c.opt.SQL.ApplyViewLog(fctx, state, next, r.Views, func() { c.hook("before-commit") })
+	cancel()
+	switch {
+	case err != nil:
+		c.known = nil // the commit's outcome is unknown: read SQL again
+		return false, err
+	case !applied:
+		c.known = nil
+		c.stats.replayed.Add(1)
+		return true, nil
+	}
+	next.Prev = state.Token
+	c.known = &next
+	views := total(r.Views)
+	c.stats.applied.Add(1)
+	c.stats.flushed.Add(views)
+	c.hook("after-commit")
 	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
-	claim, err := c.opt.Redis.Claim(rctx, id)
+	err = c.opt.Redis.TrimLog(rctx, r.Through, next.Token, views)
 	cancel()
 	if err != nil {
-		c.markDown(err)
-		return err
+		return false, err
+	}
+	c.hook("after-trim")
+	c.opt.Redis.Confirm(r.Through, nil)
+	c.stats.redisQueued.Store(0)
+	if r.More {
+		c.flushSoon()
+	}
+	return false, nil
+}
+
+// maxLogChecks bounds the reads of a flush that finds Redis's log not
+// matching SQL while other instances keep flushing.
+const maxLogChecks = 10
+
+// checkedLog reads the log after SQL's position and makes sure Redis did
+// not go back in time. When the log does not match SQL (see consistent),
+// it reads both again, a moment later: only when SQL stood still across
+// that pause (no other instance's flush can explain the mismatch) does it
+// repair the log, then read it again. A log that matches SQL but lacks
+// entries this process appended: those views are counted again, in
+// process (see recover).
+func (c *Counter) checkedLog(ctx context.Context) (store.ViewLogState, store.ViewLogRead, error) {
+	state, r, mine, err := c.readLog(ctx, false)
+	var last store.ViewLogState // SQL's state at the previous read, a pause ago
+	for try := 0; err == nil; try++ {
+		if consistent(state, r) {
+			if gone := goneEntries(mine, state.Applied, r); len(gone) > 0 {
+				return state, r, c.recover(ctx, state, r, gone)
+			}
+			return state, r, nil
+		}
+		switch {
+		case try >= maxLogChecks:
+			return state, r, errors.New("views: Redis's view log does not match SQL's position; flushing again later")
+		case try >= 2 && last == state:
+			if err := c.repair(ctx, state, r); err != nil {
+				return state, r, err
+			}
+		}
+		if try >= 1 { // the first read may have used the state last known
+			last = state
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return state, r, ctx.Err()
+			}
+		}
+		state, r, mine, err = c.readLog(ctx, true)
+	}
+	return state, r, err
+}
+
+// readLog reads SQL's state of the log (unless fresh is false and this
+// counter's last flush left it known), then the entries this process
+// appended and no flush confirmed yet, then the log after SQL's position:
+// in that order, so that each of those entries, acknowledged before the
+// read, must be in it unless Redis lost it. An idle flush thus costs one
+// round trip and no SQL. When SQL fails, Redis is still probed, so that
+// requests go back to Redis when it answers again.
+func (c *Counter) readLog(ctx context.Context, fresh bool) (store.ViewLogState, store.ViewLogRead, []store.LedgerEntry, error) {
+	var err error
+	if fresh || c.known == nil {
+		fctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+		state, serr := c.opt.SQL.ViewLog(fctx)
+		cancel()
+		if c.known, err = &state, serr; err != nil {
+			c.known = nil
+		}
+	}
+	var state store.ViewLogState
+	max := 0 // a probe
+	if c.known != nil {
+		state, max = *c.known, maxLogRead
+	}
+	mine := c.opt.Redis.Unconfirmed()
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
+	r, rerr := c.opt.Redis.ReadLog(rctx, state.Applied, max)
+	cancel()
+	if rerr != nil {
+		if ctx.Err() == nil {
+			c.markDown(rerr)
+		}
+		return state, r, nil, rerr
 	}
 	if time.Since(start) <= c.opt.Timeout && c.down.Swap(false) {
 		c.opt.Logger.Info("view counter: Redis answers again; counting views there")
 	}
-	c.stats.redisQueued.Store(0) // the claim took every pending view
-	if len(claim.Views) > 0 {
-		c.hook("after-claim")
-	}
-	var errs []error
-	for _, b := range claim.Claimed { // oldest first; the new batch is last
-		views := claim.Views
-		if b != id {
-			if views, err = c.batch(ctx, b); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		errs = append(errs, c.applyClaimed(ctx, b, views))
-	}
-	return errors.Join(errs...)
+	return state, r, mine, err
 }
 
-func (c *Counter) batch(ctx context.Context, id string) (map[int64]int64, error) {
+// consistent reports whether Redis's log matches SQL's state: its token is
+// the one SQL committed last, or the one before (that commit's trim has not
+// landed, or never will: the flusher stopped between the two), and the last
+// entry it ever appended is not before SQL's position. A Redis restored
+// from a snapshot older than the last flush but one, a replica promoted
+// while it lagged as much, or a Redis that lost its data, does not match.
+// The entries after SQL's position are then all in the log, but for those
+// Redis lost: a trim that could have removed them (a later flush's) would
+// have copied a newer token.
+func consistent(state store.ViewLogState, r store.ViewLogRead) bool {
+	return (r.Token == state.Token || r.Token == state.Prev) && !r.Last.Less(state.Applied)
+}
+
+// goneEntries returns the entries this process appended after SQL's
+// position that the read should have found and did not: Redis lost them.
+// The read must be consistent with SQL, else a concurrent flush's trim
+// could pass for a loss.
+func goneEntries(mine []store.LedgerEntry, applied store.LogPos, r store.ViewLogRead) []store.LedgerEntry {
+	found := make(map[store.LogPos]bool, len(r.Entries))
+	for _, p := range r.Entries {
+		found[p] = true
+	}
+	var gone []store.LedgerEntry
+	for _, e := range mine {
+		if applied.Less(e.Pos) && !(r.More && r.Through.Less(e.Pos)) && !found[e.Pos] {
+			gone = append(gone, e)
+		}
+	}
+	return gone
+}
+
+// repair realigns a log that went back in time with SQL, whose position
+// then makes every entry SQL already holds be skipped, and drops the
+// display counts, which may be behind what clients were shown. It logs
+// once, as a WARN: which views Redis lost, if any, is told by the next read
+// (see recover).
+func (c *Counter) repair(ctx context.Context, state store.ViewLogState, r store.ViewLogRead) error {
+	c.stats.rewinds.Add(1)
+	c.stats.lastRewind.Store(time.Now().UnixNano())
+	c.opt.Logger.Warn("view counter: Redis's view log is behind SQL (Redis restored from an older snapshot, failed "+
+		"over to a replica that lagged, restarted without its data, or a flush stopped between its commit and its "+
+		"trim); entries SQL holds are skipped, display counts made again",
+		"sql_position", state.Applied.String(), "redis_last", r.Last.String(), "redis_exists", r.Exists)
 	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	defer cancel()
-	return c.opt.Redis.Batch(rctx, id)
+	return c.opt.Redis.RepairLog(rctx, state)
 }
 
-// applyClaimed applies a claimed batch, then acknowledges it. A batch found
-// empty was acknowledged meanwhile; acknowledging it again is harmless.
-func (c *Counter) applyClaimed(ctx context.Context, id string, views map[int64]int64) error {
-	if len(views) > 0 {
-		if err := c.apply(ctx, id, views); err != nil {
-			return err
+// recover counts again, in process, the views of entries that this process
+// appended and Redis lost (a restore, a failover or a restart took them
+// back before any flush applied them): they were acknowledged, and the
+// next flushLocal applies them to SQL exactly once, under a batch id of
+// their own. It drops the display counts, which lost those views too.
+// Views that Redis lost and whose process is gone (stopped, crashed, or
+// past the ledger's bound) cannot be known: they are the documented loss.
+func (c *Counter) recover(ctx context.Context, state store.ViewLogState, r store.ViewLogRead, gone []store.LedgerEntry) error {
+	views := map[int64]int64{}
+	positions := make([]store.LogPos, len(gone))
+	var n int64
+	for i, e := range gone {
+		positions[i] = e.Pos
+		for _, id := range e.IDs {
+			views[id]++
+			n++
 		}
-		c.hook("after-commit")
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
-	defer cancel()
-	if err := c.opt.Redis.Ack(rctx, id); err != nil {
+	c.local.addViews(views)
+	c.opt.Redis.Confirm(state.Applied, positions)
+	c.stats.recovered.Add(n)
+	c.opt.Logger.Error("view counter: Redis lost views it had acknowledged (restored from an older snapshot, failed "+
+		"over to a replica that lagged, or restarted without its data); this process remembered them and counts "+
+		"them again", "views", n, "entries", len(gone), "sql_position", state.Applied.String(), "redis_last", r.Last.String())
+	if err := c.repair(ctx, state, r); err != nil {
 		return err
-	}
-	if len(views) > 0 {
-		c.hook("after-ack")
-	}
-	return nil
-}
-
-func (c *Counter) apply(ctx context.Context, id string, views map[int64]int64) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
-	defer cancel()
-	applied, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: id, Deltas: views,
-		BeforeCommit: func() { c.hook("before-commit") }})
-	switch {
-	case err != nil:
-		return err
-	case applied:
-		c.stats.applied.Add(1)
-		c.stats.flushed.Add(total(views))
-	default:
-		c.stats.replayed.Add(1)
 	}
 	return nil
 }
@@ -217,11 +365,17 @@ func (c *Counter) hook(point string) {
 // Stats counts what a Counter did, for metrics, tests and diagnostics.
 type Stats struct {
 	Flushes      int64 // Flush calls
-	Applied      int64 // Redis batches this counter applied to SQL
-	Replayed     int64 // Redis batches it found already applied: no-ops
+	Applied      int64 // reads of the Redis log this counter applied to SQL
+	Replayed     int64 // reads it found applied first by another instance: no-ops
 	LocalViews   int64 // views counted in process
 	LocalBatches int64 // batches of those applied to SQL
 	InitGaveUp   int64 // reads that served the SQL-based count after retries
+	// Rewinds is how often a flush found Redis's log behind SQL, or lacking
+	// entries, and repaired it; Recovered the views this process had
+	// acknowledged that Redis lost, which it counted again (see recover).
+	Rewinds, Recovered int64
+	// LastRewind is when the last rewind was found; zero when none was.
+	LastRewind time.Time
 	// Flushed is the views this counter's flushes wrote to SQL.
 	Flushed int64
 	// Pending is the views waiting for a flush: those pending in Redis, of
@@ -237,15 +391,20 @@ type Stats struct {
 type counters struct {
 	flushes, applied, replayed, localViews, localBatches, initGaveUp atomic.Int64
 	flushed, redisQueued, lastFlush                                  atomic.Int64
+	rewinds, recovered, lastRewind                                   atomic.Int64
 }
 
 // Stats returns the counts so far. It is safe for concurrent use.
 func (c *Counter) Stats() Stats {
 	s := &c.stats
-	return Stats{Flushes: s.flushes.Load(), Applied: s.applied.Load(), Replayed: s.replayed.Load(),
+	out := Stats{Flushes: s.flushes.Load(), Applied: s.applied.Load(), Replayed: s.replayed.Load(),
 		LocalViews: s.localViews.Load(), LocalBatches: s.localBatches.Load(), InitGaveUp: s.initGaveUp.Load(),
 		Flushed: s.flushed.Load(), Pending: s.redisQueued.Load() + c.local.pending(),
-		LastFlush: time.Unix(0, s.lastFlush.Load())}
+		LastFlush: time.Unix(0, s.lastFlush.Load()), Rewinds: s.rewinds.Load(), Recovered: s.recovered.Load()}
+	if t := s.lastRewind.Load(); t != 0 {
+		out.LastRewind = time.Unix(0, t)
+	}
+	return out
 }
 
 // total returns the sum of views' counts.

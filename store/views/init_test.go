@@ -13,18 +13,18 @@ import (
 // flush at the worst moment of that initialization and check that the count
 // holds every view exactly once.
 
-// hookSQL runs before once, just before the next ViewBase (the snapshot).
+// hookSQL runs before once, just before the next ViewLogBase (the snapshot).
 type hookSQL struct {
 	views.SQL
 	before func()
 }
 
-func (h *hookSQL) ViewBase(ctx context.Context, ids []int64, batchIDs []string) (map[int64]int64, map[string]bool, error) {
+func (h *hookSQL) ViewLogBase(ctx context.Context, ids []int64) (map[int64]int64, store.LogPos, error) {
 	if f := h.before; f != nil {
 		h.before = nil
 		f()
 	}
-	return h.SQL.ViewBase(ctx, ids, batchIDs)
+	return h.SQL.ViewLogBase(ctx, ids)
 }
 
 // hookRedis runs beforeInit once, just before the next Init.
@@ -33,15 +33,15 @@ type hookRedis struct {
 	beforeInit func()
 }
 
-func (h *hookRedis) Init(ctx context.Context, gen string, ids, bases []int64, unapplied []string) ([]int64, error) {
+func (h *hookRedis) Init(ctx context.Context, gen string, ids, bases []int64, applied store.LogPos) ([]int64, error) {
 	if f := h.beforeInit; f != nil {
 		h.beforeInit = nil
 		f()
 	}
-	return h.Redis.Init(ctx, gen, ids, bases, unapplied)
+	return h.Redis.Init(ctx, gen, ids, bases, applied)
 }
 
-// initRace sets up product 1 with 5 views pending in Redis and no display
+// initRace sets up product 1 with 5 views in Redis's log and no display
 // count, a writer (another instance) and a reader whose SQL snapshot and
 // Init can be preceded by a hook. It returns the hits SQL had before.
 func initRace(t *testing.T) (f *fixture, writer, reader *instance, sqlHook *hookSQL, redisHook *hookRedis, base int64) {
@@ -70,9 +70,10 @@ func hitsOf1(t *testing.T, in *instance) int64 {
 	return hits[1]
 }
 
-// A whole flush (claim, commit, ack) between the read and the SQL snapshot:
-// the snapshot holds the views and Redis no longer does; the generation
-// moved, so the reader reads again rather than trust its stale read.
+// A whole flush (read, commit, trim) between the read and the SQL
+// snapshot: the snapshot holds the views and Redis no longer does; the
+// generation moved, so the reader reads again rather than trust its stale
+// read.
 func TestInitWithFlushBeforeSnapshot(t *testing.T) {
 	_, writer, reader, sqlHook, _, base := initRace(t)
 	sqlHook.before = func() {
@@ -85,35 +86,38 @@ func TestInitWithFlushBeforeSnapshot(t *testing.T) {
 	}
 }
 
-// A batch claimed and committed but not acknowledged (the flusher crashed)
-// before the snapshot: the snapshot records the batch as applied, so its
-// views, still in Redis, are not added again.
-func TestInitWithCommittedUnacknowledgedBatch(t *testing.T) {
+// Entries committed and not trimmed (the flusher crashed) before the
+// snapshot: the snapshot's position covers them, so their views, still in
+// Redis, are not added again. The next flush finds Redis's token one behind
+// SQL's, which is a trim not done, not a rewind: it repairs nothing and
+// applies nothing twice.
+func TestInitWithCommittedUntrimmedEntries(t *testing.T) {
 	f, writer, reader, sqlHook, _, base := initRace(t)
 	ctx := context.Background()
-	sqlHook.before = func() { claimAndCommit(t, writer, "crashed-before-ack") }
+	sqlHook.before = func() { commit(t, writer) }
 	if got := hitsOf1(t, reader); got != base+5 {
 		t.Errorf("hits = %d, want %d", got, base+5)
 	}
-	// The next flush re-applies the batch: a no-op, then acknowledged.
-	if err := reader.Flush(ctx); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := reader.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if s := reader.Stats(); s.Replayed != 1 || f.sqlHits(t, 1)[1] != base+5 {
-		t.Errorf("after the re-apply: stats %+v, SQL hits %d; want 1 replay and %d", s, f.sqlHits(t, 1)[1], base+5)
+	if s := reader.Stats(); s.Rewinds != 0 || s.Recovered != 0 || s.Applied != 0 || f.sqlHits(t, 1)[1] != base+5 {
+		t.Errorf("after two flushes: stats %+v, SQL hits %d; want no repair, nothing recovered or applied, and %d",
+			s, f.sqlHits(t, 1)[1], base+5)
+	}
+	if got := hitsOf1(t, reader); got != base+5 {
+		t.Errorf("hits after the repair = %d, want %d", got, base+5)
 	}
 }
 
-// A batch claimed before the read and committed after the snapshot, before
-// the Init: the snapshot does not hold it, so its views are taken from the
-// batch, which Redis still has (an ack would have moved the generation).
+// Entries committed after the snapshot, before the Init: the snapshot does
+// not hold them, so their views are taken from the log, which still has
+// them (a trim would have moved the generation).
 func TestInitWithCommitAfterSnapshot(t *testing.T) {
 	f, writer, reader, _, redisHook, base := initRace(t)
-	ctx := context.Background()
-	if _, err := writer.rv.Claim(ctx, "late"); err != nil {
-		t.Fatal(err)
-	}
-	redisHook.beforeInit = func() { commit(t, writer, "late") }
+	redisHook.beforeInit = func() { commit(t, writer) }
 	if got := hitsOf1(t, reader); got != base+5 {
 		t.Errorf("hits = %d, want %d", got, base+5)
 	}
@@ -122,18 +126,14 @@ func TestInitWithCommitAfterSnapshot(t *testing.T) {
 	}
 }
 
-// Committed and acknowledged after the snapshot, before the Init: neither
-// the snapshot nor Redis holds the views any more. Init refuses (the
-// generation moved) and the reader reads again.
-func TestInitWithAckAfterSnapshot(t *testing.T) {
+// Committed and trimmed after the snapshot, before the Init: neither the
+// snapshot nor Redis holds the views any more. Init refuses (the generation
+// moved) and the reader reads again.
+func TestInitWithTrimAfterSnapshot(t *testing.T) {
 	_, writer, reader, _, redisHook, base := initRace(t)
-	ctx := context.Background()
-	if _, err := writer.rv.Claim(ctx, "acked"); err != nil {
-		t.Fatal(err)
-	}
 	redisHook.beforeInit = func() {
-		commit(t, writer, "acked")
-		if err := writer.rv.Ack(ctx, "acked"); err != nil {
+		next, views := commit(t, writer)
+		if err := writer.rv.TrimLog(context.Background(), next.Applied, next.Token, views); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,24 +142,26 @@ func TestInitWithAckAfterSnapshot(t *testing.T) {
 	}
 }
 
-// claimAndCommit is a flush that stops before its ack.
-func claimAndCommit(t *testing.T, in *instance, batchID string) {
-	t.Helper()
-	if _, err := in.rv.Claim(context.Background(), batchID); err != nil {
-		t.Fatal(err)
-	}
-	commit(t, in, batchID)
-}
-
-// commit applies a claimed batch to SQL.
-func commit(t *testing.T, in *instance, batchID string) {
+// commit is a flush that stops before its trim: it applies the log after
+// SQL's position and returns SQL's new state and the views applied.
+func commit(t *testing.T, in *instance) (store.ViewLogState, int64) {
 	t.Helper()
 	ctx := context.Background()
-	views, err := in.rv.Batch(ctx, batchID)
-	if err != nil || len(views) == 0 {
-		t.Fatalf("batch %s = %v, %v", batchID, views, err)
-	}
-	if _, err := in.db.ApplyViews(ctx, store.ViewBatch{ID: batchID, Deltas: views}); err != nil {
+	state, err := in.db.ViewLog(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	r, err := in.rv.ReadLog(ctx, state.Applied, 100)
+	if err != nil || len(r.Entries) == 0 {
+		t.Fatalf("log after %v = %+v, %v", state.Applied, r, err)
+	}
+	next := store.ViewLogState{Applied: r.Through, Token: store.NewViewLogToken()}
+	if ok, err := in.db.ApplyViewLog(ctx, state, next, r.Views, nil); err != nil || !ok {
+		t.Fatalf("apply = %v, %v", ok, err)
+	}
+	var views int64
+	for _, n := range r.Views {
+		views += n
+	}
+	return next, views
 }

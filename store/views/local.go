@@ -56,6 +56,18 @@ func (l *local) add(id int64) int64 {
 	return l.queued
 }
 
+// addViews counts views (product → views) and returns the views now waiting
+// in cur.
+func (l *local) addViews(views map[int64]int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, n := range views {
+		l.cur.views[id] += n
+		l.queued += n
+	}
+	return l.queued
+}
+
 // snapshot returns, for ids, the views of each batch not yet known to be in
 // SQL: the in-flight batch and the collecting one. The caller reads SQL
 // after this and adds a batch's views only if SQL does not record its id as
