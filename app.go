@@ -142,6 +142,9 @@ func (a *App) Open(ctx context.Context) error {
 	if s.trusted, err = openTrusted(a.bg, c.trusted, c.production, log); err != nil {
 		return err
 	}
+	if err := checkSpillFile(c.spillFile); err != nil {
+		return err
+	}
 	s.counter = newCounter(db, rdb, c, log)
 	a.stopFlusher = startFlusher(a.bg, s.counter)
 	a.handler = costs.wrap(newHandler(*s, c, log))

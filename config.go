@@ -201,7 +201,7 @@ var settings = []setting{
 		set: int64s(func(c *config) *int64 { return &c.flushMax })},
 	{env: "VIEWS_SPILL_FILE", flag: "views-spill-file", def: "catalog-views.spill.json",
 		doc: "where views counted in process go when SQL does not take them before the process stops; " +
-			"the next start applies them. Keep it on a volume that outlives the container",
+			"the next start applies them. Keep it on a volume that outlives the container; a start refuses a directory it cannot write",
 		set: str(func(c *config) *string { return &c.spillFile })},
 	{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "25s",
 		doc: "how long a stop (`SIGTERM`) may take: requests in flight get at most the smaller of 10 s and half of it, " +

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -119,5 +122,22 @@ func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 	c, _, err := parseConfig("t", []string{"-near-cache-size", "34"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.nearSize != 34 || c.port != "9000" {
 		t.Fatalf("near cache %d, port %q, %v; want 34 (the flag) and 9000 (the environment)", c.nearSize, c.port, err)
+	}
+}
+
+// A spill file the service could not write is refused at start, naming the
+// setting, not found out at a stop with the database down.
+func TestSpillFileCheckedAtStart(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"), "REDIS_URL": "off",
+		"DEMO_PRODUCTS": "5", "VIEWS_SPILL_FILE": filepath.Join(t.TempDir(), "missing", "views.spill.json")}
+	c, _, err := parseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := NewApp(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer app.Close()
+	err = app.Open(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "VIEWS_SPILL_FILE") {
+		t.Errorf("open with an unwritable spill file: %v, want an error naming VIEWS_SPILL_FILE", err)
 	}
 }

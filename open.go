@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -107,6 +108,21 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction})
 	go audit.Run(ctx)
 	return cache, near, inv, audit
+}
+
+// checkSpillFile refuses a VIEWS_SPILL_FILE whose directory cannot take a
+// file: a stop with the database down would find out only then, losing the
+// views it holds.
+func checkSpillFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".spill-check-*")
+	if err != nil {
+		return fmt.Errorf("VIEWS_SPILL_FILE %s: its directory cannot take the file views go to when SQL is down at a stop: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // newCounter returns the view counter, over Redis when there is one.

@@ -169,9 +169,9 @@ func TestSeedCommand(t *testing.T) {
 // answers and reports Redis and the near cache without failing on them.
 func TestHealthEndpoints(t *testing.T) {
 	for _, tc := range []struct{ redis, want string }{
-		{storetest.RedisURL(t), `"nearCache":"ok","redis":"ok"`},
-		{"redis://127.0.0.1:1/0", `"nearCache":"degraded","redis":"degraded"`},
-		{"off", `"nearCache":"off","redis":"off"`},
+		{storetest.RedisURL(t), `"nearCache":"ok","redis":"ok","sql":"ok","status":"ready","views":"ok"`},
+		{"redis://127.0.0.1:1/0", `"nearCache":"degraded","redis":"degraded","sql":"ok","status":"ready","views":"in process"`},
+		{"off", `"nearCache":"off","redis":"off","sql":"ok","status":"ready","views":"in process"`},
 	} {
 		base, _ := start(t, map[string]string{
 			"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"),

@@ -71,10 +71,15 @@ func TestSigtermWithDatabaseDown(t *testing.T) {
 	}{
 		{"no redis", false, tempSpillFile, "exit 0"},
 		{"redis", true, tempSpillFile, "exit 0"},
-		// Not a read-only directory: the tests may run as root, which
-		// writes there anyway.
+		// The spill file's directory is removed once the service started
+		// (a start refuses one it cannot write). Not a read-only directory:
+		// the tests may run as root, which writes there anyway.
 		{"no redis, unwritable spill file", false, func(t *testing.T) string {
-			return filepath.Join(t.TempDir(), "missing", "views.spill.json")
+			dir := filepath.Join(t.TempDir(), "gone")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(dir, "views.spill.json")
 		}, "exit 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +119,11 @@ func stopWithDatabaseDown(t *testing.T, withRedis bool, spillFile, wantExit stri
 		}
 	}
 	views(60)
+	if wantExit != "exit 0" {
+		if err := os.RemoveAll(filepath.Dir(spillFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	heldAtCut := sum(acked) - (sum(sqlHits(t, dbURL, products)) - sum(base))
 	if heldAtCut == 0 { // only the flush at start could have run
 		t.Fatalf("every view reached SQL before the cut: nothing to test")
@@ -141,6 +151,9 @@ func stopWithDatabaseDown(t *testing.T, withRedis bool, spillFile, wantExit stri
 
 	back := maps.Clone(env)
 	back["DATABASE_URL"] = dbURL
+	if err := os.MkdirAll(filepath.Dir(spillFile), 0o700); err != nil { // the directory is back too
+		t.Fatal(err)
+	}
 	again := startChild(t, back)
 	total := sum(acked)
 	if wantExit == "exit 0" {

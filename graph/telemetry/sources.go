@@ -141,7 +141,11 @@ func (t *Telemetry) watchViews(v ViewStats) {
 		gauge("catalog_views_flush_lag_seconds", "Time since the last view flush that fully succeeded.",
 			func() float64 { return time.Since(v.Stats().LastFlush).Seconds() }),
 		counter("catalog_views_flushes_total", "View flushes run, successful or not.",
-			func() float64 { return float64(v.Stats().Flushes) }))
+			func() float64 { return float64(v.Stats().Flushes) }),
+		counter("catalog_view_log_rewinds_total", "Flushes that found Redis's view log behind SQL's position (a restore, a failover, a Redis that lost its data) and repaired it.",
+			func() float64 { return float64(v.Stats().Rewinds) }),
+		counter("catalog_views_recovered_total", "Acknowledged views that Redis lost and this process counted again from its memory.",
+			func() float64 { return float64(v.Stats().Recovered) }))
 }
 
 func gauge(name, help string, f func() float64) prometheus.Collector {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,8 +72,9 @@ type Options struct {
 	// FlushTimeout bounds each step of a flush. Default 5s.
 	FlushTimeout time.Duration
 	// DrainTimeout bounds the final flush when Run stops: it is retried
-	// until then, and what SQL has not taken is written to SpillFile.
-	// Default 20s, which fits a 30 s Kubernetes grace period.
+	// until then, and what SQL has not taken is written to SpillFile. A
+	// stop may end it sooner (DrainBy). Default 20s; the service passes
+	// SHUTDOWN_TIMEOUT.
 	DrainTimeout time.Duration
 	// SpillFile receives, at stop, the views counted in process that SQL
 	// did not take; the next Run applies it first. Empty: none, and such
@@ -344,6 +346,10 @@ func (c *Counter) flushSoon() {
 
 func (c *Counter) redisUp() bool { return c.opt.Redis != nil && !c.down.Load() }
 
+// InRedis reports whether views are counted in Redis now, rather than in
+// process (no Redis, or Redis failing until a flush finds it answering).
+func (c *Counter) InRedis() bool { return c.redisUp() }
+
 // errNotSent marks a Redis failure where the command cannot have reached
 // Redis: a refused or failed dial, a pool timeout, or no Redis at all.
 var errNotSent = errors.New("views: redis not reached")
@@ -403,9 +409,18 @@ func (c *Counter) markDown(err error) {
 	}
 }
 
+// isOOM reports whether err is Redis refusing a script because it is full
+// (noeviction): Redis checks memory at the script's first write, so a script
+// refused so wrote nothing.
+func isOOM(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "OOM ")
+}
+
 // redisFailed stops the request path from using Redis until a flush's
 // read of the log answers within Options.Timeout again, and classifies err:
-// errNotSent when the command cannot have reached Redis, else an
+// errNotSent when the command cannot have reached Redis or was refused
+// whole (a full Redis), else an
 // Unavailable error wrapping ErrUnknown. A call that failed because the
 // caller gave up (ctx done) says nothing about Redis and stops nothing.
 func (c *Counter) redisFailed(ctx context.Context, err error) error {
@@ -413,7 +428,7 @@ func (c *Counter) redisFailed(ctx context.Context, err error) error {
 		c.markDown(err)
 	}
 	var op *net.OpError
-	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, redis.ErrPoolTimeout) {
+	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, redis.ErrPoolTimeout) || isOOM(err) {
 		return &redisError{err: errors.Join(errNotSent, err)}
 	}
 	return &redisError{err: &store.Error{Code: store.Unavailable,

@@ -13,7 +13,8 @@ import (
 // flushes once at start, which applies whatever a crashed process left in
 // the log, then every FlushInterval, and sooner when more than FlushMax
 // views wait. When ctx is done it drains: it retries the final flush until
-// DrainTimeout, spills what SQL did not take (see drain) and returns.
+// DrainTimeout, or the DrainBy that ctx was cancelled with if sooner,
+// spills what SQL did not take (see drain) and returns.
 // Errors are logged, and what failed is retried at the next flush.
 func (c *Counter) Run(ctx context.Context) {
 	t := time.NewTicker(c.opt.FlushInterval)
