@@ -132,7 +132,7 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
 		Timeout: c.redisTimeout, Logger: log, Faults: crashFaults(crashAt, log), SpillFile: c.spillFile,
 		DrainTimeout: c.shutdownTimeout}
-	if rdb != nil && !viewsMayEvict(rdb, log) {
+	if rdb != nil {
 		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
 		if err := rv.LoadScripts(lctx); err != nil {
@@ -140,31 +140,16 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 		}
 		cancel()
 		opt.Redis = rv
+		opt.MayEvict = func(ctx context.Context) (string, bool, error) {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			policy, err := store.EvictionPolicy(ctx, rdb)
+			return policy, store.EvictsAnyKey(policy), err
+		}
 	}
-	return views.New(opt)
-}
-
-// viewsMayEvict reports whether Redis may evict keys that have no TTL (an
-// allkeys- maxmemory-policy, as cache-only Redis deployments often use):
-// the view counter's queue would then lose acknowledged views without a
-// trace, so views are counted in process and flushed straight to SQL
-// instead, and the log says once which setting to change. A Redis that
-// does not answer yet is given the benefit of the doubt.
-func viewsMayEvict(rdb redis.UniversalClient, log *slog.Logger) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	policy, err := store.EvictionPolicy(ctx, rdb)
-	if err != nil {
-		log.Debug("Redis maxmemory-policy not known", "err", err)
-		return false
-	}
-	if !store.EvictsAnyKey(policy) {
-		return false
-	}
-	log.Error("Redis may evict the view counter's keys (maxmemory-policy "+policy+
-		"): views are counted in process and flushed straight to SQL; set maxmemory-policy to noeviction "+
-		"or a volatile- policy to count them in Redis", "maxmemory-policy", policy)
-	return true
+	counter := views.New(opt)
+	counter.CheckEviction(context.Background()) // before the first request
+	return counter
 }
 
 // crashAt, when set, names the point of a view flush or a write at which

@@ -87,6 +87,11 @@ type Options struct {
 	// per generation (see highWater). Default 100,000.
 	Remember int
 	Logger   *slog.Logger
+	// MayEvict, when set, tells whether Redis may evict keys without a TTL,
+	// and its maxmemory-policy (see CheckEviction).
+	MayEvict func(ctx context.Context) (policy string, evicts bool, err error)
+	// EvictionCheck is how often the flusher asks MayEvict again. Default 1 min.
+	EvictionCheck time.Duration
 	// Faults, when set, is told of each step of a flush (store.Faults):
 	// "after-read", "before-commit", "after-commit", "after-trim". Crash
 	// tests kill the process there.
@@ -100,6 +105,9 @@ type Counter struct {
 	local *local
 	hw    *highWater
 	down  atomic.Bool // Redis failed; cleared by the flusher's next success
+	// evicting: Redis may evict the counter's keys (CheckEviction).
+	evicting          atomic.Bool
+	lastEvictionCheck atomic.Int64 // Unix nanoseconds
 	// flushFailing: the last flush failed (logged once, until one works).
 	flushFailing atomic.Bool
 	kick         chan struct{}
@@ -135,6 +143,9 @@ func New(opt Options) *Counter {
 	}
 	if opt.Remember <= 0 {
 		opt.Remember = 100_000
+	}
+	if opt.EvictionCheck <= 0 {
+		opt.EvictionCheck = time.Minute
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -344,7 +355,7 @@ func (c *Counter) flushSoon() {
 	}
 }
 
-func (c *Counter) redisUp() bool { return c.opt.Redis != nil && !c.down.Load() }
+func (c *Counter) redisUp() bool { return c.opt.Redis != nil && !c.down.Load() && !c.evicting.Load() }
 
 // InRedis reports whether views are counted in Redis now, rather than in
 // process (no Redis, or Redis failing until a flush finds it answering).

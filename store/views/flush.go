@@ -71,6 +71,9 @@ func (c *Counter) Flush(ctx context.Context) error {
 	c.stats.flushes.Add(1)
 	var errs []error
 	if c.opt.Redis != nil {
+		if c.evictionCheckDue() {
+			c.CheckEviction(ctx)
+		}
 		errs = append(errs, c.flushRedis(ctx))
 	}
 	errs = append(errs, c.flushLocal(ctx))
@@ -229,6 +232,7 @@ func (c *Counter) readLog(ctx context.Context, fresh bool) (store.ViewLogState, 
 	}
 	if time.Since(start) <= c.opt.Timeout && c.down.Swap(false) {
 		c.opt.Logger.Info("view counter: Redis answers again; counting views there")
+		c.CheckEviction(ctx) // it may be another Redis, set up otherwise
 	}
 	return state, r, mine, err
 }

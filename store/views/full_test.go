@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
@@ -68,4 +69,55 @@ func TestViewsOnAFullRedis(t *testing.T) {
 	}
 	c.see(products)
 	t.Logf("full Redis: %d views acknowledged, %d in SQL, %d refused", c.acked.total(), inSQL, c.failed)
+}
+
+// Redis's maxmemory-policy changed to an allkeys- one while the service
+// runs: the next check (every EvictionCheck) moves counting in process, and
+// a policy set back moves it to Redis again. No view is lost either way.
+func TestViewsFollowTheEvictionPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis server of its own")
+	}
+	const products = 5
+	url := storetest.StartRedis(t, "--maxmemory-policy", "noeviction")
+	f := newFixture(t, store.Postgres, products)
+	base := f.sqlHits(t, ids(products)...)
+	rdb, _ := f.redis(t, url, 0)
+	in := f.instance(t, instanceOptions{redisURL: url, mayEvict: func(ctx context.Context) (string, bool, error) {
+		policy, err := store.EvictionPolicy(ctx, rdb)
+		return policy, store.EvictsAnyKey(policy), err
+	}})
+	c := newClient(t, in)
+	ctx := context.Background()
+	setPolicy := func(p string) {
+		t.Helper()
+		if err := rdb.ConfigSet(ctx, "maxmemory-policy", p).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // past EvictionCheck
+		mustFlush(t, in)
+	}
+	inProcess := func(n int) int64 {
+		before := in.Stats().LocalViews
+		c.record(n, products)
+		return in.Stats().LocalViews - before
+	}
+	if n := inProcess(20); n != 0 {
+		t.Errorf("under noeviction: %d of 20 views counted in process, want 0", n)
+	}
+	setPolicy("allkeys-lru")
+	if n := inProcess(20); n != 20 {
+		t.Errorf("under allkeys-lru: %d of 20 views counted in process, want 20", n)
+	}
+	setPolicy("volatile-lru")
+	if n := inProcess(20); n != 0 {
+		t.Errorf("under volatile-lru again: %d of 20 views counted in process, want 0", n)
+	}
+	mustFlush(t, in)
+	got := f.sqlHits(t, ids(products)...)
+	for _, id := range ids(products) {
+		if d := got[id] - base[id]; d != c.acked.get(id) {
+			t.Errorf("product %d: SQL has %d new views, %d were acknowledged", id, d, c.acked.get(id))
+		}
+	}
 }

@@ -115,6 +115,7 @@ type instanceOptions struct {
 	flushMax int64
 	sql      func(views.SQL) views.SQL     // wraps the SQL side
 	wrap     func(views.Redis) views.Redis // wraps the Redis side
+	mayEvict func(context.Context) (string, bool, error)
 }
 
 func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
@@ -124,7 +125,8 @@ func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
 		o.timeout = time.Second
 	}
 	opt := views.Options{SQL: in.db, FlushInterval: o.interval, FlushMax: o.flushMax,
-		Timeout: o.timeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Timeout: o.timeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MayEvict: o.mayEvict, EvictionCheck: 10 * time.Millisecond}
 	if o.sql != nil {
 		opt.SQL = o.sql(in.db)
 	}
