@@ -261,7 +261,8 @@ func goneEntries(mine []store.LedgerEntry, applied store.LogPos, r store.ViewLog
 	}
 	var gone []store.LedgerEntry
 	for _, e := range mine {
-		if applied.Less(e.Pos) && !(r.More && r.Through.Less(e.Pos)) && !found[e.Pos] {
+		reached := !r.More || !r.Through.Less(e.Pos) // a read stopped at its limit did not reach later entries
+		if applied.Less(e.Pos) && reached && !found[e.Pos] {
 			gone = append(gone, e)
 		}
 	}
