@@ -59,8 +59,13 @@ type ResponseCacheOptions struct {
 	MaxEntries int
 	// MaxBytes bounds the entries' bodies, keys and tags; default 64 MiB.
 	MaxBytes int64
-	// MaxAge bounds the life of every entry, whatever the feed says; it is
-	// also the max-age HTTP caches are given. Default 5s.
+	// MaxStaleness bounds the life of every entry, whatever the feed says:
+	// what a lost invalidation could cost. Freshness comes from the feed;
+	// this is its backstop. Default 1 min.
+	MaxStaleness time.Duration
+	// MaxAge is the most max-age HTTP caches are given: they hear of no
+	// write, so it bounds how long they may serve a page after one.
+	// Default 5s.
 	MaxAge time.Duration
 	// HitsMaxStaleness is the oldest view count a cached response may
 	// show: a hit whose counts are older reads them again, in one call to
@@ -82,7 +87,7 @@ const entryOverhead = 256
 // by (document hash, operation name, canonical variables, Accept), each
 // tagged with the documents it was built from. An entry is dropped when
 // the feed invalidates one of its documents, all of them when the feed
-// resets, and every entry after MaxAge. The view counts an entry shows are
+// resets, and every entry after MaxStaleness. The view counts an entry shows are
 // read again when they are older than HitsMaxStaleness, or than a view of
 // one of its products that this instance counted. Nothing is served or
 // stored while the feed is not live, nor from a response built while the
@@ -166,6 +171,9 @@ func (o ResponseCacheOptions) withDefaults() ResponseCacheOptions {
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 64 << 20
+	}
+	if o.MaxStaleness <= 0 {
+		o.MaxStaleness = time.Minute
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 5 * time.Second

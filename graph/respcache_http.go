@@ -210,10 +210,11 @@ func (c *ResponseCache) rerender(e *cachedResponse, counts map[int64]int64, gen 
 	return fresh
 }
 
-// left is how long HTTP caches may keep view from now: what is left of
-// e's life, and, when it shows view counts, of their staleness bound.
+// left is how long HTTP caches may keep view from now: MaxAge, or what is
+// left of e's life if less, and, when it shows view counts, of their
+// staleness bound.
 func (c *ResponseCache) left(e *cachedResponse, view *rendering, now time.Time) time.Duration {
-	left := e.ttl - now.Sub(e.stored)
+	left := min(c.opt.MaxAge, e.ttl-now.Sub(e.stored))
 	if len(e.hits) > 0 {
 		left = min(left, c.opt.HitsMaxStaleness-now.Sub(view.at))
 	}

@@ -31,7 +31,7 @@ func TestResponseCacheAuthorization(t *testing.T) {
 // TestResponseCacheHTTP: ETag, Cache-Control and 304 over GET, POST and
 // automatic persisted queries.
 func TestResponseCacheHTTP(t *testing.T) {
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{persisted: true}, graph.ResponseCacheOptions{MaxAge: 5 * time.Second})
+	ts, _ := cachedServer(t, store.Postgres, serverOptions{persisted: true}, graph.ResponseCacheOptions{MaxAge: 5 * time.Second, MaxStaleness: 5 * time.Second})
 	send := func(h ...string) exchange { return ts.get(t, detailPage, vars(11), h...) }
 	first := send()
 	etag := first.header.Get("ETag")

@@ -292,7 +292,7 @@ func (x responseRecorder) InterceptResponse(ctx context.Context, next graphql.Re
 		if r.uncacheable || (len(r.hits) > 0 && x.c.opt.Hits == nil) {
 			return
 		}
-		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, loaders.SpreadLife(x.c.opt.MaxAge)
+		r.storable, r.body, r.operation, r.ttl = true, body, op.Name, loaders.SpreadLife(x.c.opt.MaxStaleness)
 		r.complexity, r.plan = complexity, planOf(op, limit)
 	})
 	return resp

@@ -52,7 +52,7 @@ type NearOptions struct {
 	MaxEntries int
 	MaxBytes   int64
 	// MaxStaleness is the most an entry lives, invalidated or not. Default
-	// 5s.
+	// 1 min.
 	MaxStaleness time.Duration
 	// Readable reports whether the Redis cache's reads are open
 	// (store.Cache.Readable). Nil means always.
@@ -89,7 +89,7 @@ func NewNear(opt NearOptions) *Near {
 		return nil
 	}
 	if opt.MaxStaleness <= 0 {
-		opt.MaxStaleness = 5 * time.Second
+		opt.MaxStaleness = time.Minute
 	}
 	if opt.Readable == nil {
 		opt.Readable = func() bool { return true }
