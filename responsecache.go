@@ -13,8 +13,8 @@ var _ graph.ResponseCacheObserver = (*telemetry.Telemetry)(nil)
 
 // responseCacheConfig is the response cache's configuration.
 type responseCacheConfig struct {
-	size     int   // entries; 0 turns the cache off
-	maxBytes int64 // of all entries
+	size     int           // entries; 0 turns the cache off
+	maxBytes int64         // of all entries
 	maxAge   time.Duration // given to HTTP caches
 	// maxStaleness bounds an entry's life in process, invalidated or not.
 	maxStaleness time.Duration
