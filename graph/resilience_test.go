@@ -131,9 +131,11 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 			if n := errorsIn(ss); n != 0 {
 				t.Errorf("%d of %d requests failed: %v", n, len(ss), codesIn(ss))
 			}
-			// Twice the baseline, with a floor for the noise of a shared
-			// 2-core machine running other tests at once.
-			if limit := max(2*baseP99, baseP99+10*time.Millisecond); after > limit {
+			// Twice the baseline, or the baseline plus what one request may
+			// pay by design: it may carry the half-open breaker's probe, which
+			// is abandoned at twice the Redis timeout (50 ms here), plus 10 ms
+			// for the noise of a shared 2-core machine running other tests.
+			if limit := max(2*baseP99, baseP99+2*50*time.Millisecond+10*time.Millisecond); after > limit {
 				t.Errorf("p99 once the breaker is open = %v, want at most %v (baseline %v)", after, limit, baseP99)
 			}
 		})
