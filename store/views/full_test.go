@@ -59,14 +59,7 @@ func TestViewsOnAFullRedis(t *testing.T) {
 		t.Errorf("memory freed: %d views still counted in process, want 0", n)
 	}
 	mustFlush(t, in)
-	got := f.sqlHits(t, ids(products)...)
-	var inSQL int64
-	for _, id := range ids(products) {
-		inSQL += got[id] - base[id]
-		if d := got[id] - base[id]; d != c.acked.get(id) {
-			t.Errorf("product %d: SQL has %d new views, %d were acknowledged", id, d, c.acked.get(id))
-		}
-	}
+	inSQL := c.sqlHoldsAcked(f, base, products)
 	c.see(products)
 	t.Logf("full Redis: %d views acknowledged, %d in SQL, %d refused", c.acked.total(), inSQL, c.failed)
 }
@@ -114,10 +107,5 @@ func TestViewsFollowTheEvictionPolicy(t *testing.T) {
 		t.Errorf("under volatile-lru again: %d of 20 views counted in process, want 0", n)
 	}
 	mustFlush(t, in)
-	got := f.sqlHits(t, ids(products)...)
-	for _, id := range ids(products) {
-		if d := got[id] - base[id]; d != c.acked.get(id) {
-			t.Errorf("product %d: SQL has %d new views, %d were acknowledged", id, d, c.acked.get(id))
-		}
-	}
+	c.sqlHoldsAcked(f, base, products)
 }

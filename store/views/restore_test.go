@@ -68,6 +68,22 @@ func (c *client) see(products int) {
 	}
 }
 
+// sqlHoldsAcked checks that SQL holds, per product, base plus exactly the
+// views c saw acknowledged, and returns the views SQL gained.
+func (c *client) sqlHoldsAcked(f *fixture, base map[int64]int64, products int) int64 {
+	c.t.Helper()
+	got := f.sqlHits(c.t, ids(products)...)
+	var inSQL int64
+	for _, id := range ids(products) {
+		d := got[id] - base[id]
+		inSQL += d
+		if d != c.acked.get(id) {
+			c.t.Errorf("product %d: SQL has %d new views, %d were acknowledged", id, d, c.acked.get(id))
+		}
+	}
+	return inSQL
+}
+
 func mustFlush(t *testing.T, in *instance) {
 	t.Helper()
 	if err := in.Flush(context.Background()); err != nil {
@@ -129,14 +145,7 @@ func TestViewsExactAfterRestoreFromOlderSnapshot(t *testing.T) {
 	if s.Rewinds == 0 || s.Recovered != 10 {
 		t.Errorf("stats %+v: want a rewind found and the 10 views Redis lost recovered", s)
 	}
-	got := f.sqlHits(t, ids(products)...)
-	var inSQL int64
-	for _, id := range ids(products) {
-		inSQL += got[id] - base[id]
-		if d := got[id] - base[id]; d != c.acked.get(id) {
-			t.Errorf("product %d: SQL has %d new views, %d were acknowledged", id, d, c.acked.get(id))
-		}
-	}
+	inSQL := c.sqlHoldsAcked(f, base, products)
 	c.see(products)
 	// A restarted service reads the same counts: every display count was
 	// made again from SQL and the log.
