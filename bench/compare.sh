@@ -116,8 +116,10 @@ psql "$DBURL" -qc "VACUUM ANALYZE"
 # only this benchmark's keys
 redis-cli -u "$REDIS" --scan --pattern "$PREFIX*" | xargs -r -n 500 redis-cli -u "$REDIS" DEL >/dev/null
 # The view log went with those keys: SQL's position in it starts over too,
-# or the services would rightly report a Redis that lost its data.
-psql "$DBURL" -qc "UPDATE view_log SET position = '0-0', token = '', prev_token = ''"
+# or the services would rightly report a Redis that lost its data. (A
+# database from before the view log has no such table until a service
+# migrates it, and then nothing to reset.)
+psql "$DBURL" -qc "UPDATE view_log SET position = '0-0', token = '', prev_token = ''" 2>/dev/null || true
 
 # The peer's settings, for seed.js and run.sh.
 peer_vars=(DATABASE_URL="$PG/$PEER_DB" N_PRODUCTS="$PRODUCTS" REDIS_URL="$PEER_REDIS" KEY_PREFIX="$PEER_PREFIX"
