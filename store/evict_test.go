@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,18 +80,7 @@ func fullRedis(t *testing.T) (redis.UniversalClient, *store.Cache) {
 	if err := cache.Put(ctx, "product", []store.Fill{{ID: 1, Version: 1, Data: []byte(`{"id":1}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	filler := make([]byte, 16<<10)
-	for i := 0; ; i++ {
-		if err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err(); err != nil {
-			if !strings.HasPrefix(err.Error(), "OOM") {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
-		t.Fatal(err)
-	}
+	storetest.FillRedis(t, rdb)
 	if err := rdb.Set(ctx, "one-more", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
 		t.Fatalf("Redis is not full: SET answered %v", err)
 	}

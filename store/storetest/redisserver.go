@@ -137,3 +137,26 @@ func (s *RedisServer) start() bool {
 	<-exited
 	return false
 }
+
+// FillRedis writes 16 KB values until Redis (under noeviction) refuses one
+// for memory, then lowers maxmemory to 1 MB, below what it holds: every
+// write is refused from then on, whatever the clients' buffers do, until
+// the test raises maxmemory again (CONFIG SET maxmemory 0).
+func FillRedis(tb testing.TB, rdb redis.UniversalClient) {
+	tb.Helper()
+	ctx := context.Background()
+	filler := make([]byte, 16<<10)
+	for i := 0; ; i++ {
+		err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err()
+		if err == nil {
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "OOM") {
+			tb.Fatal(err)
+		}
+		break
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		tb.Fatal(err)
+	}
+}

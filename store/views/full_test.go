@@ -2,8 +2,6 @@ package views_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,18 +29,7 @@ func TestViewsOnAFullRedis(t *testing.T) {
 
 	c.record(20, products)
 	mustFlush(t, in)
-	filler := make([]byte, 16<<10)
-	for i := 0; ; i++ {
-		if err := rdb.Set(ctx, fmt.Sprintf("filler:%d", i), filler, 0).Err(); err != nil {
-			if !strings.HasPrefix(err.Error(), "OOM") {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	if err := rdb.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil { // full, whatever buffers do
-		t.Fatal(err)
-	}
+	storetest.FillRedis(t, rdb)
 	local := in.Stats().LocalViews
 	c.record(30, products)
 	if n := in.Stats().LocalViews - local; n != 30 || c.failed != 0 {
