@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"catalog-bff/graph/telemetry"
+	"catalog-bff/loaders"
+)
+
+// newTelemetry returns the service's metrics and tracing, and a function
+// that flushes the spans not yet sent. Tracing is on when the environment
+// names an OTLP endpoint (telemetry.TracerProvider, given the OTEL_
+// settings); the cost extension
+// outside production.
+func newTelemetry(ctx context.Context, c config, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	tp, shutdown, err := telemetry.TracerProvider(ctx, c.otelGetenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tp != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+		log.Info("tracing on: spans go to the OTLP endpoint")
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			log.Warn("tracing: spans not flushed at exit", "err", err)
+		}
+	}
+	return telemetry.New(telemetry.Options{Tracer: tp, Cost: !c.production}), stop, nil
+}
+
+// watch registers the metrics read from the services at each scrape.
+func watch(s services, factory *loaders.Factory) {
+	src := telemetry.Sources{Loaders: factory, Views: s.counter}
+	if s.cache != nil {
+		src.Cache, src.Outbox, src.Audit = s.cache, s.db, s.audit
+	}
+	if s.near != nil {
+		src.Near = s.near
+	}
+	s.tel.Watch(src)
+}

@@ -1,6 +1,0 @@
-//go:build race
-
-package main
-
-// raceEnabled: the race detector multiplies what allocations cost in memory.
-const raceEnabled = true
