@@ -89,8 +89,9 @@ func TestAdminAuth(t *testing.T) {
 
 // A server with no tokens refuses every admin mutation.
 func TestAdminDisabled(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
-	ts.srv.Config.Handler = ts.handlerWithAdmin(nil)
+	// Without ADMIN_TOKENS, only the embedded database outside production
+	// makes a token for the run; PostgreSQL refuses.
+	ts := newTestServer(t, store.Postgres, serverOptions{noAdmin: true})
 	r := ts.queryAs(t, "Bearer anything", adminMutations["updateSeller"], nil, nil)
 	if !slices.Equal(r.codes(), []string{"FORBIDDEN"}) || !strings.Contains(r.Errors[0].Message, "ADMIN_TOKENS") {
 		t.Errorf("no tokens configured: %+v", r.Errors)

@@ -62,7 +62,7 @@ func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
 
 // benchWarmOn runs a warm benchmark on ts.
 func benchWarmOn(b *testing.B, ts *testServer, q string, vars ...map[string]any) {
-	h := ts.srv.Config.Handler
+	h := ts.handler
 	bodies := make([][]byte, len(vars))
 	for i, v := range vars {
 		bodies[i], _ = json.Marshal(map[string]any{"query": q, "variables": v})

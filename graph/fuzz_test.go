@@ -24,9 +24,9 @@ import (
 //	go test ./graph -run '^$' -fuzz FuzzQueryHandler -fuzztime 30s
 func FuzzQueryHandler(f *testing.F) {
 	ts := newTestServer(f, store.SQLite, serverOptions{production: true, persisted: true, wait: time.Millisecond, products: 50})
-	h := ts.srv.Config.Handler
+	h := ts.handler
 	for _, c := range hostileCases {
-		req := c.req("http://fuzz.test/")
+		req := c.req("http://fuzz.test/query")
 		body := []byte(nil)
 		if req.Body != nil {
 			body, _ = io.ReadAll(req.Body)
@@ -37,7 +37,7 @@ func FuzzQueryHandler(f *testing.F) {
 	f.Add("POST", "application/json", "", readme)
 	f.Add("GET", "", "query=%7B+product%28id%3A+%221%22%29+%7B+id+name+%7D+%7D", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, contentType, rawQuery string, body []byte) {
-		req, err := http.NewRequest(method, "http://fuzz.test/?"+rawQuery, strings.NewReader(string(body)))
+		req, err := http.NewRequest(method, "http://fuzz.test/query?"+rawQuery, strings.NewReader(string(body)))
 		if err != nil {
 			return // not a request a client could send
 		}

@@ -57,7 +57,7 @@ func (ts *testServer) queryAs(t *testing.T, auth, q string, vars map[string]any,
 func (ts *testServer) queryAsWith(t *testing.T, headers map[string]string, q string, vars map[string]any, data any) gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", ts.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range headers {
 		req.Header.Set(k, v)

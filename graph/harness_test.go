@@ -4,28 +4,33 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
 	"catalog-bff/graph/reqlog"
 	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/app"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
 
-// testServer is the real GraphQL handler over a seeded database of its own
-// and a Redis key prefix of its own, with the counters the tests assert on.
+// testServer is the service, started as main starts it, over a seeded
+// database of its own and a Redis key prefix of its own, with the
+// counters the tests assert on.
 type testServer struct {
 	db     *store.DB
 	rdb    redis.UniversalClient
@@ -41,8 +46,10 @@ type testServer struct {
 	near        *loaders.Near // with serverOptions.near
 	factory     *loaders.Factory
 	opt         serverOptions
-	srv         *httptest.Server
-	tel         *telemetry.Telemetry // with serverOptions.telemetry
+	base        string       // the service's address, as http://host:port
+	url         string       // its GraphQL endpoint, base + "/query"
+	handler     http.Handler // every route, for in-process requests
+	tel         *telemetry.Telemetry
 	rc          *graph.ResponseCache // with serverOptions.responseCache
 }
 
@@ -94,12 +101,12 @@ type serverOptions struct {
 	// viewLimit rate-limits recordView per client, keyed by clientHeader.
 	viewLimit    *store.RateLimitOptions
 	clientHeader string
-	// telemetry wires metrics, traces and costs as server.go does, and
-	// serves the metrics at /metrics; tracer records the spans (nil: no
-	// tracing), cost adds extensions.cost to responses.
+	// telemetry keeps the service's GraphQL extensions: extensions.cost
+	// (outside production), and spans when tracer records them (nil: no
+	// tracing). Without it responses carry no extensions. The metrics are
+	// at /metrics either way.
 	telemetry bool
 	tracer    trace.TracerProvider
-	cost      bool
 	// near puts a near cache in front of the Redis cache, following the
 	// invalidation stream, as server.go does; ts.near is it.
 	near bool
@@ -111,11 +118,22 @@ type serverOptions struct {
 	// overload bounds the requests in flight, as in production.
 	overload    graph.OverloadOptions
 	invalidated func([]store.Invalidation)
+	// undrained leaves the invalidation outbox as it is at start, as a
+	// restarted process finds it before its first delivery round.
+	undrained bool
+	noAdmin   bool // no ADMIN_TOKENS: admin mutations are refused
+	// settings are more settings, by environment variable, applied last.
+	settings map[string]string
 }
 
 // adminToken is the token the test servers accept.
 const adminToken = "test-admin-token"
 
+// newTestServer starts the service through app.App, the wiring main runs,
+// on a port the system picks, over a seeded database of its own (or
+// o.db) and a Redis key prefix of its own (or o.prefix). o's choices
+// become the service's settings, or its seams where no setting says the
+// same.
 func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
 	t.Helper()
 	db := o.db
@@ -129,63 +147,42 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	if o.redisURL == "" {
 		o.redisURL = direct
 	}
-	if o.wait == 0 {
-		o.wait = testWait
+	if o.prefix == "" {
+		o.prefix = storetest.Prefix(t, direct)
 	}
-	if o.redisTimeout == 0 {
-		o.redisTimeout = time.Second
+	a := app.New(testConfig(t, o), testLogger(o))
+	a.Seams = testSeams(db, o)
+	if err := a.Open(context.Background()); err != nil {
+		a.Close()
+		t.Fatalf("open: %v", err)
 	}
-	if o.leaseTTL == 0 {
-		o.leaseTTL = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		_ = a.Serve(ctx) // the test's own failures say what went wrong
+		a.Close()
+		close(served)
+	}()
+	t.Cleanup(func() { cancel(); <-served })
+	p := a.Parts()
+	ts := &testServer{db: db, rdb: p.Redis, redis: p.RedisCalls, cache: p.Cache, views: p.Views, rv: p.RedisViews,
+		prefix: p.Prefix, invalidator: p.Invalidator, audit: p.Auditor, near: p.Near, factory: p.Loaders,
+		opt: o, tel: p.Telemetry, rc: p.ResponseCache, handler: p.Handler}
+	_, port, _ := net.SplitHostPort(a.Addr())
+	ts.base = "http://127.0.0.1:" + port
+	ts.url = ts.base + "/query"
+	if ts.redis == nil { // no Redis: no round trip to count
+		ts.redis = &store.RedisCounter{}
 	}
-	rdb, err := store.NewRedis(o.redisURL, store.RedisOptions{Timeout: o.redisTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	ts := &testServer{db: db, rdb: rdb, redis: &store.RedisCounter{}, opt: o, prefix: o.prefix}
-	if o.telemetry {
-		ts.instrument(t) // attaches ts.redis, as the service's one hook
-	} else {
-		ts.redis.Attach(rdb)
-	}
-	if ts.prefix == "" {
-		ts.prefix = storetest.Prefix(t, direct)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: ts.prefix})
-	if err := ts.rv.LoadScripts(context.Background()); err != nil && o.redisURL == direct {
-		t.Fatal(err) // a test with a cut proxy may not reach Redis at start
-	}
-	ts.views = views.New(views.Options{SQL: db, Redis: ts.rv, FlushInterval: o.flushInterval,
-		Timeout: o.redisTimeout, Logger: log})
-	if o.flushInterval > 0 {
-		runFlusher(t, ts.views)
-	}
-	if !o.noCache {
-		ts.openCache(t, log)
-	}
-	ts.srv = httptest.NewServer(ts.handlerWithAdmin(graph.NewAdmin([]string{adminToken})))
-	t.Cleanup(ts.srv.Close)
-	if ts.tel != nil {
-		src := telemetry.Sources{Loaders: ts.factory, Views: ts.views}
-		if ts.cache != nil {
-			src.Cache, src.Outbox, src.Audit = ts.cache, ts.db, ts.audit
+	if ts.invalidator != nil && !o.undrained {
+		if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
+			t.Fatal(err)
 		}
-		ts.tel.Watch(src)
+	}
+	if ts.near != nil {
+		storetest.Eventually(t, 10*time.Second, "the near cache is live", ts.near.Live)
 	}
 	return ts
-}
-
-// instrument makes ts's telemetry and hooks it into SQL and Redis, before
-// anything uses them.
-func (ts *testServer) instrument(t testing.TB) {
-	t.Helper()
-	ts.tel = telemetry.New(telemetry.Options{Tracer: ts.opt.tracer, Cost: ts.opt.cost})
-	if err := ts.tel.InstrumentRedis(ts.rdb, ts.redis); err != nil {
-		t.Fatal(err)
-	}
-	ts.db.SetObserver(ts.tel)
 }
 
 // seededDB returns a fresh database with a deterministic catalogue.
@@ -195,132 +192,139 @@ func seededDB(t testing.TB, dialect store.Dialect, products int) *store.DB {
 		products = 200
 	}
 	db := storetest.MustOpen(t, dialect)
-	// A CI machine saturated by parallel packages can hold a healthy
-	// statement past the service's 2 s; tests of a slow database set
-	// their own timeout.
-	db.SetStatementTimeout(10 * time.Second)
 	if err := db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 7}); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return db
 }
 
-// openCache sets up the document cache, its invalidation worker and its
-// auditor, and opens the cache's reads.
-func (ts *testServer) openCache(t testing.TB, log *slog.Logger) {
+// testConfig is the service's configuration for o, read from the
+// environment variables a deployment would set.
+func testConfig(t testing.TB, o serverOptions) app.Config {
 	t.Helper()
-	o := ts.opt
-	copt := store.CacheOptions{Prefix: ts.prefix, Timeout: o.redisTimeout, Strategy: o.strategy}
-	if ts.tel != nil {
-		copt.Breaker.OnChange = ts.tel.BreakerChanged
+	env := map[string]string{
+		"PORT":                     "0",
+		"REDIS_URL":                o.redisURL,
+		"REDIS_PREFIX":             o.prefix,
+		"REDIS_TIMEOUT":            time.Second.String(),
+		"LOADER_WAIT":              testWait.String(),
+		"CACHE_LEASE_TTL":          (100 * time.Millisecond).String(),
+		"DB_FALLBACK_MAX_INFLIGHT": strconv.Itoa(o.fallbackMax),
+		"AUDIT_FRACTION":           strconv.FormatFloat(o.auditFraction, 'g', -1, 64),
+		"DEMO_PRODUCTS":            "0",
+		"ADMIN_TOKENS":             adminToken,
+		"VIEWS_FLUSH_INTERVAL":     time.Hour.String(), // flushed by the test
+		"VIEWS_SPILL_FILE":         filepath.Join(t.TempDir(), "views.spill.json"),
+		"VIEW_RATE_LIMIT":          "0",
+		"CLIENT_IP_HEADER":         o.clientHeader,
+		"CORS_ORIGINS":             strings.Join(o.cors, ","),
+		// A CI machine saturated by parallel packages can hold a healthy
+		// statement past the service's 2 s; tests of a slow database set
+		// their own timeout.
+		"SQL_TIMEOUT":         (10 * time.Second).String(),
+		"MAX_INFLIGHT":        "0", // o.overload, through the handler's seam
+		"NEAR_CACHE_SIZE":     "0",
+		"RESPONSE_CACHE_SIZE": "0",
+	}
+	set := func(k string, d time.Duration) {
+		if d != 0 {
+			env[k] = d.String()
+		}
+	}
+	set("REDIS_TIMEOUT", o.redisTimeout)
+	set("LOADER_WAIT", o.wait)
+	set("CACHE_LEASE_TTL", o.leaseTTL)
+	set("VIEWS_FLUSH_INTERVAL", o.flushInterval)
+	if o.noCache {
+		env["REDIS_URL"] = "off"
+	}
+	if o.noAdmin {
+		env["ADMIN_TOKENS"] = ""
+	}
+	if o.production {
+		env["CATALOG_ENV"] = "production"
+	}
+	if l := o.viewLimit; l != nil {
+		env["VIEW_RATE_LIMIT"] = strconv.FormatFloat(l.Rate, 'g', -1, 64)
+		env["VIEW_BURST"] = strconv.Itoa(l.Burst)
 	}
 	if o.near {
-		ts.near = loaders.NewNear(loaders.NearOptions{MaxEntries: 10_000, MaxBytes: 64 << 20,
-			Readable: func() bool { return ts.cache.Readable() }})
-		copt.Listener = ts.near
+		env["NEAR_CACHE_SIZE"] = "10000"
 	}
-	ts.cache = store.NewCache(ts.rdb, copt)
-	if err := ts.cache.LoadScripts(context.Background()); err != nil {
+	if rc := o.responseCache; rc != nil {
+		env["RESPONSE_CACHE_SIZE"] = "10000"
+		env["HITS_MAX_STALENESS"] = rc.HitsMaxStaleness.String()
+		set("RESPONSE_CACHE_MAX_AGE", rc.MaxAge)
+		set("RESPONSE_CACHE_MAX_STALENESS", rc.MaxStaleness)
+	}
+	maps.Copy(env, o.settings)
+	c, _, err := app.ParseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if o.near {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { ts.cache.Watch(ctx, store.WatchOptions{}); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-	}
-	ts.db.EnableOutbox()
-	ts.invalidator = store.NewInvalidator(ts.db, ts.cache, store.InvalidatorOptions{Logger: log, Interval: 20 * time.Millisecond})
-	if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
-		t.Fatal(err)
-	}
-	if o.near {
-		storetest.Eventually(t, 10*time.Second, "the near cache is live", ts.near.Live)
-	}
-	ts.audit = store.NewAuditor(ts.db, ts.cache, store.AuditorOptions{Fraction: o.auditFraction, Bound: 200 * time.Millisecond})
-	if o.background {
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Go(func() { ts.invalidator.Run(ctx) })
-		wg.Go(func() { ts.audit.Run(ctx) })
-		t.Cleanup(func() { cancel(); wg.Wait() })
-	}
+	return c
 }
 
-// handlerWithAdmin builds the real handler over ts's database and cache.
-func (ts *testServer) handlerWithAdmin(admin *graph.Admin) http.Handler {
-	out := ts.opt.log
+// testLogger logs to o.log, or nowhere (TEST_LOG=1: to stderr).
+func testLogger(o serverOptions) *slog.Logger {
+	out := o.log
 	if out == nil {
 		out = io.Discard
 		if os.Getenv("TEST_LOG") != "" {
 			out = os.Stderr
 		}
 	}
-	log := slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
-	var sql loaders.Store = ts.db
-	if ts.opt.wrapStore != nil {
-		sql = ts.opt.wrapStore(sql)
-	}
-	var lister graph.Lister = ts.db
-	if ts.opt.lister != nil {
-		lister = ts.opt.lister
-	}
-	lopt := loaders.Options{Store: sql, Hits: ts.views, Wait: ts.opt.wait, Logger: log,
-		LeaseTTL: ts.opt.leaseTTL, FallbackMaxInflight: ts.opt.fallbackMax}
-	if hold := ts.opt.afterFetch; hold != nil {
-		lopt.Faults = store.FaultFunc(func(ctx context.Context, point string, kind store.Kind, ids []int64) {
+	return slog.New(reqlog.NewHandler(slog.NewJSONHandler(out, nil)))
+}
+
+// testSeams are o's choices that no setting makes: the database, faults,
+// what the test drives itself, and the options only a test changes.
+func testSeams(db *store.DB, o serverOptions) app.Seams {
+	s := app.Seams{DB: db, Tracer: o.tracer, Strategy: o.strategy, Invalidated: o.invalidated,
+		Manual:          !o.background && o.flushInterval == 0,
+		InvalidateEvery: 20 * time.Millisecond, AuditBound: 200 * time.Millisecond}
+	if hold := o.afterFetch; hold != nil {
+		s.Faults = store.FaultFunc(func(ctx context.Context, point string, kind store.Kind, ids []int64) {
 			if point == "after-fetch" {
 				hold(ctx, kind, ids)
 			}
 		})
 	}
-	writes := &loaders.Writes{SQL: ts.db, Logger: log}
-	resolver := &graph.Resolver{Lister: lister, Writer: writes, Views: ts.views, Admin: admin}
-	if o := ts.opt.viewLimit; o != nil {
-		o.Prefix = ts.prefix
-		resolver.ViewLimit = store.NewRateLimiter(ts.rdb, *o)
+	if o.wrapStore != nil {
+		s.Loaders = func(l *loaders.Options) { l.Store = o.wrapStore(l.Store) }
 	}
-	if ts.cache != nil {
-		lopt.Cache, writes.Cache = ts.cache, ts.invalidator
-		if ts.opt.invalidated != nil {
-			writes.Cache = announcing{ts.invalidator, ts.opt.invalidated}
+	s.Handler = func(h *graph.HandlerOptions) {
+		h.Overload = o.overload
+		if !reflect.ValueOf(o.limits).IsZero() {
+			h.Limits = o.limits
+		}
+		if o.trusted != nil {
+			h.TrustedDocuments = o.trusted
+		}
+		if o.lister != nil {
+			h.Resolver.Lister = o.lister
+		}
+		if !o.persisted {
+			h.PersistedQueries = nil
+		}
+		if !o.telemetry { // no cost extension, no spans: responses as clients see them
+			h.Extensions = nil
 		}
 	}
-	if ts.audit != nil {
-		lopt.Audit = ts.audit
+	if rco := o.responseCache; rco != nil {
+		s.ResponseCache = func(r *graph.ResponseCacheOptions) {
+			if rco.Feed != nil {
+				r.Feed = rco.Feed
+			}
+			if rco.Observer != nil {
+				r.Observer = rco.Observer
+			}
+			if rco.Hits != nil {
+				r.Hits = rco.Hits
+			}
+		}
 	}
-	lopt.Near = ts.near
-	var ext []gqlgraphql.HandlerExtension
-	if ts.tel != nil {
-		lopt.Observer, ext = ts.tel, ts.tel.Extensions()
-	}
-	ts.factory = loaders.NewFactory(lopt)
-	opt := graph.HandlerOptions{
-		Resolver:         resolver,
-		Loaders:          ts.factory,
-		Logger:           log,
-		Limits:           ts.opt.limits,
-		Production:       ts.opt.production,
-		CORSOrigins:      ts.opt.cors,
-		ClientIPHeader:   ts.opt.clientHeader,
-		Extensions:       ext,
-		TrustedDocuments: ts.opt.trusted,
-		Overload:         ts.opt.overload,
-	}
-	if o := ts.opt.responseCache; o != nil {
-		ts.rc = ts.newResponseCache(*o)
-		opt.ResponseCache = ts.rc
-	}
-	if ts.opt.persisted {
-		opt.PersistedQueries = store.NewPersistedQueries(ts.rdb, store.PersistedQueryOptions{Prefix: ts.prefix + "apq:", Timeout: time.Second})
-	}
-	if ts.tel == nil {
-		return graph.NewHandler(opt)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", ts.tel.Handler())
-	mux.Handle("/", ts.tel.Middleware(graph.NewHandler(opt)))
-	return mux
+	return s
 }
 
 // runFlusher runs c's flusher until t ends.

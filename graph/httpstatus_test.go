@@ -21,7 +21,7 @@ func TestRequestErrorsOverHTTP(t *testing.T) {
 	send := func(query, accept string) (int, string, map[string]json.RawMessage) {
 		t.Helper()
 		body, _ := json.Marshal(map[string]string{"query": query})
-		req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", ts.url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if accept != "" {
 			req.Header.Set("Accept", accept)

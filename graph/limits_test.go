@@ -103,7 +103,7 @@ func TestLimitsConfigurable(t *testing.T) {
 		}
 	}
 	body := `{"query":"{ product(id: \"1\") { id } }","variables":{"pad":"` + strings.Repeat("x", 300) + `"}}`
-	if r := ts.send(t, postBody("application/json", body)(ts.srv.URL)); r.status != 413 {
+	if r := ts.send(t, postBody("application/json", body)(ts.url)); r.status != 413 {
 		t.Errorf("body of %d bytes over a limit of 300: status %d", len(body), r.status)
 	}
 }
@@ -134,7 +134,7 @@ func TestPersistedQueries(t *testing.T) {
 	}
 	for _, s := range steps {
 		var r reply
-		cost := ts.measure(t, func() { r = ts.send(t, s.req(ts.srv.URL)) })
+		cost := ts.measure(t, func() { r = ts.send(t, s.req(ts.url)) })
 		if code := strings.Join(r.codes(), ","); code != s.code {
 			t.Errorf("%s: codes %q, want %q: %s", s.name, code, s.code, r.raw)
 		}
@@ -146,8 +146,8 @@ func TestPersistedQueries(t *testing.T) {
 		}
 	}
 	m := `mutation { deleteProduct(id: "7") }`
-	ts.send(t, postJSON(map[string]any{"query": m, "extensions": apq(sha(m))})(ts.srv.URL)) // stored, refused: no token
-	r := ts.send(t, getQuery(url.Values{"extensions": {`{"persistedQuery":{"version":1,"sha256Hash":"` + sha(m) + `"}}`}})(ts.srv.URL))
+	ts.send(t, postJSON(map[string]any{"query": m, "extensions": apq(sha(m))})(ts.url)) // stored, refused: no token
+	r := ts.send(t, getQuery(url.Values{"extensions": {`{"persistedQuery":{"version":1,"sha256Hash":"` + sha(m) + `"}}`}})(ts.url))
 	if !slices.Equal(r.codes(), []string{graph.CodeMethodNotAllowed}) {
 		t.Errorf("stored mutation over GET: %s", r.raw)
 	}
@@ -183,10 +183,10 @@ func TestCORS(t *testing.T) {
 	cases := []struct {
 		base, origin, allow string
 	}{
-		{ts.srv.URL, "https://shop.example.com", "https://shop.example.com"},
-		{ts.srv.URL, "https://evil.example.net", ""},
-		{ts.srv.URL, "null", ""},
-		{closed.srv.URL, "https://shop.example.com", ""},
+		{ts.url, "https://shop.example.com", "https://shop.example.com"},
+		{ts.url, "https://evil.example.net", ""},
+		{ts.url, "null", ""},
+		{closed.url, "https://shop.example.com", ""},
 	}
 	for _, c := range cases {
 		res := preflight(c.base, c.origin)
@@ -197,7 +197,7 @@ func TestCORS(t *testing.T) {
 			t.Errorf("preflight from %s allows credentials", c.origin)
 		}
 	}
-	req := postQuery(`{ product(id: "1") { id } }`)(ts.srv.URL)
+	req := postQuery(`{ product(id: "1") { id } }`)(ts.url)
 	req.Header.Set("Origin", "https://shop.example.com")
 	r := ts.send(t, req)
 	if r.header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" ||
@@ -219,7 +219,7 @@ func (failingLister) CategoryProductIDs(context.Context, int64, int, *store.List
 func TestInternalErrorCarriesRequestID(t *testing.T) {
 	var logs storetest.LogBuffer
 	ts := newTestServer(t, store.SQLite, serverOptions{production: true, log: &logs, lister: failingLister{}})
-	req := postQuery(`{ categoryProducts(categoryId: "9") { edges { cursor } } }`)(ts.srv.URL)
+	req := postQuery(`{ categoryProducts(categoryId: "9") { edges { cursor } } }`)(ts.url)
 	req.Header.Set("X-Request-ID", "req-abc-123")
 	r := ts.send(t, req)
 	if !slices.Equal(r.codes(), []string{"INTERNAL"}) || r.Errors[0].Extensions["requestId"] != "req-abc-123" ||

@@ -94,7 +94,7 @@ func TestReadYourWritesNearCache(t *testing.T) {
 		rcA, rcB := &rcTally{}, &rcTally{}
 		a := newTestServer(t, store.Postgres, withCaches(rcA))
 		o := withCaches(rcB)
-		o.db, o.prefix = a.db, a.prefix
+		o.db, o.prefix = a.db, a.opt.prefix
 		b := newTestServer(t, store.Postgres, o)
 		heard := newDropLog(b)
 		res := history.Load{Products: products, Writers: 8, Readers: 32, For: 10 * time.Second,
@@ -212,7 +212,7 @@ func TestNearCacheAcrossStreamLoss(t *testing.T) {
 	proxy := storetest.NewProxy(t, u.Host)
 	writer := newTestServer(t, store.Postgres, serverOptions{near: true, background: true})
 	reader := newTestServer(t, store.Postgres, serverOptions{near: true, background: true, db: writer.db,
-		prefix: writer.prefix, redisURL: proxy.RedisURL(t, u.String()), redisTimeout: 200 * time.Millisecond})
+		prefix: writer.opt.prefix, redisURL: proxy.RedisURL(t, u.String()), redisTimeout: 200 * time.Millisecond})
 	price := func() int64 {
 		t.Helper()
 		p, err := reader.price(t, 3)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sync"
@@ -281,21 +280,7 @@ func TestOutboxSurvivesCrash(t *testing.T) {
 // delivery round.
 func newTestServerUndrained(t *testing.T, ts *testServer) *testServer {
 	t.Helper()
-	next := &testServer{db: ts.db, redis: &store.RedisCounter{}, prefix: ts.prefix,
-		opt: serverOptions{redisTimeout: time.Second, wait: testWait}}
-	rdb, err := store.NewRedis(storetest.RedisURL(t), store.RedisOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	rdb.AddHook(next.redis)
-	next.rdb = rdb
-	next.cache = store.NewCache(rdb, store.CacheOptions{Prefix: ts.prefix, Timeout: time.Second})
-	next.invalidator = store.NewInvalidator(ts.db, next.cache, store.InvalidatorOptions{})
-	next.views = ts.views
-	next.srv = httptest.NewServer(next.handlerWithAdmin(nil))
-	t.Cleanup(next.srv.Close)
-	return next
+	return newTestServer(t, store.Postgres, serverOptions{db: ts.db, prefix: ts.opt.prefix, undrained: true})
 }
 
 // The auditor finds an entry planted behind the service's back, and nothing

@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
 
@@ -65,34 +63,6 @@ func (f *fakeFeed) announce(invs []store.Invalidation) {
 	}
 }
 
-// announcing delivers a write's invalidations, then tells the feed, as the
-// near cache's writer side will.
-type announcing struct {
-	loaders.Invalidator
-	then func([]store.Invalidation)
-}
-
-func (a announcing) Invalidate(ctx context.Context, invs []store.Invalidation) error {
-	err := a.Invalidator.Invalidate(ctx, invs)
-	a.then(invs)
-	return err
-}
-
-// newResponseCache makes the server's response cache, counted by its
-// telemetry when it has one, and closed with the test.
-func (ts *testServer) newResponseCache(o graph.ResponseCacheOptions) *graph.ResponseCache {
-	if ts.tel != nil {
-		o.Observer = ts.tel
-	}
-	if o.Feed == nil && ts.near != nil {
-		o.Feed = ts.near // as server.go wires it
-	}
-	if o.Hits == nil {
-		o.Hits = ts.views // as server.go wires it
-	}
-	return graph.NewResponseCache(o)
-}
-
 // cachedServer is a test server with a response cache over a fake feed
 // that writes through the server announce to.
 func cachedServer(t testing.TB, d store.Dialect, o serverOptions, rco graph.ResponseCacheOptions) (*testServer, *fakeFeed) {
@@ -100,9 +70,7 @@ func cachedServer(t testing.TB, d store.Dialect, o serverOptions, rco graph.Resp
 	feed := &fakeFeed{}
 	rco.Feed = feed
 	o.responseCache, o.invalidated = &rco, feed.announce
-	ts := newTestServer(t, d, o)
-	t.Cleanup(ts.rc.Close)
-	return ts, feed
+	return newTestServer(t, d, o), feed
 }
 
 // exchange is one HTTP request and its response, body read.
@@ -116,7 +84,7 @@ type exchange struct {
 func (ts *testServer) post(t *testing.T, q string, vars map[string]any, headers ...string) exchange {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", ts.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	return ts.do(t, req, headers)
 }
@@ -135,7 +103,7 @@ func (ts *testServer) get(t *testing.T, q string, vars map[string]any, headers .
 // getValues sends a GET of the given parameters.
 func (ts *testServer) getValues(t *testing.T, v url.Values, headers ...string) exchange {
 	t.Helper()
-	req, _ := http.NewRequest("GET", ts.srv.URL+"?"+v.Encode(), nil)
+	req, _ := http.NewRequest("GET", ts.url+"?"+v.Encode(), nil)
 	return ts.do(t, req, headers)
 }
 

@@ -82,7 +82,7 @@ func testPersistedGET(t *testing.T, ts *testServer) {
 // TestResponseCacheTelemetry: the cache's results are counted, hits in
 // the request metrics too, and a hit's response has no extensions.cost.
 func TestResponseCacheTelemetry(t *testing.T) {
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{telemetry: true, cost: true}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, store.SQLite, serverOptions{telemetry: true}, graph.ResponseCacheOptions{})
 	send := func() exchange { return ts.post(t, detailPage, vars(13)) }
 	miss, hit := send(), send()
 	if !bytes.Contains(miss.body, []byte(`"cost":{`)) {

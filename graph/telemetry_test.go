@@ -27,7 +27,7 @@ type scrape map[string]*dto.MetricFamily
 // Prometheus naming conventions (promlint).
 func (ts *testServer) scrapeMetrics(t *testing.T) scrape {
 	t.Helper()
-	res, err := http.Get(ts.srv.URL + "/metrics")
+	res, err := http.Get(ts.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 func (ts *testServer) costOf(t *testing.T, q string) map[string]int64 {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q})
-	res, err := http.Post(ts.srv.URL, "application/json", strings.NewReader(string(body)))
+	res, err := http.Post(ts.url, "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func (ts *testServer) costOf(t *testing.T, q string) map[string]int64 {
 // on the same SQL and Redis: their work is never a request's.
 func TestCostExtension(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
-		ts := newTestServer(t, d, serverOptions{telemetry: true, cost: true, background: true,
+		ts := newTestServer(t, d, serverOptions{telemetry: true, background: true,
 			auditFraction: 1, flushInterval: 5 * time.Millisecond})
 		product := `{ product(id: "9") { ` + productFields + ` } }`
 		// Product 11 and its view count in the cache. (The first view's cost
@@ -223,7 +223,7 @@ func costs(sql, redis, hits, misses int64) map[string]int64 {
 // Without the cost option (CATALOG_ENV=production) responses carry no
 // extensions.cost.
 func TestNoCostExtensionWithoutTheOption(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{telemetry: true})
+	ts := newTestServer(t, store.SQLite, serverOptions{telemetry: true, production: true})
 	if got := ts.costOf(t, `{ product(id: "3") { id } }`); got != nil {
 		t.Errorf("cost = %v, want none", got)
 	}

@@ -28,7 +28,7 @@ func TestTracingOneTrace(t *testing.T) {
 		ts := newTestServer(t, d, serverOptions{telemetry: true, tracer: tp, background: true, auditFraction: 1})
 		ts.mustQuery(t, `query ProductPage { product(id: "7") { id name seller { name } } }`, nil, nil)
 
-		spans := waitForSpan(t, rec, "POST /") // the server span ends after the response is sent
+		spans := waitForSpan(t, rec, "POST /query") // the server span ends after the response is sent
 		byName := map[string]sdktrace.ReadOnlySpan{}
 		for _, s := range spans {
 			byName[s.Name()] = s
@@ -37,7 +37,7 @@ func TestTracingOneTrace(t *testing.T) {
 		if op == nil {
 			t.Fatalf("no operation span among %v", names(spans))
 		}
-		for _, name := range []string{"POST /", "Query.product", "Product.seller", "loader product",
+		for _, name := range []string{"POST /query", "Query.product", "Product.seller", "loader product",
 			"evalsha", "SELECT products", "SELECT sellers"} {
 			s := byName[name]
 			switch {

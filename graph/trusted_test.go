@@ -52,7 +52,7 @@ func trustedServer(t *testing.T, mode graph.TrustMode, docs ...string) (*testSer
 func (ts *testServer) postBody(t *testing.T, body map[string]any) exchange {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", ts.srv.URL, bytes.NewReader(b))
+	req, _ := http.NewRequest("POST", ts.url, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	return ts.do(t, req, nil)
 }

@@ -21,13 +21,13 @@ import (
 
 // runServe is `catalog-bff [serve]`: it serves until ctx is done.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	c, _, err := parseConfig("catalog-bff", args, getenv, stderr)
+	c, _, err := ParseConfig("catalog-bff", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c.production, stderr)
 	tuneGC(getenv, log)
-	app := NewApp(c, log)
+	app := New(c, log)
 	defer app.Close()
 	if err := app.Open(ctx); err != nil {
 		return err
@@ -42,9 +42,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // that start the service in process start it the same way (startApp), on
 // port 0.
 type App struct {
-	cfg config
+	cfg Config
 	log *slog.Logger
 	svc services
+	// Seams are what a test replaces; main leaves them zero.
+	Seams Seams
+	parts Parts
 
 	// bg is the context of the background work (invalidations, audit,
 	// the invalidation stream, the manifest's reloads): Close ends it,
@@ -78,8 +81,8 @@ type services struct {
 	feed graph.InvalidationFeed
 }
 
-// NewApp returns the service configured by c, not yet open.
-func NewApp(c config, log *slog.Logger) *App {
+// New returns the service configured by c, not yet open.
+func New(c Config, log *slog.Logger) *App {
 	bg, stop := context.WithCancel(context.Background())
 	return &App{cfg: c, log: log, bg: bg, stopBG: stop, stopFlusher: func(time.Time) {}}
 }
@@ -94,11 +97,17 @@ func (a *App) onClose(f func()) { a.closers = append(a.closers, f) }
 // error, Close releases what was opened.
 func (a *App) Open(ctx context.Context) error {
 	c, log := a.cfg, a.log
-	db, err := openDB(ctx, c.databaseURL)
-	if err != nil {
-		return err
+	if a.Seams.Faults == nil {
+		a.Seams.Faults = crashFaults(crashAt, log)
 	}
-	a.onClose(func() { db.Close() })
+	db := a.Seams.DB
+	if db == nil {
+		var err error
+		if db, err = openDB(ctx, c.databaseURL); err != nil {
+			return err
+		}
+		a.onClose(func() { db.Close() })
+	}
 	catalogue, err := db.Catalogue(ctx)
 	if err != nil {
 		return err
@@ -110,7 +119,7 @@ func (a *App) Open(ctx context.Context) error {
 	log.Info("catalogue", "identity", catalogue, "redis_prefix", c.redisPrefix)
 	db.SetStatementTimeout(c.sqlTimeout)
 	db.SetMaxOpenConns(c.dbMaxConns)
-	tel, stopTracing, err := newTelemetry(a.bg, c, log)
+	tel, stopTracing, err := newTelemetry(a.bg, c, a.Seams.Tracer, log)
 	if err != nil {
 		return err
 	}
@@ -119,15 +128,15 @@ func (a *App) Open(ctx context.Context) error {
 	if err := seedDemo(ctx, db, c.demoProducts, log); err != nil {
 		return err
 	}
-	rdb, counter, closeRedis := openRedis(ctx, c, tel, log)
+	rdb, redisCalls, closeRedis := openRedis(ctx, c, tel, log)
 	a.onClose(closeRedis)
-	costs := newCosts(c, db, rdb, counter) // nil when the debug endpoints are off
+	costs := newCosts(c, db, rdb, redisCalls) // nil when the debug endpoints are off
 	a.svc = services{db: db, tel: tel}
 	s := &a.svc
 	if s.admin, err = adminTokens(c, db.Dialect(), log); err != nil {
 		return err
 	}
-	s.cache, s.near, s.inv, s.audit = openCache(a.bg, db, rdb, c, tel, log)
+	s.cache, s.near, s.inv, s.audit = a.openCache(db, rdb, tel)
 	if s.near != nil { // the response cache follows the near cache's invalidations
 		s.feed = s.near
 	}
@@ -145,9 +154,19 @@ func (a *App) Open(ctx context.Context) error {
 	if err := checkSpillFile(c.spillFile); err != nil {
 		return err
 	}
-	s.counter = newCounter(db, rdb, c, log)
-	a.stopFlusher = startFlusher(a.bg, s.counter)
-	a.handler = costs.wrap(newHandler(*s, c, log))
+	var rv *store.RedisViews
+	s.counter, rv = newCounter(db, rdb, c, a.Seams.Faults, log)
+	if !a.Seams.Manual {
+		a.stopFlusher = startFlusher(a.bg, s.counter)
+	}
+	h, factory, rc := a.newHandler()
+	if rc != nil {
+		a.onClose(rc.Close)
+	}
+	a.handler = costs.wrap(h)
+	a.parts = Parts{DB: db, Redis: rdb, RedisCalls: redisCalls, Cache: s.cache, Near: s.near,
+		Invalidator: s.inv, Auditor: s.audit, Views: s.counter, RedisViews: rv, Loaders: factory,
+		Telemetry: tel, ResponseCache: rc, Prefix: c.redisPrefix, Handler: a.handler}
 	if a.ln, err = net.Listen("tcp", ":"+c.port); err != nil {
 		return err
 	}

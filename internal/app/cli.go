@@ -76,7 +76,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return usageErrorf("seed: unexpected argument %q", fs.Arg(0))
 	}
-	c, _, err := parseConfig("catalog-bff", nil, getenv, stderr)
+	c, _, err := ParseConfig("catalog-bff", nil, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -26,28 +26,28 @@ type setting struct {
 	// default in words when def alone does not ("8 per CPU").
 	def, shown string
 	doc        string // Markdown: `code` and [links](#anchors)
-	set        func(c *config, v string) error
+	set        func(c *Config, v string) error
 }
 
 // The parsers of plain values, each storing into the field p returns.
-func str(p func(*config) *string) func(*config, string) error {
-	return func(c *config, v string) error { *p(c) = v; return nil }
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
 }
 
-func integer(p func(*config) *int) func(*config, string) error {
-	return func(c *config, v string) (err error) { *p(c), err = strconv.Atoi(v); return numErr(err) }
+func integer(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *p(c), err = strconv.Atoi(v); return numErr(err) }
 }
 
-func int64s(p func(*config) *int64) func(*config, string) error {
-	return func(c *config, v string) (err error) { *p(c), err = strconv.ParseInt(v, 10, 64); return numErr(err) }
+func int64s(p func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *p(c), err = strconv.ParseInt(v, 10, 64); return numErr(err) }
 }
 
-func float(p func(*config) *float64) func(*config, string) error {
-	return func(c *config, v string) (err error) { *p(c), err = strconv.ParseFloat(v, 64); return numErr(err) }
+func float(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *p(c), err = strconv.ParseFloat(v, 64); return numErr(err) }
 }
 
-func duration(p func(*config) *time.Duration) func(*config, string) error {
-	return func(c *config, v string) (err error) { *p(c), err = time.ParseDuration(v); return err }
+func duration(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *p(c), err = time.ParseDuration(v); return err }
 }
 
 // numErr drops strconv's echo of the function that failed.
@@ -60,8 +60,8 @@ func numErr(err error) error {
 }
 
 // otelVar stores an OpenTelemetry variable, which the tracing setup reads.
-func otelVar(key string) func(*config, string) error {
-	return func(c *config, v string) error {
+func otelVar(key string) func(*Config, string) error {
+	return func(c *Config, v string) error {
 		if c.otel == nil {
 			c.otel = map[string]string{}
 		}
@@ -70,11 +70,11 @@ func otelVar(key string) func(*config, string) error {
 	}
 }
 
-// parseConfig reads every setting from the environment, then lets flags
+// ParseConfig reads every setting from the environment, then lets flags
 // override it, and checks the whole. The flag set it returns has every
 // setting's flag.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
-	var c config
+func ParseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, *flag.FlagSet, error) {
+	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	for _, s := range settings {
@@ -103,7 +103,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 
 // settle works out the defaults that depend on other settings, and
 // refuses values that cannot work together.
-func (c *config) settle() error {
+func (c *Config) settle() error {
 	if err := c.useClusterAddrs(); err != nil {
 		return err
 	}
@@ -167,88 +167,88 @@ func printSettings(w io.Writer) {
 // settings are the service's settings, in README's order.
 var settings = []setting{
 	{env: "PORT", flag: "port", def: "8080", doc: "HTTP port",
-		set: str(func(c *config) *string { return &c.port })},
+		set: str(func(c *Config) *string { return &c.port })},
 	{env: "DATABASE_URL", flag: "database-url", def: "sqlite:catalog.db",
 		doc: "`postgres://user:pass@host:5432/db` or `sqlite:PATH`",
-		set: str(func(c *config) *string { return &c.databaseURL })},
+		set: str(func(c *Config) *string { return &c.databaseURL })},
 	{env: "REDIS_URL", flag: "redis-url", def: defaultRedisURL,
 		doc: "the cache and the view counter: `redis://host:port/db` (`rediss://` for TLS), a Redis Cluster as " +
 			"`redis+cluster://host1:port,host2:port/` (`rediss+cluster://` for TLS), or `off`, which reads SQL every time and counts views in process",
-		set: str(func(c *config) *string { return &c.redisURL })},
+		set: str(func(c *Config) *string { return &c.redisURL })},
 	{env: "REDIS_CLUSTER_ADDRS", flag: "redis-cluster-addrs",
 		doc: "a Redis Cluster's nodes, `host1:port,host2:port`: the same as `REDIS_URL=redis+cluster://host1:port,host2:port/`; set one of the two",
-		set: str(func(c *config) *string { return &c.clusterAddrs })},
+		set: str(func(c *Config) *string { return &c.clusterAddrs })},
 	{env: "REDIS_PREFIX", flag: "redis-prefix", def: "catalog:",
 		doc: "prefix of every Redis key (without `{`), before the catalogue's identity: keys are `<prefix><identity>:…`, so that databases sharing a Redis and a prefix never read each other's data (see [Several catalogues, one Redis](#several-catalogues-one-redis))",
-		set: str(func(c *config) *string { return &c.redisPrefix })},
+		set: str(func(c *Config) *string { return &c.redisPrefix })},
 	{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: "50ms",
 		doc: "deadline of each Redis call; past it the read goes to SQL",
-		set: duration(func(c *config) *time.Duration { return &c.redisTimeout })},
+		set: duration(func(c *Config) *time.Duration { return &c.redisTimeout })},
 	{env: "LOADER_WAIT", flag: "loader-wait", def: "1ms",
 		doc: "how long a dataloader collects keys before a batch; paid once per query level",
-		set: duration(func(c *config) *time.Duration { return &c.loaderWait })},
+		set: duration(func(c *Config) *time.Duration { return &c.loaderWait })},
 	{env: "DEMO_PRODUCTS", flag: "demo-products", def: "1000",
 		doc: "products seeded into an empty database at start; `0` for none",
-		set: integer(func(c *config) *int { return &c.demoProducts })},
+		set: integer(func(c *Config) *int { return &c.demoProducts })},
 	{env: "ADMIN_TOKENS", flag: "admin-tokens",
 		doc: "comma-separated bearer tokens accepted by admin mutations; see above",
-		set: str(func(c *config) *string { return &c.adminTokens })},
+		set: str(func(c *Config) *string { return &c.adminTokens })},
 	{env: "VIEWS_FLUSH_INTERVAL", flag: "views-flush-interval", def: "1s",
 		doc: "how often counted views are written to SQL (a Go duration); also the most views Redis can lose if it loses its memory",
-		set: duration(func(c *config) *time.Duration { return &c.flushInterval })},
+		set: duration(func(c *Config) *time.Duration { return &c.flushInterval })},
 	{env: "VIEWS_FLUSH_MAX", flag: "views-flush-max", def: "10000",
 		doc: "flush sooner once more views than this wait",
-		set: int64s(func(c *config) *int64 { return &c.flushMax })},
+		set: int64s(func(c *Config) *int64 { return &c.flushMax })},
 	{env: "VIEWS_SPILL_FILE", flag: "views-spill-file", def: "catalog-views.spill.json",
 		doc: "where views counted in process go when SQL does not take them before the process stops; " +
 			"the next start applies them. Keep it on a volume that outlives the container; a start refuses a directory it cannot write",
-		set: str(func(c *config) *string { return &c.spillFile })},
+		set: str(func(c *Config) *string { return &c.spillFile })},
 	{env: "SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "25s",
 		doc: "how long a stop (`SIGTERM`) may take: requests in flight get at most the smaller of 10 s and half of it, " +
 			"the view counter's final flush what is left, and what SQL has not taken by then goes to `VIEWS_SPILL_FILE` " +
 			"(with tracing on, sending the last spans may add up to 5 s). Keep it below the orchestrator's grace period (Kubernetes: 30 s)",
-		set: duration(func(c *config) *time.Duration { return &c.shutdownTimeout })},
+		set: duration(func(c *Config) *time.Duration { return &c.shutdownTimeout })},
 	{env: "SQL_TIMEOUT", flag: "sql-timeout", def: "2s",
 		doc: "deadline of each SQL statement; past it the field fails `UNAVAILABLE`",
-		set: duration(func(c *config) *time.Duration { return &c.sqlTimeout })},
+		set: duration(func(c *Config) *time.Duration { return &c.sqlTimeout })},
 	{env: "CACHE_LEASE_TTL", flag: "cache-lease-ttl", def: "100ms",
 		doc: "fill lease of a missed key: the most a reader waits for another instance to fill it before reading SQL itself; `0` for no leases",
-		set: duration(func(c *config) *time.Duration { return &c.leaseTTL })},
+		set: duration(func(c *Config) *time.Duration { return &c.leaseTTL })},
 	{env: "DB_FALLBACK_MAX_INFLIGHT", flag: "db-fallback-max-inflight", def: "16",
 		doc: "SQL reads at once that stand in for a Redis that is down; past it, after a 100 ms wait, `UNAVAILABLE`",
-		set: integer(func(c *config) *int { return &c.fallbackMax })},
+		set: integer(func(c *Config) *int { return &c.fallbackMax })},
 	{env: "AUDIT_FRACTION", flag: "audit-fraction", def: "0.001",
 		doc: "fraction of cache hits the consistency auditor re-checks against SQL",
-		set: float(func(c *config) *float64 { return &c.auditFraction })},
+		set: float(func(c *Config) *float64 { return &c.auditFraction })},
 	{env: "VIEW_RATE_LIMIT", flag: "view-rate-limit", def: "2",
 		doc: "views one client may count per second once its burst is spent (a token bucket in Redis, shared by every instance); " +
 			"past it `recordView` is acknowledged but not counted; `0` for no limit",
-		set: float(func(c *config) *float64 { return &c.viewRate })},
+		set: float(func(c *Config) *float64 { return &c.viewRate })},
 	{env: "VIEW_BURST", flag: "view-burst", def: "20", doc: "views one client may count at once",
-		set: integer(func(c *config) *int { return &c.viewBurst })},
+		set: integer(func(c *Config) *int { return &c.viewBurst })},
 	{env: "CLIENT_IP_HEADER", flag: "client-ip-header",
 		doc: "a header your own proxy sets to the client's address (e.g. `X-Real-IP`), for the view rate limit; without it, the connection's address",
-		set: str(func(c *config) *string { return &c.clientHeader })},
+		set: str(func(c *Config) *string { return &c.clientHeader })},
 	{env: "CATALOG_ENV", flag: "env", def: "development",
 		doc: "`production` turns off the playground, introspection and \"Did you mean\" suggestions, logs JSON, and leaves out " +
 			"each response's `extensions.cost`; see [Limits and security](#limits-and-security) and [Observability](#observability)",
-		set: (*config).setEnv},
+		set: (*Config).setEnv},
 	{env: "CORS_ORIGINS", flag: "cors-origins",
 		doc: "comma-separated origins whose pages may call `/query`: `https://shop.example.com`, `https://*.example.com`, or `*`",
-		set: (*config).setCORS},
+		set: (*Config).setCORS},
 	{env: "QUERY_MAX_DEPTH", flag: "query-max-depth", def: "10", doc: "deepest nesting of fields in an operation",
-		set: integer(func(c *config) *int { return &c.limits.MaxDepth })},
+		set: integer(func(c *Config) *int { return &c.limits.MaxDepth })},
 	{env: "QUERY_MAX_COMPLEXITY", flag: "query-max-complexity", def: "5000", doc: "highest complexity of an operation",
-		set: integer(func(c *config) *int { return &c.limits.MaxComplexity })},
+		set: integer(func(c *Config) *int { return &c.limits.MaxComplexity })},
 	{env: "QUERY_MAX_ALIASES", flag: "query-max-aliases", def: "30", doc: "most aliased fields in an operation",
-		set: integer(func(c *config) *int { return &c.limits.MaxAliases })},
+		set: integer(func(c *Config) *int { return &c.limits.MaxAliases })},
 	{env: "QUERY_MAX_TOKENS", flag: "query-max-tokens", def: "5000", doc: "most tokens the parser reads in a query",
-		set: integer(func(c *config) *int { return &c.limits.MaxTokens })},
+		set: integer(func(c *Config) *int { return &c.limits.MaxTokens })},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "65536", doc: "largest POST body, and largest GET query string",
-		set: int64s(func(c *config) *int64 { return &c.limits.MaxBodyBytes })},
+		set: int64s(func(c *Config) *int64 { return &c.limits.MaxBodyBytes })},
 	{env: "MAX_HEADER_BYTES", flag: "max-header-bytes", def: "16384",
 		doc: "largest request header (all lines together; net/http reads up to 4 KiB more before it refuses); past it `431` before anything runs: net/http's default of 1 MB let 500 clients with 1 MB headers take the process from 100 to 572 MB",
-		set: integer(func(c *config) *int { return &c.maxHeaderBytes })},
+		set: integer(func(c *Config) *int { return &c.maxHeaderBytes })},
 	{env: "OTEL_EXPORTER_OTLP_ENDPOINT",
 		doc: "base URL of an OTLP/HTTP collector (`http://collector:4318`); set, it turns tracing on, spans going to `…/v1/traces`",
 		set: otelVar("OTEL_EXPORTER_OTLP_ENDPOINT")},
@@ -261,56 +261,56 @@ var settings = []setting{
 	{env: "DB_MAX_CONNS", flag: "db-max-conns", def: strconv.Itoa(store.DefaultMaxOpenConns()), shown: "4 per CPU, at least 8",
 		doc: "SQL connections open at once, `0` for no bound; more callers wait for one, within `SQL_TIMEOUT`. " +
 			"Keep it below PostgreSQL's `max_connections` divided by the instances",
-		set: integer(func(c *config) *int { return &c.dbMaxConns })},
+		set: integer(func(c *Config) *int { return &c.dbMaxConns })},
 	{env: "MAX_INFLIGHT", flag: "max-inflight", def: strconv.Itoa(defaultMaxInflight()), shown: "8 per CPU",
 		doc: "GraphQL requests worked on at once; past it a request waits in a queue of 4 per place for at most 100 ms, " +
 			"and past the queue or the wait gets `503` with `Retry-After: 1` and the error code `OVERLOADED`; `0` for no bound. See [Overload](#overload)",
-		set: integer(func(c *config) *int { return &c.maxInflight })},
+		set: integer(func(c *Config) *int { return &c.maxInflight })},
 	{env: "DEBUG_ENDPOINTS", flag: "debug-endpoints", shown: "`on`, `off` in production",
 		doc: "serve `/debug/costs` and `/debug/pprof/` (see [Endpoints](#debug-endpoints))",
-		set: (*config).setDebugEndpoints},
+		set: (*Config).setDebugEndpoints},
 	{env: "NEAR_CACHE_SIZE", flag: "near-cache-size", def: "100000",
 		doc: "documents each instance keeps decoded in process ([the near cache](#the-near-cache)); `0` turns it off",
-		set: integer(func(c *config) *int { return &c.nearSize })},
+		set: integer(func(c *Config) *int { return &c.nearSize })},
 	{env: "NEAR_CACHE_MAX_BYTES", flag: "near-cache-max-bytes", def: "67108864", shown: "`67108864` (64 MiB)",
 		doc: "encoded bytes the near cache may hold; whichever bound is reached first evicts",
-		set: int64s(func(c *config) *int64 { return &c.nearBytes })},
+		set: int64s(func(c *Config) *int64 { return &c.nearBytes })},
 	{env: "NEAR_CACHE_MAX_STALENESS", flag: "near-cache-max-staleness", def: "1m",
 		doc: "the most a near-cache entry lives, invalidated or not: the bound on what a lost invalidation could cost; each entry lives between 80 % and 100 % of it, so that documents read together do not expire together",
-		set: duration(func(c *config) *time.Duration { return &c.nearStale })},
+		set: duration(func(c *Config) *time.Duration { return &c.nearStale })},
 	{env: "ACCESS_LOG_SAMPLE", flag: "access-log-sample", def: "-1", shown: "`1`, `0.01` in production",
 		doc: "fraction of successful requests given an access log line; failed (status 400 and up) and slow (500 ms and up) requests always get one",
-		set: (*config).setAccessSample},
+		set: (*Config).setAccessSample},
 	{env: "RESPONSE_CACHE_SIZE", flag: "response-cache-size", def: "10000",
 		doc: "responses of repeated queries kept in memory; `0` for none. The cache also needs an invalidation feed, " +
 			"and is off without one (see [The response cache](#the-response-cache-and-http-caching))",
-		set: integer(func(c *config) *int { return &c.respCache.size })},
+		set: integer(func(c *Config) *int { return &c.respCache.size })},
 	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "67108864", shown: "`67108864` (64 MiB)",
 		doc: "memory those responses may take, bodies, keys and document tags included",
-		set: int64s(func(c *config) *int64 { return &c.respCache.maxBytes })},
+		set: int64s(func(c *Config) *int64 { return &c.respCache.maxBytes })},
 	{env: "RESPONSE_CACHE_MAX_STALENESS", flag: "response-cache-max-staleness", def: "1m",
 		doc: "the most a response is kept in process, invalidated or not: the bound on what a lost invalidation could cost " +
 			"(freshness comes from the invalidation feed); each entry lives between 80 % and 100 % of it",
-		set: duration(func(c *config) *time.Duration { return &c.respCache.maxStaleness })},
+		set: duration(func(c *Config) *time.Duration { return &c.respCache.maxStaleness })},
 	{env: "RESPONSE_CACHE_MAX_AGE", flag: "response-cache-max-age", def: "5s",
 		doc: "the most `max-age` HTTP caches (a CDN, a browser) are given: they hear of no write, so this is how long they may serve a page after one",
-		set: duration(func(c *config) *time.Duration { return &c.respCache.maxAge })},
+		set: duration(func(c *Config) *time.Duration { return &c.respCache.maxAge })},
 	{env: "HITS_MAX_STALENESS", flag: "hits-max-staleness", def: "1s",
 		doc: "oldest view count a kept response may show; older ones are read again (one Redis round trip) on a hit; `0` reads them on every hit",
-		set: duration(func(c *config) *time.Duration { return &c.respCache.hitsStaleness })},
+		set: duration(func(c *Config) *time.Duration { return &c.respCache.hitsStaleness })},
 	{env: "TRUSTED_DOCUMENTS", flag: "trusted-documents",
 		shown: "`off` without a manifest; with one, `allow` in development and `require` in production",
 		doc: "`off`, `allow` (the manifest's documents by id, and any text) or `require` (only the manifest's documents): " +
 			"see [Trusted documents](#trusted-documents)",
-		set: str(func(c *config) *string { return &c.trusted.mode })},
+		set: str(func(c *Config) *string { return &c.trusted.mode })},
 	{env: "TRUSTED_DOCUMENTS_FILE", flag: "trusted-documents-file",
 		doc: "the persisted documents manifest, GraphQL Code Generator's or Apollo's; `SIGHUP` reloads it",
-		set: str(func(c *config) *string { return &c.trusted.file })},
+		set: str(func(c *Config) *string { return &c.trusted.file })},
 }
 
 // setAccessSample reads ACCESS_LOG_SAMPLE: a fraction, or -1 for the
 // mode's default (accessLogDefault).
-func (c *config) setAccessSample(v string) error {
+func (c *Config) setAccessSample(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f > 1 || (f < 0 && f != -1) {
 		return fmt.Errorf("want a fraction from 0 to 1, got %q", v)
@@ -320,7 +320,7 @@ func (c *config) setAccessSample(v string) error {
 }
 
 // setDebugEndpoints reads DEBUG_ENDPOINTS: on or off.
-func (c *config) setDebugEndpoints(v string) error {
+func (c *Config) setDebugEndpoints(v string) error {
 	on, err := parseOnOff(v)
 	if err != nil {
 		return err
@@ -330,7 +330,7 @@ func (c *config) setDebugEndpoints(v string) error {
 }
 
 // otelGetenv reads the OpenTelemetry settings, for the tracing setup.
-func (c config) otelGetenv(key string) string { return c.otel[key] }
+func (c Config) otelGetenv(key string) string { return c.otel[key] }
 
 // UsageError is a command line that names no known command, or has a
 // stray argument: main exits 2 for it, as the flag package does for a

@@ -13,21 +13,21 @@ import (
 // them, and a bad duration is an error that names the variable.
 func TestViewsConfig(t *testing.T) {
 	env := map[string]string{"VIEWS_FLUSH_INTERVAL": "250ms", "VIEWS_FLUSH_MAX": "500"}
-	c, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
+	c, _, err := ParseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.flushInterval != 250*time.Millisecond || c.flushMax != 500 {
 		t.Errorf("from env: %v, %d, %v", c.flushInterval, c.flushMax, err)
 	}
-	c, _, err = parseConfig("t", []string{"-views-flush-interval", "2s", "-views-flush-max", "7"},
+	c, _, err = ParseConfig("t", []string{"-views-flush-interval", "2s", "-views-flush-max", "7"},
 		func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.flushInterval != 2*time.Second || c.flushMax != 7 {
 		t.Errorf("flags over env: %v, %d, %v", c.flushInterval, c.flushMax, err)
 	}
-	c, _, err = parseConfig("t", nil, func(string) string { return "" }, io.Discard)
+	c, _, err = ParseConfig("t", nil, func(string) string { return "" }, io.Discard)
 	if err != nil || c.flushInterval != time.Second || c.flushMax != 10000 || c.redisPrefix != "catalog:" {
 		t.Errorf("defaults: %v, %d, %q, %v", c.flushInterval, c.flushMax, c.redisPrefix, err)
 	}
 	env["VIEWS_FLUSH_INTERVAL"] = "soon"
-	if _, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard); err == nil ||
+	if _, _, err := ParseConfig("t", nil, func(k string) string { return env[k] }, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "VIEWS_FLUSH_INTERVAL") {
 		t.Errorf("bad interval: %v", err)
 	}
@@ -35,16 +35,16 @@ func TestViewsConfig(t *testing.T) {
 
 // DB_MAX_CONNS bounds the SQL pool; it must be a number.
 func TestDBMaxConnsConfig(t *testing.T) {
-	c, _, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard)
+	c, _, err := ParseConfig("t", nil, func(string) string { return "" }, io.Discard)
 	if err != nil || c.dbMaxConns != store.DefaultMaxOpenConns() || c.dbMaxConns < 8 {
 		t.Errorf("default: %d, %v; want %d", c.dbMaxConns, err, store.DefaultMaxOpenConns())
 	}
-	c, _, err = parseConfig("t", []string{"-db-max-conns", "8"},
+	c, _, err = ParseConfig("t", []string{"-db-max-conns", "8"},
 		func(k string) string { return map[string]string{"DB_MAX_CONNS": "24"}[k] }, io.Discard)
 	if err != nil || c.dbMaxConns != 8 {
 		t.Errorf("flag over env: %d, %v; want 8", c.dbMaxConns, err)
 	}
-	if _, _, err := parseConfig("t", nil, func(k string) string {
+	if _, _, err := ParseConfig("t", nil, func(k string) string {
 		return map[string]string{"DB_MAX_CONNS": "many"}[k]
 	}, io.Discard); err == nil || !strings.Contains(err.Error(), "DB_MAX_CONNS") {
 		t.Errorf("bad DB_MAX_CONNS: %v", err)
@@ -53,7 +53,7 @@ func TestDBMaxConnsConfig(t *testing.T) {
 
 func TestParseConfigLimits(t *testing.T) {
 	env := map[string]string{"CATALOG_ENV": "production", "QUERY_MAX_DEPTH": "7", "CORS_ORIGINS": "https://shop.example.com, https://*.example.com"}
-	c, _, err := parseConfig("t", []string{"-query-max-aliases", "5", "-max-body-bytes", "1000"}, func(k string) string { return env[k] }, io.Discard)
+	c, _, err := ParseConfig("t", []string{"-query-max-aliases", "5", "-max-body-bytes", "1000"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestParseConfigLimits(t *testing.T) {
 		"QUERY_MAX_COMPLEXITY": "lots",
 		"MAX_BODY_BYTES":       "-1",
 	} {
-		_, _, err := parseConfig("t", nil, func(k string) string { return map[string]string{key: bad}[k] }, io.Discard)
+		_, _, err := ParseConfig("t", nil, func(k string) string { return map[string]string{key: bad}[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s=%s: error %v, want one naming %s", key, bad, err, key)
 		}
@@ -79,8 +79,8 @@ func TestParseConfigLimits(t *testing.T) {
 // REDIS_CLUSTER_ADDRS is a shorthand for a redis+cluster URL, and cannot be
 // combined with REDIS_URL.
 func TestConfigRedisCluster(t *testing.T) {
-	parse := func(env map[string]string) (config, error) {
-		c, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
+	parse := func(env map[string]string) (Config, error) {
+		c, _, err := ParseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
 		return c, err
 	}
 	c, err := parse(map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.0.1:7001,10.0.0.2:7002"})

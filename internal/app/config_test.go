@@ -52,7 +52,7 @@ func TestSettingsTable(t *testing.T) {
 		}
 		envs[s.env], flags[s.flag] = true, s.flag != ""
 		if s.def != "" {
-			var c config
+			var c Config
 			if err := s.set(&c, s.def); err != nil {
 				t.Errorf("%s: default %q does not parse: %v", s.env, s.def, err)
 			}
@@ -115,12 +115,12 @@ func TestCommandLine(t *testing.T) {
 // environment.
 func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 	env := map[string]string{"NEAR_CACHE_SIZE": "12", "PORT": "9000", "LOADER_WAIT": "soon"}
-	_, _, err := parseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
+	_, _, err := ParseConfig("t", nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil || !strings.HasPrefix(err.Error(), "LOADER_WAIT: ") {
 		t.Fatalf("err = %v, want one naming LOADER_WAIT", err)
 	}
 	delete(env, "LOADER_WAIT")
-	c, _, err := parseConfig("t", []string{"-near-cache-size", "34"}, func(k string) string { return env[k] }, io.Discard)
+	c, _, err := ParseConfig("t", []string{"-near-cache-size", "34"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || c.nearSize != 34 || c.port != "9000" {
 		t.Fatalf("near cache %d, port %q, %v; want 34 (the flag) and 9000 (the environment)", c.nearSize, c.port, err)
 	}
@@ -131,11 +131,11 @@ func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 func TestSpillFileCheckedAtStart(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "catalog.db"), "REDIS_URL": "off",
 		"DEMO_PRODUCTS": "5", "VIEWS_SPILL_FILE": filepath.Join(t.TempDir(), "missing", "views.spill.json")}
-	c, _, err := parseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
+	c, _, err := ParseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := NewApp(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	app := New(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer app.Close()
 	err = app.Open(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "VIEWS_SPILL_FILE") {

@@ -29,7 +29,7 @@ import (
 
 // debugOn reports whether the debug endpoints are served: as set, or else
 // everywhere but in production.
-func (c config) debugOn() bool {
+func (c Config) debugOn() bool {
 	if c.debugEndpoints != "" {
 		return c.debugEndpoints == "on"
 	}
@@ -57,7 +57,7 @@ type costs struct {
 // newCosts returns the counters behind /debug/costs, or nil when the debug
 // endpoints are off. counter is rdb's round-trip counter, the one that also
 // feeds the metrics and extensions.cost; nil without Redis.
-func newCosts(c config, db *store.DB, rdb redis.UniversalClient, counter *store.RedisCounter) *costs {
+func newCosts(c Config, db *store.DB, rdb redis.UniversalClient, counter *store.RedisCounter) *costs {
 	if !c.debugOn() {
 		return nil
 	}

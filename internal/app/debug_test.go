@@ -105,12 +105,12 @@ func TestDebugEndpointsConfig(t *testing.T) {
 		{map[string]string{"DEBUG_ENDPOINTS": "off"}, nil, false},
 		{map[string]string{"CATALOG_ENV": "production"}, []string{"-debug-endpoints", "on"}, true},
 	} {
-		c, _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		c, _, err := ParseConfig("t", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 		if err != nil || c.debugOn() != tc.want {
 			t.Errorf("%v %v: debug endpoints %v, %v; want %v", tc.env, tc.args, c.debugOn(), err, tc.want)
 		}
 	}
-	_, _, err := parseConfig("t", nil, func(k string) string {
+	_, _, err := ParseConfig("t", nil, func(k string) string {
 		return map[string]string{"DEBUG_ENDPOINTS": "maybe"}[k]
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DEBUG_ENDPOINTS") {

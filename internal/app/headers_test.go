@@ -123,7 +123,7 @@ func TestMaxHeaderBytesSetting(t *testing.T) {
 			t.Errorf("a %d-byte header: %d, want %d", c.size, res.StatusCode, c.want)
 		}
 	}
-	_, _, err := parseConfig("catalog-bff", nil, func(k string) string {
+	_, _, err := ParseConfig("catalog-bff", nil, func(k string) string {
 		return map[string]string{"MAX_HEADER_BYTES": "100"}[k]
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "MAX_HEADER_BYTES") {

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-func (c *config) setEnv(s string) error {
+func (c *Config) setEnv(s string) error {
 	switch s {
 	case "production", "development":
 		c.production = s == "production"
@@ -20,7 +20,7 @@ func (c *config) setEnv(s string) error {
 // with an optional port and at most one "*" in the host. An origin with a
 // path or without a scheme would never match a browser's Origin header,
 // so it is an error rather than a silent no.
-func (c *config) setCORS(s string) error {
+func (c *Config) setCORS(s string) error {
 	c.corsOrigins = nil
 	for o := range strings.SplitSeq(s, ",") {
 		if o = strings.TrimSpace(o); o == "" {
@@ -37,7 +37,7 @@ func (c *config) setCORS(s string) error {
 }
 
 // check refuses limits that would refuse every request.
-func (c config) check() error {
+func (c Config) check() error {
 	l := c.limits
 	if l.MaxDepth <= 0 || l.MaxComplexity <= 0 || l.MaxAliases <= 0 || l.MaxTokens <= 0 || l.MaxBodyBytes <= 0 {
 		return errors.New("QUERY_MAX_DEPTH, QUERY_MAX_COMPLEXITY, QUERY_MAX_ALIASES, QUERY_MAX_TOKENS and MAX_BODY_BYTES must be positive")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph/telemetry"
 	"catalog-bff/loaders"
@@ -14,9 +15,12 @@ import (
 // newTelemetry returns the service's metrics and tracing, and a function
 // that flushes the spans not yet sent. Tracing is on when the environment
 // names an OTLP endpoint (telemetry.TracerProvider, given the OTEL_
-// settings); the cost extension
+// settings, or the given tracer); the cost extension
 // outside production.
-func newTelemetry(ctx context.Context, c config, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
+func newTelemetry(ctx context.Context, c Config, tracer trace.TracerProvider, log *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	if tracer != nil { // a test's
+		return telemetry.New(telemetry.Options{Tracer: tracer, Cost: !c.production}), func() {}, nil
+	}
 	tp, shutdown, err := telemetry.TracerProvider(ctx, c.otelGetenv)
 	if err != nil {
 		return nil, nil, err

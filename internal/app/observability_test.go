@@ -54,7 +54,7 @@ func TestCostOutsideProductionAndMetrics(t *testing.T) {
 }
 
 func TestCatalogEnvMustBeKnown(t *testing.T) {
-	_, _, err := parseConfig("t", nil, func(k string) string { return map[string]string{"CATALOG_ENV": "prod"}[k] }, io.Discard)
+	_, _, err := ParseConfig("t", nil, func(k string) string { return map[string]string{"CATALOG_ENV": "prod"}[k] }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "CATALOG_ENV") {
 		t.Errorf("CATALOG_ENV=prod: %v, want an error naming it", err)
 	}

@@ -53,7 +53,7 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 // costs and /debug/costs. A Redis that does not answer at start is not
 // fatal: the service serves from SQL, counts views in process, and uses
 // Redis once it answers.
-func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, *store.RedisCounter, func()) {
+func openRedis(ctx context.Context, c Config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, *store.RedisCounter, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, nil, func() {}
@@ -83,7 +83,8 @@ func openRedis(ctx context.Context, c config, tel *telemetry.Telemetry, log *slo
 // worker, and the auditor that measures how honest, all running until ctx
 // is done; all nil without Redis. Writes then queue their invalidations in
 // the outbox.
-func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c config, tel *telemetry.Telemetry, log *slog.Logger) (*store.Cache, *loaders.Near, *store.Invalidator, *store.Auditor) {
+func (a *App) openCache(db *store.DB, rdb redis.UniversalClient, tel *telemetry.Telemetry) (*store.Cache, *loaders.Near, *store.Invalidator, *store.Auditor) {
+	ctx, c, log, seams := a.bg, a.cfg, a.log, a.Seams
 	if rdb == nil {
 		return nil, nil, nil, nil
 	}
@@ -91,7 +92,7 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 	near := loaders.NewNear(loaders.NearOptions{MaxEntries: c.nearSize, MaxBytes: c.nearBytes,
 		MaxStaleness: c.nearStale, Readable: func() bool { return cache.Readable() }})
 	copt := store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
-		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}}
+		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}, Strategy: seams.Strategy}
 	if near != nil {
 		copt.Listener = near
 	}
@@ -103,10 +104,12 @@ func openCache(ctx context.Context, db *store.DB, rdb redis.UniversalClient, c c
 		go cache.Watch(ctx, store.WatchOptions{})
 	}
 	db.EnableOutbox()
-	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log})
-	go inv.Run(ctx)
-	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction})
-	go audit.Run(ctx)
+	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log, Interval: seams.InvalidateEvery})
+	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction, Bound: seams.AuditBound})
+	if !seams.Manual {
+		go inv.Run(ctx)
+		go audit.Run(ctx)
+	}
 	return cache, near, inv, audit
 }
 
@@ -126,11 +129,11 @@ func checkSpillFile(path string) error {
 }
 
 // newCounter returns the view counter, over Redis when there is one.
-func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Logger) *views.Counter {
+func newCounter(db *store.DB, rdb redis.UniversalClient, c Config, faults store.Faults, log *slog.Logger) (*views.Counter, *store.RedisViews) {
 	// A stop gives the final flush what is left of SHUTDOWN_TIMEOUT
 	// (startFlusher); DrainTimeout only bounds a stop that does not say.
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
-		Timeout: c.redisTimeout, Logger: log, Faults: crashFaults(crashAt, log), SpillFile: c.spillFile,
+		Timeout: c.redisTimeout, Logger: log, Faults: faults, SpillFile: c.spillFile,
 		DrainTimeout: c.shutdownTimeout}
 	if rdb != nil {
 		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
@@ -149,7 +152,8 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c config, log *slog.Log
 	}
 	counter := views.New(opt)
 	counter.CheckEviction(context.Background()) // before the first request
-	return counter
+	rv, _ := opt.Redis.(*store.RedisViews)
+	return counter, rv
 }
 
 // crashAt, when set, names the point of a view flush or a write at which

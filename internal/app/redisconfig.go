@@ -13,7 +13,7 @@ const defaultRedisURL = "redis://127.0.0.1:6379/0"
 // useClusterAddrs makes REDIS_CLUSTER_ADDRS, when set, the Redis to use, as
 // the equivalent redis+cluster URL. Setting REDIS_URL as well is an error:
 // one of the two would be ignored.
-func (c *config) useClusterAddrs() error {
+func (c *Config) useClusterAddrs() error {
 	if c.clusterAddrs == "" {
 		return nil
 	}
@@ -32,7 +32,7 @@ func (c *config) useClusterAddrs() error {
 // request is logged in development, where a person reads the lines; in
 // production a line per request is a write system call per request that
 // nobody reads, so 1 in 100, besides every failed or slow request.
-func (c *config) accessLogDefault() {
+func (c *Config) accessLogDefault() {
 	switch {
 	case c.accessSample >= 0:
 	case c.production:

@@ -37,10 +37,15 @@ func (c responseCacheConfig) check() error {
 // newResponseCache returns the response cache, or nil (off) when its size
 // is 0 or there is no invalidation feed: without one, nothing would tell
 // it that a document changed.
-func newResponseCache(c responseCacheConfig, feed graph.InvalidationFeed, hits loaders.Hits, tel *telemetry.Telemetry) *graph.ResponseCache {
-	if c.size == 0 || feed == nil {
+// adjust, when set, is a test's (Seams.ResponseCache); it may give a feed.
+func newResponseCache(c responseCacheConfig, feed graph.InvalidationFeed, hits loaders.Hits, tel *telemetry.Telemetry, adjust func(*graph.ResponseCacheOptions)) *graph.ResponseCache {
+	opt := graph.ResponseCacheOptions{Feed: feed, MaxEntries: c.size, MaxBytes: c.maxBytes,
+		MaxAge: c.maxAge, MaxStaleness: c.maxStaleness, HitsMaxStaleness: c.hitsStaleness, Hits: hits, Observer: tel}
+	if adjust != nil {
+		adjust(&opt)
+	}
+	if c.size == 0 || opt.Feed == nil {
 		return nil
 	}
-	return graph.NewResponseCache(graph.ResponseCacheOptions{Feed: feed, MaxEntries: c.size, MaxBytes: c.maxBytes,
-		MaxAge: c.maxAge, MaxStaleness: c.maxStaleness, HitsMaxStaleness: c.hitsStaleness, Hits: hits, Observer: tel})
+	return graph.NewResponseCache(opt)
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -13,10 +12,13 @@ import (
 
 // newHandler wires the HTTP routes: GraphQL at /query, the playground at /
 // with its bundle under /playground/, the health checks, and the metrics.
-func newHandler(s services, c config, log *slog.Logger) http.Handler {
+// It returns them with the loaders' factory and the response cache (nil
+// when off).
+func (a *App) newHandler() (http.Handler, *loaders.Factory, *graph.ResponseCache) {
+	s, c, log, seams := a.svc, a.cfg, a.log, a.Seams
 	opt := loaders.Options{Store: s.db, Hits: s.counter, Wait: c.loaderWait, Logger: log,
-		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel}
-	writes := &loaders.Writes{SQL: s.db, Logger: log, Faults: crashFaults(crashAt, log)}
+		LeaseTTL: c.leaseTTL, FallbackMaxInflight: c.fallbackMax, Observer: s.tel, Faults: seams.Faults}
+	writes := &loaders.Writes{SQL: s.db, Logger: log, Faults: seams.Faults}
 	resolver := &graph.Resolver{Lister: s.db, Writer: writes, Views: s.counter, Admin: s.admin, Logger: log}
 	hopt := graph.HandlerOptions{Resolver: resolver, Logger: log, Limits: c.limits, Production: c.production,
 		CORSOrigins: c.corsOrigins, ClientIPHeader: c.clientHeader, Extensions: s.tel.Extensions(),
@@ -28,10 +30,19 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 	if s.cache != nil {
 		opt.Cache, writes.Cache, opt.Audit, hopt.PersistedQueries = s.cache, s.inv, s.audit, s.queries
 		opt.Near = s.near
+		if seams.Invalidated != nil {
+			writes.Cache = announcing{s.inv, seams.Invalidated}
+		}
+	}
+	if seams.Loaders != nil {
+		seams.Loaders(&opt)
 	}
 	hopt.Loaders = loaders.NewFactory(opt)
 	hopt.TrustedDocuments = s.trusted
-	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.counter, s.tel)
+	hopt.ResponseCache = newResponseCache(c.respCache, s.feed, s.counter, s.tel, seams.ResponseCache)
+	if seams.Handler != nil {
+		seams.Handler(&hopt)
+	}
 	watch(s, hopt.Loaders)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthz())
@@ -43,7 +54,8 @@ func newHandler(s services, c config, log *slog.Logger) http.Handler {
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
-	return reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: c.accessSample}, mux))
+	h := reqlog.Middleware(reqlog.AccessLog(log, reqlog.AccessOptions{Sample: c.accessSample}, mux))
+	return h, hopt.Loaders, hopt.ResponseCache
 }
 
 // httpDrainTimeout is the part of a stop of at most stop (SHUTDOWN_TIMEOUT)

@@ -30,11 +30,11 @@ func startApp(t *testing.T, ctx context.Context, env map[string]string, logs io.
 	if env["VIEWS_SPILL_FILE"] == "" { // never in the working directory
 		env["VIEWS_SPILL_FILE"] = filepath.Join(t.TempDir(), "views.spill.json")
 	}
-	c, _, err := parseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
+	c, _, err := ParseConfig("catalog-bff", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := NewApp(c, newLogger(c.production, logs))
+	app := New(c, newLogger(c.production, logs))
 	if err := app.Open(context.Background()); err != nil {
 		app.Close()
 		t.Fatalf("open: %v; logs:\n%s", err, logs)

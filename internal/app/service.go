@@ -14,8 +14,8 @@ import (
 	"catalog-bff/store"
 )
 
-// config is everything the service reads from its environment and flags.
-type config struct {
+// Config is everything the service reads from its environment and flags.
+type Config struct {
 	port          string
 	databaseURL   string
 	redisURL      string
@@ -73,7 +73,7 @@ func newLogger(production bool, w io.Writer) *slog.Logger {
 // embedded default outside production makes one for this run and logs it,
 // so that `go run .` can try the mutations; PostgreSQL, and production
 // whatever the database, refuse admin mutations instead.
-func adminTokens(c config, dialect store.Dialect, log *slog.Logger) (*graph.Admin, error) {
+func adminTokens(c Config, dialect store.Dialect, log *slog.Logger) (*graph.Admin, error) {
 	tokens := strings.Split(c.adminTokens, ",")
 	if strings.TrimSpace(c.adminTokens) != "" {
 		return graph.NewAdmin(tokens), nil
@@ -96,7 +96,7 @@ func adminTokens(c config, dialect store.Dialect, log *slog.Logger) (*graph.Admi
 // identity, so its instances never read them, but an instance still
 // running on the old identity would until it restarts, and they take
 // memory until they expire.
-func purgeCache(ctx context.Context, c config, log *slog.Logger) {
+func purgeCache(ctx context.Context, c Config, log *slog.Logger) {
 	if c.redisURL == "off" {
 		return
 	}

@@ -23,16 +23,16 @@ import (
 func TestShutdownTimeoutConfig(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
-	if c, _, err := parseConfig("t", nil, getenv, io.Discard); err != nil || c.shutdownTimeout != 25*time.Second {
+	if c, _, err := ParseConfig("t", nil, getenv, io.Discard); err != nil || c.shutdownTimeout != 25*time.Second {
 		t.Errorf("default: %v, %v; want 25s", c.shutdownTimeout, err)
 	}
 	env["SHUTDOWN_TIMEOUT"] = "4s"
-	if c, _, err := parseConfig("t", []string{"-shutdown-timeout", "7s"}, getenv, io.Discard); err != nil || c.shutdownTimeout != 7*time.Second {
+	if c, _, err := ParseConfig("t", []string{"-shutdown-timeout", "7s"}, getenv, io.Discard); err != nil || c.shutdownTimeout != 7*time.Second {
 		t.Errorf("flag over env: %v, %v; want 7s", c.shutdownTimeout, err)
 	}
 	for _, bad := range []string{"0s", "-1s", "soon"} {
 		env["SHUTDOWN_TIMEOUT"] = bad
-		if _, _, err := parseConfig("t", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT") {
+		if _, _, err := ParseConfig("t", nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT") {
 			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v, want an error naming the variable", bad, err)
 		}
 	}
