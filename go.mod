@@ -98,4 +98,4 @@ require (
 
 tool github.com/99designs/gqlgen
 
-ignore ./graph/playground/node_modules
+ignore ./internal/playground/node_modules

@@ -9,7 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 )
 
 // Result is the measure of one scenario in one mode.

@@ -11,7 +11,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 )
 
 // Every scenario sends POSTs of a GraphQL request that names its

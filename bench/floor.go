@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 )
 
 // floorBody is a product page's answer, as the service gives it for a

@@ -7,7 +7,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 )
 
 // stat is a /proc/<pid>/stat line with the given parent and CPU ticks

@@ -20,7 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"catalog-bff/graph/reqlog"
+	"catalog-bff/internal/reqlog"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 )
@@ -47,7 +47,7 @@ type HandlerOptions struct {
 	// connection's address. It keys the view rate limit.
 	ClientIPHeader string
 	// Extensions are added to the GraphQL server after its own, in order:
-	// metrics, traces and the cost extension (graph/telemetry).
+	// metrics, traces and the cost extension (internal/telemetry).
 	Extensions []graphql.HandlerExtension
 	// ResponseCache, when set, answers repeated queries from the bytes
 	// they produced (see ResponseCache.Middleware); the handler also tells

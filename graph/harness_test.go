@@ -19,9 +19,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/reqlog"
-	"catalog-bff/graph/telemetry"
 	"catalog-bff/internal/app"
+	"catalog-bff/internal/reqlog"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/storetest"

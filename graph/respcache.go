@@ -32,7 +32,7 @@ type InvalidationFeed interface {
 }
 
 // ResponseCacheObserver is told what the response cache did with each
-// request (graph/telemetry implements it).
+// request (internal/telemetry implements it).
 type ResponseCacheObserver interface {
 	// ResponseCacheRequest counts one request by result: "hit", "miss"
 	// (executed and stored), "bypass" (not looked up) or "uncacheable"

@@ -17,7 +17,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
-	"catalog-bff/graph/reqlog"
+	"catalog-bff/internal/reqlog"
 )
 
 // Trusted documents (persisted operations): a frontend's build extracts

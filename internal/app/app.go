@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"

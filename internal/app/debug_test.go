@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/store/storetest"
 )
 

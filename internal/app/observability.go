@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 )
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/store"
 )
 

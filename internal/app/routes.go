@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/playground"
-	"catalog-bff/graph/reqlog"
+	"catalog-bff/internal/playground"
+	"catalog-bff/internal/reqlog"
 	"catalog-bff/loaders"
 )
 

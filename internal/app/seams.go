@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/telemetry"
+	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
 	"catalog-bff/store/views"

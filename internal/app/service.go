@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/graph/reqlog"
+	"catalog-bff/internal/reqlog"
 	"catalog-bff/store"
 )
 

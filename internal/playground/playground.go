@@ -8,7 +8,7 @@
 // change to the source or the lockfile, rebuild it and commit the result
 // (CI rebuilds it and fails when it differs from what is committed):
 //
-//	cd graph/playground && npm ci && npm run build
+//	cd internal/playground && npm ci && npm run build
 package playground
 
 import (
@@ -69,7 +69,7 @@ func newHandler(files fs.FS, endpoint string, log *slog.Logger) http.Handler {
 	if err != nil {
 		// Only a bundle edited by hand gets here: its test fails first.
 		log.Error("playground bundle broken; rebuild it", "err", err,
-			"build", "cd graph/playground && npm ci && npm run build")
+			"build", "cd internal/playground && npm ci && npm run build")
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			secure(w.Header())
 			http.Error(w, "playground bundle broken", http.StatusInternalServerError)

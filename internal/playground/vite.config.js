@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
 // The bundle is served by the Go service under /playground/ and embedded with
-// go:embed (graph/playground/playground.go). Vite empties dist/ on every
+// go:embed (internal/playground/playground.go). Vite empties dist/ on every
 // build; package.json's build script puts back dist/.keep, the tracked file
 // that lets go:embed compile before the bundle exists.
 export default defineConfig({

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/graph/reqlog"
+	"catalog-bff/internal/reqlog"
 )
 
 func TestValid(t *testing.T) {

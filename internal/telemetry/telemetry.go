@@ -54,7 +54,7 @@ var (
 )
 
 // instrumentation names the spans' instrumentation scope.
-const instrumentation = "catalog-bff/graph/telemetry"
+const instrumentation = "catalog-bff/internal/telemetry"
 
 // New returns a Telemetry with its metrics registered in a registry of its
 // own, along with the Go runtime's and the process's.
