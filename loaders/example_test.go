@@ -29,11 +29,17 @@ func (catalogue) Products(_ context.Context, ids []int64) (map[int64]*store.Prod
 
 // A request's resolvers load products concurrently; the loaders send one
 // statement for all of them, and a product asked for twice is fetched
-// once. Without a cache (Options.Cache nil) every load reads SQL. (The
-// batch window is long here so that the example's goroutines land in one
-// batch on a busy machine; the service's default is 1 ms.)
+// once. Without a cache (Options.Cache nil) every load reads SQL.
+//
+// A loader runs its batch when the window (Options.Wait) ends or when the
+// batch holds Options.MaxBatch keys, whichever comes first; a key the
+// request has asked for already is answered without joining a batch. Here
+// MaxBatch is the three products the request asks for, so the batch runs
+// as the last of them is asked for, in whatever order the goroutines run,
+// and the window is long enough (a minute) never to end first. The
+// service's defaults are 1 ms and 500.
 func ExampleFactory() {
-	f := loaders.NewFactory(loaders.Options{Store: catalogue{}, Wait: 200 * time.Millisecond})
+	f := loaders.NewFactory(loaders.Options{Store: catalogue{}, Wait: time.Minute, MaxBatch: 3})
 	l := f.New() // one request's loaders: Factory.Middleware makes them per request
 	ctx := loaders.With(context.Background(), l)
 

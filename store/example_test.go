@@ -4,11 +4,67 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"catalog-bff/store"
 )
+
+// While a call is in flight, the requests of other callers queue, and the
+// next call takes them all: eight callers cost two calls, not eight, and
+// each gets its own answer. (The example holds the first call until the
+// other seven have queued, which store.Queued, a hook of the tests, reads:
+// so the split is the same on any machine. In the service the queue fills
+// by itself, the more so the heavier the load.)
+func ExampleCoalescer_merge() {
+	var calls atomic.Int64
+	release := make(chan struct{})
+	inFlight := make(chan struct{})
+	square := store.NewCoalescer(store.CoalesceOptions{},
+		func(ctx context.Context, xs []int) ([]int, error) {
+			fmt.Println("call", slices.Sorted(slices.Values(xs))) // in queue order; sorted to print
+			if calls.Add(1) == 1 {
+				close(inFlight)
+				<-release
+			}
+			out := make([]int, len(xs))
+			for i, x := range xs {
+				out[i] = x * x
+			}
+			return out, nil
+		})
+	ctx := context.Background()
+	results, errs := make([]int, 8), make([]error, 8)
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			results[i], errs[i] = square.Do(ctx, i)
+			answered.Add(1)
+		})
+		if i == 0 {
+			<-inFlight // caller 0's call started at once, alone
+		}
+	}
+	// Wait for the seven others to queue (or, from a Coalescer that does not
+	// queue them, to be answered).
+	for store.Queued(square)+int(answered.Load()) < len(results)-1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	fmt.Println(results, errors.Join(errs...))
+	s := square.Stats()
+	fmt.Printf("%d calls for %d requests\n", s.Calls, s.Requests)
+	// Output:
+	// call [0]
+	// call [1 2 3 4 5 6 7]
+	// [0 1 4 9 16 25 36 49] <nil>
+	// 2 calls for 8 requests
+}
 
 // A call that does not return holds its callers no longer than
 // CoalesceOptions.Timeout (or their own deadlines): they get an error
