@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 
+	"catalog-bff/store/redisstore"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"catalog-bff/store"
 )
 
-var _ graphql.Cache[string] = (*store.PersistedQueries)(nil)
+var _ graphql.Cache[string] = (*redisstore.PersistedQueries)(nil)
 
 // persistedQueries is gqlgen's AutomaticPersistedQuery extension with
 // three changes:

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -48,7 +48,7 @@ func hiddenAdminMutations() map[string]string {
 // Without a valid token, no admin mutation runs a single SQL statement or
 // touches Redis, however it is hidden.
 func TestAdminAuth(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{})
 	ts.mustQuery(t, `{ products(ids: ["3", "4"]) { id seller { id } category { id } } }`, nil, nil)
 	cases := []struct{ auth, code string }{
 		{"", "UNAUTHENTICATED"},
@@ -91,7 +91,7 @@ func TestAdminAuth(t *testing.T) {
 func TestAdminDisabled(t *testing.T) {
 	// Without ADMIN_TOKENS, only the embedded database outside production
 	// makes a token for the run; PostgreSQL refuses.
-	ts := newTestServer(t, store.Postgres, serverOptions{noAdmin: true})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{noAdmin: true})
 	r := ts.queryAs(t, "Bearer anything", adminMutations["updateSeller"], nil, nil)
 	if !slices.Equal(r.codes(), []string{"FORBIDDEN"}) || !strings.Contains(r.Errors[0].Message, "ADMIN_TOKENS") {
 		t.Errorf("no tokens configured: %+v", r.Errors)
@@ -101,7 +101,7 @@ func TestAdminDisabled(t *testing.T) {
 // Every invalid input is BAD_USER_INPUT naming the field, or NOT_FOUND, and
 // changes nothing in SQL or Redis.
 func TestMutationValidation(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		ts.mustQuery(t, `{ products(ids: ["3", "4"]) { id seller { id } category { id parent { id } } } }`, nil, nil)
 		long := strings.Repeat("x", 201)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // detailQuery is a product page's query: the cached document, its category
@@ -57,7 +57,7 @@ func batchIDs(r *rand.Rand) []string {
 
 func benchWarm(b *testing.B, o serverOptions, q string, vars map[string]any) {
 	o.products, o.wait = 200, time.Millisecond
-	benchWarmOn(b, newTestServer(b, store.SQLite, o), q, vars)
+	benchWarmOn(b, newTestServer(b, sqlstore.SQLite, o), q, vars)
 }
 
 // benchWarmOn runs a warm benchmark on ts.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // productFields are the fields of the cached product document. hits is not
@@ -20,7 +21,7 @@ const productFields = `id name description price { amount currency } images { ur
 // batch is still one round trip, a pipeline of one EVALSHA per document,
 // costing one exchange per master involved (see traffic).
 func TestReadPathCosts(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{products: 200, wait: countWait, redisURL: redisURL})
 
 		// A product page read cold (the documents, not the view count): the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // FuzzQueryHandler sends arbitrary requests to the real handler, over a
@@ -23,7 +23,7 @@ import (
 //
 //	go test ./graph -run '^$' -fuzz FuzzQueryHandler -fuzztime 30s
 func FuzzQueryHandler(f *testing.F) {
-	ts := newTestServer(f, store.SQLite, serverOptions{production: true, persisted: true, wait: time.Millisecond, products: 50})
+	ts := newTestServer(f, sqlstore.SQLite, serverOptions{production: true, persisted: true, wait: time.Millisecond, products: 50})
 	h := ts.handler
 	for _, c := range hostileCases {
 		req := c.req("http://fuzz.test/query")

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // gqlResponse is a GraphQL response with its errors decoded.
@@ -91,7 +91,7 @@ func (ts *testServer) mustQuery(t *testing.T, q string, vars map[string]any, dat
 // cost is what one request cost in SQL statements and Redis traffic.
 type cost struct {
 	sql   int64
-	redis store.RedisStats
+	redis redisstore.RedisStats
 }
 
 func (ts *testServer) measure(t *testing.T, f func()) cost {

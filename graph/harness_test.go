@@ -24,6 +24,8 @@ import (
 	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
@@ -32,17 +34,17 @@ import (
 // database of its own and a Redis key prefix of its own, with the
 // counters the tests assert on.
 type testServer struct {
-	db     *store.DB
+	db     *sqlstore.DB
 	rdb    redis.UniversalClient
-	redis  *store.RedisCounter
-	cache  *store.Cache
+	redis  *redisstore.RedisCounter
+	cache  *redisstore.Cache
 	views  *views.Counter
-	rv     *store.RedisViews
+	rv     *redisstore.RedisViews
 	prefix string // of this server's cache keys
 	// invalidator delivers the writes' invalidations; tests call its Drain
 	// where a server would run it in the background.
-	invalidator *store.Invalidator
-	audit       *store.Auditor
+	invalidator *loaders.CacheInvalidator
+	audit       *loaders.Auditor
 	near        *loaders.Near // with serverOptions.near
 	factory     *loaders.Factory
 	opt         serverOptions
@@ -69,15 +71,15 @@ type serverOptions struct {
 	// redisURL is the Redis to use: default the test Redis; a proxy in
 	// front of it; or a Redis Cluster (storetest.ClusterURL).
 	redisURL string
-	strategy store.Strategy
+	strategy redisstore.Strategy
 	// wait is the loaders' batch window; default testWait. Tests that send
 	// many requests and count no batches make it short.
 	wait       time.Duration
 	afterFetch func(ctx context.Context, kind store.Kind, ids []int64)
 	// fallbackMax bounds SQL reads while the cache is down; 0 for none.
 	fallbackMax int
-	db          *store.DB // a database to share; default a fresh seeded one
-	prefix      string    // a key prefix to share; default a fresh one
+	db          *sqlstore.DB // a database to share; default a fresh seeded one
+	prefix      string       // a key prefix to share; default a fresh one
 	// redisTimeout is the deadline of each Redis call; default 1s, long
 	// enough that a loaded machine never times out a healthy call.
 	redisTimeout time.Duration
@@ -99,7 +101,7 @@ type serverOptions struct {
 	log           io.Writer    // receives the server's JSON log; TEST_LOG=1 sends it to stderr
 	lister        graph.Lister // default the database
 	// viewLimit rate-limits recordView per client, keyed by clientHeader.
-	viewLimit    *store.RateLimitOptions
+	viewLimit    *redisstore.RateLimitOptions
 	clientHeader string
 	// telemetry keeps the service's GraphQL extensions: extensions.cost
 	// (outside production), and spans when tracer records them (nil: no
@@ -134,7 +136,7 @@ const adminToken = "test-admin-token"
 // o.db) and a Redis key prefix of its own (or o.prefix). o's choices
 // become the service's settings, or its seams where no setting says the
 // same.
-func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testServer {
+func newTestServer(t testing.TB, dialect sqlstore.Dialect, o serverOptions) *testServer {
 	t.Helper()
 	db := o.db
 	if db == nil {
@@ -172,7 +174,7 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 	ts.base = "http://127.0.0.1:" + port
 	ts.url = ts.base + "/query"
 	if ts.redis == nil { // no Redis: no round trip to count
-		ts.redis = &store.RedisCounter{}
+		ts.redis = &redisstore.RedisCounter{}
 	}
 	if ts.invalidator != nil && !o.undrained {
 		if err := ts.invalidator.Drain(context.Background()); err != nil { // opens the cache's reads
@@ -186,13 +188,13 @@ func newTestServer(t testing.TB, dialect store.Dialect, o serverOptions) *testSe
 }
 
 // seededDB returns a fresh database with a deterministic catalogue.
-func seededDB(t testing.TB, dialect store.Dialect, products int) *store.DB {
+func seededDB(t testing.TB, dialect sqlstore.Dialect, products int) *sqlstore.DB {
 	t.Helper()
 	if products == 0 {
 		products = 200
 	}
 	db := storetest.MustOpen(t, dialect)
-	if err := db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 7}); err != nil {
+	if err := db.Seed(context.Background(), sqlstore.SeedOptions{Products: products, Seed: 7}); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return db
@@ -279,7 +281,7 @@ func testLogger(o serverOptions) *slog.Logger {
 
 // testSeams are o's choices that no setting makes: the database, faults,
 // what the test drives itself, and the options only a test changes.
-func testSeams(db *store.DB, o serverOptions) app.Seams {
+func testSeams(db *sqlstore.DB, o serverOptions) app.Seams {
 	s := app.Seams{DB: db, Tracer: o.tracer, Strategy: o.strategy, Invalidated: o.invalidated,
 		Manual:          !o.background && o.flushInterval == 0,
 		InvalidateEvery: 20 * time.Millisecond, AuditBound: 200 * time.Millisecond}
@@ -340,10 +342,10 @@ func runFlusher(t testing.TB, c *views.Counter) {
 // against PostgreSQL with the Redis Cluster ("postgres+cluster", skipped
 // when none is configured). The SQL engine does not change what Redis
 // sees, so the cluster runs with one.
-func forEachBackend(t *testing.T, f func(t *testing.T, d store.Dialect, redisURL string)) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) { f(t, d, "") })
-	t.Run(string(store.Postgres)+"+cluster", func(t *testing.T) {
+func forEachBackend(t *testing.T, f func(t *testing.T, d sqlstore.Dialect, redisURL string)) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) { f(t, d, "") })
+	t.Run(string(sqlstore.Postgres)+"+cluster", func(t *testing.T) {
 		t.Parallel()
-		f(t, store.Postgres, storetest.ClusterURL(t))
+		f(t, sqlstore.Postgres, storetest.ClusterURL(t))
 	})
 }

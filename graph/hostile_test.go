@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // reply is a raw HTTP response with its GraphQL errors decoded.
@@ -269,7 +269,7 @@ var hostileCases = []struct {
 // SQL, sends no Redis command (but APQ's lookup where that is the point),
 // changes nothing, and echoes nothing it was sent.
 func TestHostileRequests(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{production: true, persisted: true,
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{production: true, persisted: true,
 		limits: graph.Limits{OncePerOperation: []string{"Mutation.recordView", "Mutation.setStock"}}})
 	ts.mustQuery(t, `{ products(ids: ["3", "4"]) { id seller { id } category { id } } }`, nil, nil)
 	snap, redisSnap := sqlSnapshot(t, ts.db), ts.redisSnapshot(t)
@@ -311,7 +311,7 @@ func TestHostileRequests(t *testing.T) {
 // A GET query string past MAX_BODY_BYTES is the handler's 414, with its
 // code, where MAX_HEADER_BYTES lets it through to the handler.
 func TestGETQueryStringOverTheBodyLimit(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{settings: map[string]string{"MAX_HEADER_BYTES": "131072"}})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{settings: map[string]string{"MAX_HEADER_BYTES": "131072"}})
 	var r reply
 	req := getQuery(url.Values{"query": {`{ product(id: "1") { id } }`}, "x": {strings.Repeat("a", 70000)}})(ts.url)
 	cost := ts.measure(t, func() { r = ts.send(t, req) })

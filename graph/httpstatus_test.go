@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // GraphQL over HTTP: a request error (parse, validation, a limit) is 200
@@ -17,7 +17,7 @@ import (
 // the errors and no "data" member either way; an executed response with
 // an error keeps its data.
 func TestRequestErrorsOverHTTP(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{limits: graph.Limits{MaxAliases: 2}})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{limits: graph.Limits{MaxAliases: 2}})
 	send := func(query, accept string) (int, string, map[string]json.RawMessage) {
 		t.Helper()
 		body, _ := json.Marshal(map[string]string{"query": query})

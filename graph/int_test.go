@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // GraphQL's Int is 32-bit: a larger value in a variable is refused naming
 // the field, and changes nothing; the largest Int is accepted.
 func TestIntIs32Bit(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	m := `mutation($n: Int!) { setStock(productId: "3", stock: $n) { stock } }`
 	for _, n := range []any{2147483648, 9007199254740993, -2147483649} {
 		r := ts.admin(t, m, map[string]any{"n": n}, nil)

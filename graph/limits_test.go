@@ -14,6 +14,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -46,7 +47,7 @@ const fullPage = `query($ids: [ID!]!) { products(ids: $ids) {
 
 // What the product pages send passes every default limit, in production.
 func TestLegitimateQueriesPass(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{production: true})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{production: true})
 	ts.mustQuery(t, readmeQuery, nil, nil)
 	ts.mustQuery(t, fullPage, map[string]any{"ids": idList(100)}, nil)
 	ts.mustQuery(t, `{ categoryProducts(categoryId: "9", first: 100) { edges { cursor node {
@@ -59,7 +60,7 @@ func TestLegitimateQueriesPass(t *testing.T) {
 // In development, introspection works (the playground's full query passes
 // the depth limit) and validation errors suggest the field meant.
 func TestDevelopmentMode(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	var data struct {
 		Schema struct{ Types []struct{ Name string } } `json:"__schema"`
 	}
@@ -83,7 +84,7 @@ func TestDevelopmentMode(t *testing.T) {
 // Each limit is configurable; an operation exactly at a limit passes, one
 // past it is refused.
 func TestLimitsConfigurable(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{limits: graph.Limits{
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{limits: graph.Limits{
 		MaxDepth: 3, MaxAliases: 2, MaxComplexity: 40, MaxTokens: 40, MaxBodyBytes: 300}})
 	cases := []struct{ ok, over, code string }{
 		{`{ category(id: "9") { parent { id } } }`, `{ category(id: "9") { parent { parent { id } } } }`, graph.CodeQueryTooDeep},
@@ -112,7 +113,7 @@ func TestLimitsConfigurable(t *testing.T) {
 // with the hash, which stores it; later the hash alone runs it. A query that
 // fails a limit is never stored, and a stored mutation does not run over GET.
 func TestPersistedQueries(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{persisted: true, production: true})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{persisted: true, production: true})
 	q := `{ product(id: "7") { id } }`
 	ts.mustQuery(t, q, nil, nil) // cached, so that each step reads it with one cache read
 	hashOnly := postJSON(map[string]any{"extensions": apq(sha(q))})
@@ -166,8 +167,8 @@ func equalCounts(got, want map[string]int64) bool {
 // CORS headers, so their browser neither sends a JSON post nor shows them a
 // reply. Credentials are never allowed.
 func TestCORS(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{cors: []string{"https://shop.example.com"}})
-	closed := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{cors: []string{"https://shop.example.com"}})
+	closed := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	preflight := func(base, origin string) *http.Response {
 		req, _ := http.NewRequest("OPTIONS", base, nil)
 		req.Header.Set("Origin", origin)
@@ -218,7 +219,7 @@ func (failingLister) CategoryProductIDs(context.Context, int64, int, *store.List
 // the log line with the detail carries the same id.
 func TestInternalErrorCarriesRequestID(t *testing.T) {
 	var logs storetest.LogBuffer
-	ts := newTestServer(t, store.SQLite, serverOptions{production: true, log: &logs, lister: failingLister{}})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{production: true, log: &logs, lister: failingLister{}})
 	req := postQuery(`{ categoryProducts(categoryId: "9") { edges { cursor } } }`)(ts.url)
 	req.Header.Set("X-Request-ID", "req-abc-123")
 	r := ts.send(t, req)

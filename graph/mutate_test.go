@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 func TestCreateUpdateDeleteProduct(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{redisURL: redisURL})
 		// The id the next product gets, asked for first: a negative entry.
 		next := fmt.Sprint(201)
@@ -65,7 +65,7 @@ func TestCreateUpdateDeleteProduct(t *testing.T) {
 
 // Stock is live: setStock invalidates nothing and is seen at once.
 func TestSetStock(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{})
 	var opt struct {
 		ID, Product int64
 	}
@@ -101,7 +101,7 @@ func TestSetStock(t *testing.T) {
 // documents are not fetched again: sellers are cached on their own, and
 // product entries hold only the seller's id.
 func TestSellerInvalidationFanOut(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{wait: countWait, redisURL: redisURL})
 		ids := productsOfSeller(t, ts.db, 1)
 		q := `query($ids: [ID!]!) { products(ids: $ids) { id seller { id name } } }`
@@ -137,7 +137,7 @@ func TestSellerInvalidationFanOut(t *testing.T) {
 }
 
 func TestUpdateCategory(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{})
 	var got struct {
 		UpdateCategory struct {
 			Name   string
@@ -154,7 +154,7 @@ func TestUpdateCategory(t *testing.T) {
 	}
 }
 
-func productsOfSeller(t *testing.T, db *store.DB, seller int64) []string {
+func productsOfSeller(t *testing.T, db *sqlstore.DB, seller int64) []string {
 	t.Helper()
 	ids := queryIDs(t, db, `SELECT id FROM products WHERE seller_id = ? ORDER BY id LIMIT 50`, seller)
 	if len(ids) < 2 {
@@ -165,7 +165,7 @@ func productsOfSeller(t *testing.T, db *store.DB, seller int64) []string {
 
 // sqlSnapshot renders every catalogue row, to tell whether a request
 // changed anything.
-func sqlSnapshot(t *testing.T, db *store.DB) string {
+func sqlSnapshot(t *testing.T, db *sqlstore.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"sellers", "categories", "products", "product_images", "product_tags", "product_options"} {
@@ -213,8 +213,8 @@ func (ts *testServer) mustAdmin(t *testing.T, q string, vars map[string]any, dat
 	}
 }
 
-func rebind(db *store.DB, q string) string {
-	if db.Dialect() != store.Postgres {
+func rebind(db *sqlstore.DB, q string) string {
+	if db.Dialect() != sqlstore.Postgres {
 		return q
 	}
 	n := 0

@@ -11,6 +11,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/storetest/history"
 )
@@ -22,7 +23,7 @@ const detailFields = `id name description price { amount currency } images { url
 // With the near cache, a warm product page costs no SQL and no Redis round
 // trip for its documents; hits, read live, is its only round trip.
 func TestNearCacheCosts(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{wait: countWait, redisURL: redisURL, near: true})
 		page := `query($id: ID!) { product(id: $id) { ` + detailFields + ` } }`
 		vars := map[string]any{"id": "7"}
@@ -78,7 +79,7 @@ func TestReadYourWritesNearCache(t *testing.T) {
 	t.Run("one instance", func(t *testing.T) {
 		t.Parallel()
 		rc := &rcTally{}
-		ts := newTestServer(t, store.Postgres, withCaches(rc))
+		ts := newTestServer(t, sqlstore.Postgres, withCaches(rc))
 		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
 		t.Logf("%d writes, %d reads, %d stale reads; near cache %+v; %d responses from the response cache",
 			len(res.Writes), len(res.Reads), res.StaleReads(), ts.near.Stats(), rc.hits.Load())
@@ -92,10 +93,10 @@ func TestReadYourWritesNearCache(t *testing.T) {
 	t.Run("two instances", func(t *testing.T) {
 		t.Parallel()
 		rcA, rcB := &rcTally{}, &rcTally{}
-		a := newTestServer(t, store.Postgres, withCaches(rcA))
+		a := newTestServer(t, sqlstore.Postgres, withCaches(rcA))
 		o := withCaches(rcB)
 		o.db, o.prefix = a.db, a.opt.prefix
-		b := newTestServer(t, store.Postgres, o)
+		b := newTestServer(t, sqlstore.Postgres, o)
 		heard := newDropLog(b)
 		res := history.Load{Products: products, Writers: 8, Readers: 32, For: 10 * time.Second,
 			Write: func(_ int, p, v int64) error { return a.setPrice(t, p, v) },
@@ -210,8 +211,8 @@ func (l *dropLog) delays(t *testing.T, writes []history.Event) (afterAck, afterS
 func TestNearCacheAcrossStreamLoss(t *testing.T) {
 	u, _ := url.Parse(storetest.RedisURL(t))
 	proxy := storetest.NewProxy(t, u.Host)
-	writer := newTestServer(t, store.Postgres, serverOptions{near: true, background: true})
-	reader := newTestServer(t, store.Postgres, serverOptions{near: true, background: true, db: writer.db,
+	writer := newTestServer(t, sqlstore.Postgres, serverOptions{near: true, background: true})
+	reader := newTestServer(t, sqlstore.Postgres, serverOptions{near: true, background: true, db: writer.db,
 		prefix: writer.opt.prefix, redisURL: proxy.RedisURL(t, u.String()), redisTimeout: 200 * time.Millisecond})
 	price := func() int64 {
 		t.Helper()

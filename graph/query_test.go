@@ -10,7 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -42,10 +42,10 @@ const detail = `id name price { amount currency } category { id parent { id } } 
 	images { url alt } tags stock options { id name } createdAt`
 
 // exec runs SQL written with ? placeholders on either dialect.
-func exec(t *testing.T, db *store.DB, query string, args ...any) {
+func exec(t *testing.T, db *sqlstore.DB, query string, args ...any) {
 	t.Helper()
 	bind := sqlx.QUESTION
-	if db.Dialect() == store.Postgres {
+	if db.Dialect() == sqlstore.Postgres {
 		bind = sqlx.DOLLAR
 	}
 	if _, err := db.SQL().Exec(sqlx.Rebind(bind, query), args...); err != nil {
@@ -54,7 +54,7 @@ func exec(t *testing.T, db *store.DB, query string, args ...any) {
 }
 
 func TestProductMatchesSQL(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		want, err := ts.db.Products(context.Background(), []int64{42})
 		if err != nil {
@@ -75,7 +75,7 @@ func TestProductMatchesSQL(t *testing.T) {
 }
 
 func TestProductsOrderDuplicatesAndNulls(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{})
 		q := `query($ids: [ID!]!) { products(ids: $ids) { id } }`
 		cases := []struct {
@@ -108,7 +108,7 @@ func TestProductsOrderDuplicatesAndNulls(t *testing.T) {
 }
 
 func TestNullsForMissingRows(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	var got struct{ Product, Seller, Category *struct{ ID string } }
 	for range 2 { // the second time from negative cache entries
 		c := ts.measure(t, func() {
@@ -130,7 +130,7 @@ func TestNullsForMissingRows(t *testing.T) {
 }
 
 func TestUserErrors(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = fmt.Sprint(i + 1)
@@ -174,7 +174,7 @@ func TestUserErrors(t *testing.T) {
 
 // A database failure is INTERNAL, and its text stays in the log.
 func TestDatabaseFailureIsInternal(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{})
 	exec(t, ts.db, `ALTER TABLE products RENAME TO products_gone`)
 	r := ts.query(t, `{ product(id: "3") { id } }`, nil, nil)
 	if !slices.Equal(r.codes(), []string{"INTERNAL"}) {
@@ -188,7 +188,7 @@ func TestDatabaseFailureIsInternal(t *testing.T) {
 // Pages handed out stay stable when newer products are inserted while a
 // client pages through a category.
 func TestCategoryPagingAcrossInserts(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{products: 300})
 		cat := busiestCategory(t, ts.db)
 		q := `query($c: ID!, $after: String) { categoryProducts(categoryId: $c, first: 3, after: $after) {
@@ -234,7 +234,7 @@ func TestCategoryPagingAcrossInserts(t *testing.T) {
 	})
 }
 
-func busiestCategory(t *testing.T, db *store.DB) string {
+func busiestCategory(t *testing.T, db *sqlstore.DB) string {
 	t.Helper()
 	var id int64
 	err := db.SQL().QueryRow(`SELECT category_id FROM products WHERE category_id IS NOT NULL
@@ -245,14 +245,14 @@ func busiestCategory(t *testing.T, db *store.DB) string {
 	return fmt.Sprint(id)
 }
 
-func listingOrder(t *testing.T, db *store.DB, cat string) []string {
+func listingOrder(t *testing.T, db *sqlstore.DB, cat string) []string {
 	t.Helper()
 	return queryIDs(t, db, `SELECT id FROM products WHERE category_id = ? ORDER BY created_at DESC, id DESC`, cat)
 }
 
 // queryIDs runs a query of ids (with ? placeholders) and returns them as
 // the strings GraphQL shows.
-func queryIDs(t *testing.T, db *store.DB, q string, args ...any) []string {
+func queryIDs(t *testing.T, db *sqlstore.DB, q string, args ...any) []string {
 	t.Helper()
 	rows, err := db.SQL().Query(rebind(db, q), args...)
 	if err != nil {
@@ -273,7 +273,7 @@ func queryIDs(t *testing.T, db *store.DB, q string, args ...any) []string {
 // An entry that does not decode is a miss: the client gets the product from
 // SQL, never an error, and the entry is replaced.
 func TestCorruptEntryIsRefilled(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	q := `{ product(id: "8") { id name } }`
 	ts.mustQuery(t, q, nil, nil)
 	key := ts.cache.Key("product", 8)
@@ -300,7 +300,7 @@ func TestCorruptEntryIsRefilled(t *testing.T) {
 // uses it fails validation, naming it, rather than answering nulls with
 // "hasNext": true and never the rest.
 func TestDeferNotOffered(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{})
 	var schema struct {
 		Schema struct{ Directives []struct{ Name string } } `json:"__schema"`
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/storetest/history"
 )
@@ -29,17 +31,17 @@ func TestStaleSetRace(t *testing.T) {
 	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
 		for _, tc := range []struct {
 			name      string
-			strategy  store.Strategy
+			strategy  redisstore.Strategy
 			near      bool
 			kind      store.Kind // the document that races: "product", or "seller" read with its product
 			wantStale bool
 		}{
-			{"versioned markers", store.Versioned, false, "product", false},
-			{"plain DEL", store.PlainDelete, false, "product", true},
-			{"versioned markers, near cache", store.Versioned, true, "product", false},
-			{"plain DEL, near cache", store.PlainDelete, true, "product", true},
-			{"versioned markers, seller read with its product", store.Versioned, true, "seller", false},
-			{"plain DEL, seller read with its product", store.PlainDelete, true, "seller", true},
+			{"versioned markers", redisstore.Versioned, false, "product", false},
+			{"plain DEL", redisstore.PlainDelete, false, "product", true},
+			{"versioned markers, near cache", redisstore.Versioned, true, "product", false},
+			{"plain DEL, near cache", redisstore.PlainDelete, true, "product", true},
+			{"versioned markers, seller read with its product", redisstore.Versioned, true, "seller", false},
+			{"plain DEL, seller read with its product", redisstore.PlainDelete, true, "seller", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -67,7 +69,7 @@ func raceOnce(t *testing.T, o serverOptions, kind store.Kind) (cached, next stri
 		}
 	}
 	o.afterFetch = hold
-	ts := newTestServer(t, store.Postgres, o)
+	ts := newTestServer(t, sqlstore.Postgres, o)
 	id, read, write, next := int64(42), `{ product(id: "42") { name } }`,
 		`mutation { updateProduct(id: "42", input: {name: "New name"}) { name } }`, `{ product(id: "42") { name } }`
 	exec(t, ts.db, `UPDATE products SET name = 'Old name' WHERE id = 42`)
@@ -103,7 +105,7 @@ func raceOnce(t *testing.T, o serverOptions, kind store.Kind) (cached, next stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e[0].State == store.Hit {
+	if e[0].State == redisstore.Hit {
 		cached = nameIn(string(e[0].Data))
 	}
 	var got struct{ Product struct{ Name string } }
@@ -175,7 +177,7 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 		products[i] = int64(i + 1)
 	}
 	storetest.ForEachRedis(t, func(t *testing.T, redisURL string) {
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond),
+		ts := newTestServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(2 * time.Millisecond),
 			auditFraction: 0.05, redisURL: redisURL})
 		res := runReadYourWrites(t, ts, products, 8, 32, 10*time.Second)
 		writes, reads, stale := res.Writes, res.Reads, res.StaleReads()
@@ -202,8 +204,8 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 	// The checker bites: the textbook strategy, same load, shows stale reads.
 	t.Run("plain DEL", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(200 * time.Millisecond),
-			strategy: store.PlainDelete})
+		ts := newTestServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond, afterFetch: jitter(200 * time.Millisecond),
+			strategy: redisstore.PlainDelete})
 		// The race needs a reader's SQL read, a write to the same product
 		// and the reader's write-back to interleave. On 20 products a
 		// loaded machine went 30 s without one (3 rounds, 960 writes), so

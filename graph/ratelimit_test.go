@@ -3,14 +3,15 @@ package graph_test
 import (
 	"testing"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 )
 
 // Past its burst, a client's views are acknowledged but not counted; other
 // clients still count theirs.
 func TestViewRateLimit(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{clientHeader: "X-Real-IP",
-		viewLimit: &store.RateLimitOptions{Rate: 0.001, Burst: 3}})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{clientHeader: "X-Real-IP",
+		viewLimit: &redisstore.RateLimitOptions{Rate: 0.001, Burst: 3}})
 	record := func(client string) int {
 		t.Helper()
 		var got struct{ RecordView struct{ Hits int } }

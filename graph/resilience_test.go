@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -96,8 +97,8 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	db := seededDB(t, store.Postgres, 200)
-	base := newTestServer(t, store.Postgres, serverOptions{db: db, noCache: true, wait: time.Millisecond})
+	db := seededDB(t, sqlstore.Postgres, 200)
+	base := newTestServer(t, sqlstore.Postgres, serverOptions{db: db, noCache: true, wait: time.Millisecond})
 	// The baseline is the slower of a run before the faults and one after
 	// them: on a machine shared with other work, load drifts over a test.
 	baseline := func() time.Duration {
@@ -116,7 +117,7 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 		t.Run(fault.name, func(t *testing.T) {
 			u, _ := url.Parse(storetest.RedisURL(t))
 			proxy := storetest.NewProxy(t, u.Host)
-			ts := newTestServer(t, store.Postgres, serverOptions{db: db, redisURL: proxy.RedisURL(t, u.String()),
+			ts := newTestServer(t, sqlstore.Postgres, serverOptions{db: db, redisURL: proxy.RedisURL(t, u.String()),
 				redisTimeout: 50 * time.Millisecond, wait: time.Millisecond})
 			runLoad(t, ts, 4, time.Second) // warm
 			start := time.Now()
@@ -148,7 +149,7 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 func TestRedisGarbage(t *testing.T) {
 	u, _ := url.Parse(storetest.RedisURL(t))
 	proxy := storetest.NewProxy(t, u.Host)
-	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String())})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String())})
 	ctx := context.Background()
 	q := `query($id: ID!) { product(id: $id) { id name } }`
 	want := map[int64]string{}
@@ -214,7 +215,7 @@ func TestRedisOutageWithWrites(t *testing.T) {
 	}
 	u, _ := url.Parse(storetest.RedisURL(t))
 	proxy := storetest.NewProxy(t, u.Host)
-	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
 		redisTimeout: 100 * time.Millisecond, wait: time.Millisecond, background: true})
 	products := []int64{1, 2, 3, 4, 5, 6, 7, 8}
 	go func() {
@@ -241,7 +242,7 @@ func TestRedisOutageWithWrites(t *testing.T) {
 // stale read meanwhile: a new cache's reads stay fenced until its first
 // delivery round.
 func TestOutboxSurvivesCrash(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{})
 	ctx := context.Background()
 	q := `{ product(id: "7") { name } }`
 	ts.mustQuery(t, q, nil, nil) // cached
@@ -280,13 +281,13 @@ func TestOutboxSurvivesCrash(t *testing.T) {
 // delivery round.
 func newTestServerUndrained(t *testing.T, ts *testServer) *testServer {
 	t.Helper()
-	return newTestServer(t, store.Postgres, serverOptions{db: ts.db, prefix: ts.opt.prefix, undrained: true})
+	return newTestServer(t, sqlstore.Postgres, serverOptions{db: ts.db, prefix: ts.opt.prefix, undrained: true})
 }
 
 // The auditor finds an entry planted behind the service's back, and nothing
 // in a clean history.
 func TestAuditorFindsPlantedStaleEntry(t *testing.T) {
-	ts := newTestServer(t, store.Postgres, serverOptions{auditFraction: 1})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{auditFraction: 1})
 	ctx := context.Background()
 	for _, id := range []string{"5", "6"} {
 		ts.mustQuery(t, `query($id: ID!) { product(id: $id) { name } }`, map[string]any{"id": id}, nil)
@@ -314,13 +315,13 @@ func TestAuditorFindsPlantedStaleEntry(t *testing.T) {
 // fields and mutations fail with UNAVAILABLE, and everything recovers when
 // the connection returns, with no restart.
 func TestDatabaseDown(t *testing.T) {
-	u, err := url.Parse(storetest.DatabaseURL(t, store.Postgres))
+	u, err := url.Parse(storetest.DatabaseURL(t, sqlstore.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := storetest.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
-	db, err := store.Open(context.Background(), u.String())
+	db, err := sqlstore.Open(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +330,10 @@ func TestDatabaseDown(t *testing.T) {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Seed(context.Background(), store.SeedOptions{Products: 50, Seed: 7}); err != nil {
+	if err := db.Seed(context.Background(), sqlstore.SeedOptions{Products: 50, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServer(t, store.Postgres, serverOptions{db: db})
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{db: db})
 	cached := `{ products(ids: ["3", "4"]) { id name price { amount } seller { name } category { name } } }`
 	live := `{ products(ids: ["3", "4"]) { id stock } }`
 	mutation := `mutation { updateSeller(id: "1", input: {name: "X"}) { name } }`

@@ -8,6 +8,8 @@ import (
 
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 )
 
 // Lister lists the products of a category page by page. The products
@@ -29,7 +31,7 @@ type Writer interface {
 }
 
 var (
-	_ Lister = (*store.DB)(nil)
+	_ Lister = (*sqlstore.DB)(nil)
 	_ Writer = (*loaders.Writes)(nil)
 )
 
@@ -46,7 +48,7 @@ type RateLimiter interface {
 	Allow(ctx context.Context, client string) (bool, error)
 }
 
-var _ RateLimiter = (*store.RateLimiter)(nil)
+var _ RateLimiter = (*redisstore.RateLimiter)(nil)
 
 // Resolver holds the resolvers' dependencies. Per-request state, the
 // loaders and the caller's token, travels in the request's context.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // BenchmarkWarmDetailResponseCache is BenchmarkWarmDetail with the
@@ -14,7 +14,7 @@ import (
 // request produced, and executed again once a second, when its hits may
 // be no older (HITS_MAX_STALENESS, default 1s).
 func BenchmarkWarmDetailResponseCache(b *testing.B) {
-	ts, _ := cachedServer(b, store.SQLite, serverOptions{products: 200, wait: time.Millisecond},
+	ts, _ := cachedServer(b, sqlstore.SQLite, serverOptions{products: 200, wait: time.Millisecond},
 		graph.ResponseCacheOptions{HitsMaxStaleness: time.Second})
 	benchWarmOn(b, ts, detailQuery, map[string]any{"id": "42"})
 }
@@ -25,7 +25,7 @@ func BenchmarkWarmDetailResponseCache(b *testing.B) {
 // 999), so that its response is assembled from the elements other sets
 // left, not served whole.
 func BenchmarkWarmBatchResponseCache(b *testing.B) {
-	ts, _ := cachedServer(b, store.SQLite, serverOptions{products: 200, wait: time.Millisecond, near: true},
+	ts, _ := cachedServer(b, sqlstore.SQLite, serverOptions{products: 200, wait: time.Millisecond, near: true},
 		graph.ResponseCacheOptions{HitsMaxStaleness: time.Second})
 	r := rand.New(rand.NewPCG(1, 1))
 	sets := make([]map[string]any, 1000)

@@ -15,6 +15,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // TestResponseCacheNoStaleReadUnderLoad: readers query a product while it
@@ -43,7 +44,7 @@ func TestResponseCacheNoStaleReadUnderLoad(t *testing.T) {
 	for name, read := range reads {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := cachedServer(t, store.Postgres, serverOptions{wait: time.Millisecond}, graph.ResponseCacheOptions{})
+			ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond}, graph.ResponseCacheOptions{})
 			testNoStaleRead(t, ts, read)
 			if n, _ := ts.rc.Size(); name == "page" && n != 1 {
 				t.Errorf("%d entries, want 1", n)
@@ -110,7 +111,7 @@ func TestResponseCacheRefusesResponseBuiltAcrossAWrite(t *testing.T) {
 			<-release
 		}
 	}
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{afterFetch: hook}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{afterFetch: hook}, graph.ResponseCacheOptions{})
 	send := func() exchange { return ts.post(t, detailPage, vars(60)) }
 	armed.Store(true)
 	old := make(chan exchange, 1)
@@ -140,7 +141,7 @@ func TestResponseCacheHitsPassTheInflightBound(t *testing.T) {
 			once.Do(func() { close(held); <-release })
 		}
 	}
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{afterFetch: hold,
+	ts, _ := cachedServer(t, sqlstore.SQLite, serverOptions{afterFetch: hold,
 		overload: graph.OverloadOptions{MaxInflight: 1}}, graph.ResponseCacheOptions{})
 	first := mustExecute(t, ts, func() exchange { return ts.post(t, detailPage, vars(42)) })
 	done := make(chan exchange)

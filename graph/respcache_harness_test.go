@@ -13,6 +13,7 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // fakeFeed is an invalidation feed driven by the test: the writes the test
@@ -65,7 +66,7 @@ func (f *fakeFeed) announce(invs []store.Invalidation) {
 
 // cachedServer is a test server with a response cache over a fake feed
 // that writes through the server announce to.
-func cachedServer(t testing.TB, d store.Dialect, o serverOptions, rco graph.ResponseCacheOptions) (*testServer, *fakeFeed) {
+func cachedServer(t testing.TB, d sqlstore.Dialect, o serverOptions, rco graph.ResponseCacheOptions) (*testServer, *fakeFeed) {
 	t.Helper()
 	feed := &fakeFeed{}
 	rco.Feed = feed

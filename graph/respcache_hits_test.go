@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 const hitsQuery = `query($id: ID!) { product(id: $id) { id hits } }`
@@ -22,7 +22,7 @@ func hitsOf(t *testing.T, e exchange) int {
 // elsewhere shows within HitsMaxStaleness.
 func TestResponseCacheHits(t *testing.T) {
 	const staleness = time.Second
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{HitsMaxStaleness: staleness})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{}, graph.ResponseCacheOptions{HitsMaxStaleness: staleness})
 	send := func() exchange { return ts.get(t, hitsQuery, vars(42)) }
 	h0 := hitsOf(t, send())
 	e := send()
@@ -60,7 +60,7 @@ func TestResponseCacheHits(t *testing.T) {
 // shows its count twice.
 func TestResponseCacheHitsSpliced(t *testing.T) {
 	tally := &rcTally{}
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{Observer: tally})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{}, graph.ResponseCacheOptions{Observer: tally})
 	const list = `query($ids: [ID!]!) { products(ids: $ids) { id name hits } again: product(id: "8") { hits } }`
 	ids := map[string]any{"ids": []string{"8", "9", "8"}}
 	type page struct {

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // TestResponseCacheAuthorization: a request with a token is never
 // answered from the cache, nor kept by any HTTP cache.
 func TestResponseCacheAuthorization(t *testing.T) {
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.SQLite, serverOptions{}, graph.ResponseCacheOptions{})
 	send := func() exchange { return ts.get(t, detailPage, vars(9)) }
 	mustExecute(t, ts, send)
 	mustHit(t, ts, send)
@@ -31,7 +31,7 @@ func TestResponseCacheAuthorization(t *testing.T) {
 // TestResponseCacheHTTP: ETag, Cache-Control and 304 over GET, POST and
 // automatic persisted queries.
 func TestResponseCacheHTTP(t *testing.T) {
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{persisted: true}, graph.ResponseCacheOptions{MaxAge: 5 * time.Second, MaxStaleness: 5 * time.Second})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{persisted: true}, graph.ResponseCacheOptions{MaxAge: 5 * time.Second, MaxStaleness: 5 * time.Second})
 	send := func(h ...string) exchange { return ts.get(t, detailPage, vars(11), h...) }
 	first := send()
 	etag := first.header.Get("ETag")
@@ -82,7 +82,7 @@ func testPersistedGET(t *testing.T, ts *testServer) {
 // TestResponseCacheTelemetry: the cache's results are counted, hits in
 // the request metrics too, and a hit's response has no extensions.cost.
 func TestResponseCacheTelemetry(t *testing.T) {
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{telemetry: true}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.SQLite, serverOptions{telemetry: true}, graph.ResponseCacheOptions{})
 	send := func() exchange { return ts.post(t, detailPage, vars(13)) }
 	miss, hit := send(), send()
 	if !bytes.Contains(miss.body, []byte(`"cost":{`)) {

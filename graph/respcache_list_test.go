@@ -15,6 +15,7 @@ import (
 	"catalog-bff/graph"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // listPage is products(ids:) of product pages, without live fields.
@@ -52,7 +53,7 @@ func listServer(t *testing.T, o serverOptions, rco graph.ResponseCacheOptions) (
 	asked := &askedStore{}
 	o.noCache = true
 	o.wrapStore = func(s loaders.Store) loaders.Store { asked.Store = s; return asked }
-	ts, _ := cachedServer(t, store.Postgres, o, rco)
+	ts, _ := cachedServer(t, sqlstore.Postgres, o, rco)
 	return ts, asked
 }
 
@@ -132,7 +133,7 @@ func TestResponseCacheListElements(t *testing.T) {
 // TestResponseCacheListInvalidation: a change to a product, its seller or
 // its category drops the elements built from it and no other.
 func TestResponseCacheListInvalidation(t *testing.T) {
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
 	var p42 page
 	ts.uncached(t, detailPage, vars(42)).data(t, &p42)
 	other := unrelatedProduct(t, ts, p42)
@@ -164,7 +165,7 @@ func TestResponseCacheListInvalidation(t *testing.T) {
 // read again as a whole response's are, for all its elements in one
 // round trip, and a view counted here shows in the next list.
 func TestResponseCacheListHits(t *testing.T) {
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
 	const q = `query($ids: [ID!]!) { products(ids: $ids) { id hits } }`
 	type list struct {
 		Products []struct {
@@ -261,7 +262,7 @@ func TestResponseCacheListRefusesElementBuiltAcrossAWrite(t *testing.T) {
 			<-release
 		}
 	}
-	ts, _ := cachedServer(t, store.Postgres, serverOptions{afterFetch: hook}, graph.ResponseCacheOptions{})
+	ts, _ := cachedServer(t, sqlstore.Postgres, serverOptions{afterFetch: hook}, graph.ResponseCacheOptions{})
 	send := func(ids ...int) exchange { return ts.post(t, listPage, idVars(ids...)) }
 	mustExecute(t, ts, func() exchange { return send(1) })
 	armed.Store(true)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -57,7 +57,7 @@ func mustExecute(t *testing.T, ts *testServer, send func() exchange) exchange {
 }
 
 func TestResponseCacheRepeatedQuery(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		send := func() exchange { return ts.post(t, detailPage, vars(42)) }
 		first := mustExecute(t, ts, send)
@@ -83,7 +83,7 @@ func TestResponseCacheRepeatedQuery(t *testing.T) {
 // category, and checks that each change shows in the next response of
 // every cached operation that included it, and leaves the others cached.
 func TestResponseCacheInvalidation(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		var p42 page
 		ts.post(t, detailPage, vars(42)).data(t, &p42)
@@ -156,7 +156,7 @@ func unrelatedProduct(t *testing.T, ts *testServer, p page) string {
 // TestResponseCacheResetAndOutage: a reset empties the cache, and while
 // the feed is down nothing is served from it or stored in it.
 func TestResponseCacheResetAndOutage(t *testing.T) {
-	ts, feed := cachedServer(t, store.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
+	ts, feed := cachedServer(t, sqlstore.Postgres, serverOptions{}, graph.ResponseCacheOptions{})
 	send := func() exchange { return ts.post(t, detailPage, vars(7)) }
 	mustExecute(t, ts, send)
 	mustHit(t, ts, send)
@@ -181,7 +181,7 @@ func TestResponseCacheResetAndOutage(t *testing.T) {
 // TestResponseCacheStoresOnlyQueriesWithoutErrors: a response with an
 // error, a mutation's, and one with a live field are executed every time.
 func TestResponseCacheStoresOnlyQueriesWithoutErrors(t *testing.T) {
-	ts, _ := cachedServer(t, store.SQLite, serverOptions{}, graph.ResponseCacheOptions{HitsMaxStaleness: time.Minute})
+	ts, _ := cachedServer(t, sqlstore.SQLite, serverOptions{}, graph.ResponseCacheOptions{HitsMaxStaleness: time.Minute})
 	partial := func() exchange {
 		return ts.post(t, `{ p: product(id: "1") { name } s: seller(id: "abc") { name } }`, nil)
 	}
@@ -218,7 +218,7 @@ func TestResponseCacheStoresOnlyQueriesWithoutErrors(t *testing.T) {
 // TestResponseCacheAbsentThenCreated: a cached "no such product" goes
 // when the product is created.
 func TestResponseCacheAbsentThenCreated(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts, _ := cachedServer(t, d, serverOptions{}, graph.ResponseCacheOptions{})
 		send := func() exchange { return ts.post(t, `query($id: ID!) { product(id: $id) { id name } }`, vars(201)) }
 		if e := send(); !bytes.Contains(e.body, []byte(`{"product":null}`)) {

@@ -11,6 +11,7 @@ import (
 
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -58,7 +59,7 @@ func TestFallbackAdmission(t *testing.T) {
 	u, _ := url.Parse(storetest.RedisURL(t))
 	proxy := storetest.NewProxy(t, u.Host)
 	slow := &slowStore{delay: 50 * time.Millisecond}
-	ts := newTestServer(t, store.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
+	ts := newTestServer(t, sqlstore.Postgres, serverOptions{redisURL: proxy.RedisURL(t, u.String()),
 		redisTimeout: 50 * time.Millisecond, wait: time.Millisecond, fallbackMax: 4,
 		wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
 	proxy.Cut()
@@ -150,7 +151,7 @@ func TestHotKeyStampede(t *testing.T) {
 	}
 	t.Run("one process", func(t *testing.T) {
 		slow := &slowStore{delay: 20 * time.Millisecond}
-		ts := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
+		ts := newTestServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slow.Store = s; return slow }})
 		ts.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
 		ts.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests
@@ -172,9 +173,9 @@ func TestHotKeyStampede(t *testing.T) {
 	})
 	t.Run("two instances", func(t *testing.T) {
 		slows := []*slowStore{{delay: 20 * time.Millisecond}, {delay: 20 * time.Millisecond}}
-		a := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
+		a := newTestServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slows[0].Store = s; return slows[0] }})
-		b := newTestServer(t, store.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
+		b := newTestServer(t, sqlstore.Postgres, serverOptions{wait: time.Millisecond, db: a.db, prefix: a.prefix, leaseTTL: stormLease, redisTimeout: stormRedisTimeout, redisURL: stormRedisURL(t),
 			wrapStore: func(s loaders.Store) loaders.Store { slows[1].Store = s; return slows[1] }})
 		a.db.SetStatementTimeout(stormRedisTimeout) // the fill must not time out on a saturated machine
 		a.db.SetMaxOpenConns(8)                     // PostgreSQL is shared with every package's tests

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -105,7 +105,7 @@ func series(name string, rest ...any) []any { return append([]any{name}, rest...
 // per type, batches, SQL and Redis calls, GraphQL responses by operation
 // name and code, the breaker, fence and outbox, and the view counter.
 func TestMetricsAfterKnownTraffic(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{telemetry: true})
 		page := `query ProductPage($id: ID!) { product(id: $id) { id name } }`
 		ts.mustQuery(t, page, map[string]any{"id": "5"}, nil) // cold
@@ -186,7 +186,7 @@ func (ts *testServer) costOf(t *testing.T, q string) map[string]int64 {
 // flusher, the invalidation worker and the auditor work in the background
 // on the same SQL and Redis: their work is never a request's.
 func TestCostExtension(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		ts := newTestServer(t, d, serverOptions{telemetry: true, background: true,
 			auditFraction: 1, flushInterval: 5 * time.Millisecond})
 		product := `{ product(id: "9") { ` + productFields + ` } }`
@@ -223,7 +223,7 @@ func costs(sql, redis, hits, misses int64) map[string]int64 {
 // Without the cost option (CATALOG_ENV=production) responses carry no
 // extensions.cost.
 func TestNoCostExtensionWithoutTheOption(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{telemetry: true, production: true})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{telemetry: true, production: true})
 	if got := ts.costOf(t, `{ product(id: "3") { id } }`); got != nil {
 		t.Errorf("cost = %v, want none", got)
 	}

@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"catalog-bff/internal/telemetry"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -21,7 +21,7 @@ import (
 // background work of the cache (its invalidation worker and auditor run
 // here) makes no trace of its own.
 func TestTracingOneTrace(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(telemetry.RequestSampler()))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })

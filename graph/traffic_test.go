@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -19,11 +20,11 @@ import (
 type traffic struct {
 	t    *testing.T
 	ts   *testServer
-	want store.RedisStats
+	want redisstore.RedisStats
 }
 
 func (ts *testServer) expect(t *testing.T) *traffic {
-	return &traffic{t: t, ts: ts, want: store.RedisStats{Commands: map[string]int64{}}}
+	return &traffic{t: t, ts: ts, want: redisstore.RedisStats{Commands: map[string]int64{}}}
 }
 
 func (ts *testServer) cluster() bool {
@@ -75,7 +76,7 @@ func (w *traffic) command(name string) *traffic {
 }
 
 // check reports got unless it is exactly the expected traffic.
-func (w *traffic) check(what string, got store.RedisStats) {
+func (w *traffic) check(what string, got redisstore.RedisStats) {
 	w.t.Helper()
 	w.t.Logf("%s: %d round trips, %d node round trips, %v", what, got.RoundTrips, got.NodeRoundTrips, got.Commands)
 	if got.RoundTrips != w.want.RoundTrips || got.NodeRoundTrips != w.want.NodeRoundTrips ||

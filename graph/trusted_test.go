@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"catalog-bff/graph"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 const (
@@ -45,7 +45,7 @@ func trustedServer(t *testing.T, mode graph.TrustMode, docs ...string) (*testSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTestServer(t, store.SQLite, serverOptions{trusted: td, persisted: true}), td, path
+	return newTestServer(t, sqlstore.SQLite, serverOptions{trusted: td, persisted: true}), td, path
 }
 
 // postBody sends body as a JSON POST.

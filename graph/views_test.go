@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 const recordViewMutation = `mutation($id: ID!) { recordView(productId: $id) { id hits } }`
@@ -77,7 +77,7 @@ func span(from, to int64) []int64 {
 // one more round trip to set the display counts. The counter's keys share
 // one slot, so on a cluster each of its round trips is one node's.
 func TestViewCosts(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{wait: countWait, redisURL: redisURL})
 		base := ts.sqlHits(t, span(1, 50))
 		if n := ts.record(t, 5); n != base[5]+1 {
@@ -127,7 +127,7 @@ func TestViewCosts(t *testing.T) {
 // A product that does not exist fails with NOT_FOUND and leaves no counter
 // state; an id that is not an int64 fails with BAD_USER_INPUT.
 func TestRecordViewErrors(t *testing.T) {
-	ts := newTestServer(t, store.SQLite, serverOptions{products: 5})
+	ts := newTestServer(t, sqlstore.SQLite, serverOptions{products: 5})
 	for _, c := range []struct{ id, code string }{
 		{"999999", "NOT_FOUND"}, {"abc", "BAD_USER_INPUT"}, {"-1", "BAD_USER_INPUT"}, {"99999999999999999999", "BAD_USER_INPUT"},
 	} {
@@ -149,7 +149,7 @@ func TestRecordViewErrors(t *testing.T) {
 // The bulk of the views goes through the counter directly, for speed; 200
 // go through the GraphQL handler.
 func TestViewsBecomeOneUpdate(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{products: 1000, wait: time.Millisecond, redisURL: redisURL})
 		ctx := context.Background()
 		base := ts.sqlHits(t, span(1, 1000))
@@ -227,7 +227,7 @@ func TestViewsBecomeOneUpdate(t *testing.T) {
 // client records views of the same products and the flusher runs every
 // 20 ms, never sees a count go down; at the end SQL holds every view.
 func TestHitsNeverGoDown(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, d store.Dialect, redisURL string) {
+	forEachBackend(t, func(t *testing.T, d sqlstore.Dialect, redisURL string) {
 		ts := newTestServer(t, d, serverOptions{products: 20, flushInterval: 20 * time.Millisecond, wait: time.Millisecond,
 			redisURL: redisURL})
 		ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // fakeStore records every call and its keys.
@@ -61,20 +62,20 @@ func (s *fakeStore) Stock(context.Context, []int64) (map[int64]int64, error) { r
 // fakeCache is an in-memory Cache that records its calls.
 type fakeCache struct {
 	mu      sync.Mutex
-	entries map[int64]store.Entry
+	entries map[int64]redisstore.Entry
 	gets    [][]int64
-	puts    [][]store.Fill
+	puts    [][]redisstore.Fill
 	getErr  error
 }
 
-func (c *fakeCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.Entry, error) {
+func (c *fakeCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]redisstore.Entry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gets = append(c.gets, slices.Clone(ids))
 	if c.getErr != nil {
 		return nil, c.getErr
 	}
-	out := make([]store.Entry, len(ids))
+	out := make([]redisstore.Entry, len(ids))
 	for i, id := range ids {
 		out[i] = c.entries[id]
 	}
@@ -82,29 +83,29 @@ func (c *fakeCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.E
 }
 
 // Read is Get with every miss's lease granted.
-func (c *fakeCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+func (c *fakeCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]redisstore.Entry, []redisstore.LeaseState, error) {
 	entries, err := c.Get(ctx, kind, ids)
 	if err != nil {
 		return nil, nil, err
 	}
-	states := make([]store.LeaseState, len(ids))
+	states := make([]redisstore.LeaseState, len(ids))
 	for i, e := range entries {
-		if e.State != store.Hit && e.State != store.Absent {
-			states[i] = store.Granted
+		if e.State != redisstore.Hit && e.State != redisstore.Absent {
+			states[i] = redisstore.Granted
 		}
 	}
 	return entries, states, nil
 }
 
-func (c *fakeCache) PutKinds(_ context.Context, groups ...store.KindFills) error {
+func (c *fakeCache) PutKinds(_ context.Context, groups ...redisstore.KindFills) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range groups {
 		c.puts = append(c.puts, g.Fills)
 		for _, f := range g.Fills {
-			e := store.Entry{State: store.Hit, Version: f.Version, Data: f.Data}
+			e := redisstore.Entry{State: redisstore.Hit, Version: f.Version, Data: f.Data}
 			if f.Absent {
-				e = store.Entry{State: store.Absent}
+				e = redisstore.Entry{State: redisstore.Absent}
 			}
 			c.entries[f.ID] = e
 		}
@@ -116,12 +117,12 @@ func product(id int64) *store.Product {
 	return &store.Product{ID: id, Name: "p", Version: 1, Images: []store.Image{}, Tags: []string{}}
 }
 
-func hit(t *testing.T, p *store.Product) store.Entry {
+func hit(t *testing.T, p *store.Product) redisstore.Entry {
 	b, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Entry{State: store.Hit, Version: p.Version, Data: b}
+	return redisstore.Entry{State: redisstore.Hit, Version: p.Version, Data: b}
 }
 
 func newBatch(s *fakeStore, c *fakeCache) *cached[store.Product] {
@@ -146,10 +147,10 @@ func ids(results []*store.Product) []int64 {
 
 func TestBatchReadsOnlyMissesFromSQL(t *testing.T) {
 	s := &fakeStore{products: map[int64]*store.Product{1: product(1), 2: product(2), 3: product(3)}}
-	c := &fakeCache{entries: map[int64]store.Entry{
+	c := &fakeCache{entries: map[int64]redisstore.Entry{
 		1: hit(t, product(1)),
-		4: {State: store.Absent},
-		5: {State: store.Corrupt},
+		4: {State: redisstore.Absent},
+		5: {State: redisstore.Corrupt},
 	}}
 	res := newBatch(s, c).batch(context.Background(), []int64{3, 1, 4, 2, 3, 5})
 
@@ -176,7 +177,7 @@ func TestBatchReadsOnlyMissesFromSQL(t *testing.T) {
 
 func TestBatchAllHitsSkipsSQL(t *testing.T) {
 	s := &fakeStore{}
-	c := &fakeCache{entries: map[int64]store.Entry{1: hit(t, product(1)), 2: {State: store.Absent}}}
+	c := &fakeCache{entries: map[int64]redisstore.Entry{1: hit(t, product(1)), 2: {State: redisstore.Absent}}}
 	newBatch(s, c).batch(context.Background(), []int64{1, 2})
 	if len(s.calls) != 0 || len(c.puts) != 0 {
 		t.Errorf("all hits: %d SQL fetches and %d write-backs, want none", len(s.calls), len(c.puts))
@@ -185,7 +186,7 @@ func TestBatchAllHitsSkipsSQL(t *testing.T) {
 
 func TestBatchCacheDownReadsSQLAndSkipsWriteBack(t *testing.T) {
 	s := &fakeStore{products: map[int64]*store.Product{1: product(1)}}
-	c := &fakeCache{entries: map[int64]store.Entry{}, getErr: errors.New("connection refused")}
+	c := &fakeCache{entries: map[int64]redisstore.Entry{}, getErr: errors.New("connection refused")}
 	res := newBatch(s, c).batch(context.Background(), []int64{1, 2})
 	if res[0].Error != nil || res[0].Data == nil || res[1].Error != nil || res[1].Data != nil {
 		t.Errorf("results = %+v %+v, want product 1 and nil", res[0], res[1])
@@ -206,7 +207,7 @@ func TestBatchNoCache(t *testing.T) {
 // A SQL failure fails only the keys SQL had to answer.
 func TestBatchSQLErrorFailsOnlyMisses(t *testing.T) {
 	s := &fakeStore{err: errors.New("db down")}
-	c := &fakeCache{entries: map[int64]store.Entry{1: hit(t, product(1))}}
+	c := &fakeCache{entries: map[int64]redisstore.Entry{1: hit(t, product(1))}}
 	res := newBatch(s, c).batch(context.Background(), []int64{1, 2, 1})
 	if res[0].Error != nil || res[2].Error != nil || res[0].Data == nil {
 		t.Errorf("cached key failed: %+v", res[0])

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // benchProduct is a product document of the usual size: three images,
@@ -29,22 +30,22 @@ func benchProduct(id int64) *store.Product {
 
 // staticCache answers every Get from a fixed set of entries and records
 // nothing, so that a benchmark measures the batch function alone.
-type staticCache map[int64]store.Entry
+type staticCache map[int64]redisstore.Entry
 
-func (c staticCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.Entry, error) {
-	out := make([]store.Entry, len(ids))
+func (c staticCache) Get(_ context.Context, _ store.Kind, ids []int64) ([]redisstore.Entry, error) {
+	out := make([]redisstore.Entry, len(ids))
 	for i, id := range ids {
 		out[i] = c[id]
 	}
 	return out, nil
 }
 
-func (c staticCache) PutKinds(context.Context, ...store.KindFills) error { return nil }
+func (c staticCache) PutKinds(context.Context, ...redisstore.KindFills) error { return nil }
 
 // Read answers as Get: every key is a hit, so no lease is taken.
-func (c staticCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+func (c staticCache) Read(ctx context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]redisstore.Entry, []redisstore.LeaseState, error) {
 	entries, err := c.Get(ctx, kind, ids)
-	return entries, make([]store.LeaseState, len(ids)), err
+	return entries, make([]redisstore.LeaseState, len(ids)), err
 }
 
 // BenchmarkBatchWarm is the product batch function on a batch of 20 keys
@@ -58,7 +59,7 @@ func BenchmarkBatchWarm(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c[keys[i]] = store.Entry{State: store.Hit, Version: 3, Data: data}
+		c[keys[i]] = redisstore.Entry{State: redisstore.Hit, Version: 3, Data: data}
 	}
 	s := &fakeStore{}
 	f := NewFactory(Options{Store: s, Cache: c})

@@ -7,6 +7,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // cached is the batch function of a cached document type T.
@@ -18,7 +19,7 @@ type cached[T any] struct {
 	// next, when set, is given the documents a batch read from SQL, reads
 	// with them the next query level the request will ask for, and returns
 	// that level's write-back (Loaders.prefetch).
-	next func(ctx context.Context, docs map[int64]*T, b *pass) []store.KindFills
+	next func(ctx context.Context, docs map[int64]*T, b *pass) []redisstore.KindFills
 }
 
 // pass is what one run of a batch function learns on the way.
@@ -92,7 +93,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []in
 			vals[i], sizes[i] = v, len(e.Data)
 			c.hit(ids[i], e, seen)
 			continue
-		case e.State == store.Hit || e.State == store.Corrupt:
+		case e.State == redisstore.Hit || e.State == redisstore.Corrupt:
 			c.f.opt.Logger.WarnContext(ctx, "cache entry does not decode; refilling", "kind", c.kind, "id", ids[i])
 			b.bad[ids[i]] = e.Raw
 			seen[CacheCorrupt]++
@@ -102,9 +103,9 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []in
 		misses = append(misses, i)
 		switch {
 		case c.f.opt.LeaseTTL <= 0:
-		case leases[i] == store.Busy:
+		case leases[i] == redisstore.Busy:
 			b.busy = setAdd(b.busy, ids[i])
-		case leases[i] == store.Granted:
+		case leases[i] == redisstore.Granted:
 			b.leased = setAdd(b.leased, ids[i])
 		}
 	}
@@ -139,8 +140,8 @@ func (c *cached[T]) keep(ids []int64, vals []*T, errs []error, sizes []int, epoc
 }
 
 // hit counts an entry that answered, and offers a document to the auditor.
-func (c *cached[T]) hit(id int64, e store.Entry, seen tally) {
-	if e.State == store.Absent {
+func (c *cached[T]) hit(id int64, e redisstore.Entry, seen tally) {
+	if e.State == redisstore.Absent {
 		seen[CacheNegative]++
 		return
 	}
@@ -152,11 +153,11 @@ func (c *cached[T]) hit(id int64, e store.Entry, seen tally) {
 
 // decode returns the document of a Hit, or nil for a negative entry, and
 // whether e answered at all.
-func (c *cached[T]) decode(e store.Entry) (*T, bool) {
+func (c *cached[T]) decode(e redisstore.Entry) (*T, bool) {
 	switch e.State {
-	case store.Absent:
+	case redisstore.Absent:
 		return nil, true
-	case store.Hit:
+	case redisstore.Hit:
 		v := new(T)
 		if decodeDoc(e.Data, v) != nil {
 			return nil, false
@@ -215,7 +216,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 		return got, err
 	}
 	found, err := c.fetch(ctx, fetch)
-	var more []store.KindFills
+	var more []redisstore.KindFills
 	if err == nil && c.next != nil {
 		more = c.next(ctx, found, b)
 	}
@@ -223,7 +224,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 	if err != nil {
 		return got, err
 	}
-	fills := make([]store.Fill, 0, len(fetch))
+	fills := make([]redisstore.Fill, 0, len(fetch))
 	for _, id := range fetch {
 		v := found[id]
 		got[id] = v
@@ -231,7 +232,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 	}
 	store.At(ctx, c.f.opt.Faults, "after-fetch", c.kind, fetch)
 	if b.cacheUp {
-		groups := append([]store.KindFills{{Kind: c.kind, Fills: fills}}, more...)
+		groups := append([]redisstore.KindFills{{Kind: c.kind, Fills: fills}}, more...)
 		if err := c.f.opt.Cache.PutKinds(ctx, groups...); err != nil {
 			c.f.warnCache(ctx, "cache write-back failed", c.kind, err)
 		}
@@ -241,15 +242,15 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 
 // fillOf is the write-back of one fetched id: its document, or a negative
 // entry when v is nil.
-func (c *cached[T]) fillOf(id int64, v *T, replace []byte) store.Fill {
+func (c *cached[T]) fillOf(id int64, v *T, replace []byte) redisstore.Fill {
 	if v == nil {
-		return store.Fill{ID: id, Absent: true, Replace: replace}
+		return redisstore.Fill{ID: id, Absent: true, Replace: replace}
 	}
 	data, err := encodeDoc(v)
 	if err != nil { // cannot happen for these types; write a negative-free no-op
-		return store.Fill{ID: id, Version: -1, Data: []byte("{}")}
+		return redisstore.Fill{ID: id, Version: -1, Data: []byte("{}")}
 	}
-	return store.Fill{ID: id, Version: c.version(v), Data: data, Replace: replace}
+	return redisstore.Fill{ID: id, Version: c.version(v), Data: data, Replace: replace}
 }
 
 // awaitBusy waits for the ids whose lease another reader holds, puts in got

@@ -9,6 +9,7 @@ import (
 
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // catalogue is a Store of three products, printing each statement it is
@@ -107,15 +108,15 @@ func (s *shelf) rename(name string) []store.Invalidation {
 // invalidation; a Factory without a Cache never fills it.
 type coldRedis struct{}
 
-func (coldRedis) Read(_ context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]store.Entry, []store.LeaseState, error) {
+func (coldRedis) Read(_ context.Context, kind store.Kind, ids []int64, _ time.Duration) ([]redisstore.Entry, []redisstore.LeaseState, error) {
 	fmt.Println("redis: read", kind, ids)
-	return make([]store.Entry, len(ids)), make([]store.LeaseState, len(ids)), nil // store.Miss each
+	return make([]redisstore.Entry, len(ids)), make([]redisstore.LeaseState, len(ids)), nil // store.Miss each
 }
 
-func (coldRedis) PutKinds(context.Context, ...store.KindFills) error { return nil }
+func (coldRedis) PutKinds(context.Context, ...redisstore.KindFills) error { return nil }
 
-func (coldRedis) Get(_ context.Context, _ store.Kind, ids []int64) ([]store.Entry, error) {
-	return make([]store.Entry, len(ids)), nil
+func (coldRedis) Get(_ context.Context, _ store.Kind, ids []int64) ([]redisstore.Entry, error) {
+	return make([]redisstore.Entry, len(ids)), nil
 }
 
 // request loads product id as one request's resolver would, and prints it.
@@ -135,12 +136,12 @@ func request(f *loaders.Factory, id int64) {
 // The near cache keeps, in process and shared by every request, the
 // documents that batches read. A later request's load that it holds needs
 // no Redis round trip, no SQL and no batch window. A write's invalidation
-// drops the document (store.Invalidator tells this instance's near cache
+// drops the document (loaders.CacheInvalidator tells this instance's near cache
 // before Redis; other instances hear it on the invalidation stream), so the
 // next request reads the new row.
 func ExampleNear() {
 	near := loaders.NewNear(loaders.NearOptions{MaxEntries: 1000, MaxBytes: 1 << 20})
-	near.StreamUp(true) // store.Cache.Watch says so once its subscription is up; until then it holds nothing
+	near.StreamUp(true) // redisstore.Cache.Watch says so once its subscription is up; until then it holds nothing
 	db := &shelf{row: store.Product{ID: 1, Name: "Lamp", Version: 1}}
 	f := loaders.NewFactory(loaders.Options{Store: db, Cache: coldRedis{}, Near: near})
 

@@ -24,6 +24,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/throttle"
 )
 
@@ -40,18 +42,18 @@ type Store interface {
 	Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error)
 }
 
-var _ Store = (*store.DB)(nil)
+var _ Store = (*sqlstore.DB)(nil)
 
 // Cache is the Redis side of the read path: Read is one round trip for all
 // ids that also takes the fill leases of the misses, PutKinds one for all
 // fills, and Get one for the ids a reader waits on.
 type Cache interface {
-	Read(ctx context.Context, kind store.Kind, ids []int64, leaseTTL time.Duration) ([]store.Entry, []store.LeaseState, error)
-	PutKinds(ctx context.Context, groups ...store.KindFills) error
-	Get(ctx context.Context, kind store.Kind, ids []int64) ([]store.Entry, error)
+	Read(ctx context.Context, kind store.Kind, ids []int64, leaseTTL time.Duration) ([]redisstore.Entry, []redisstore.LeaseState, error)
+	PutKinds(ctx context.Context, groups ...redisstore.KindFills) error
+	Get(ctx context.Context, kind store.Kind, ids []int64) ([]redisstore.Entry, error)
 }
 
-var _ Cache = (*store.Cache)(nil)
+var _ Cache = (*redisstore.Cache)(nil)
 
 // Hits is the view counter (views.Counter): the hits of the products among
 // ids that exist, views not yet flushed to SQL included; products that do
@@ -80,7 +82,7 @@ type Options struct {
 	// the window in which a write can race the reader. Tests hold a reader
 	// there.
 	Faults store.Faults
-	// LeaseTTL is the fill lease of a missed key (see store.Cache.Read):
+	// LeaseTTL is the fill lease of a missed key (see redisstore.Cache.Read):
 	// the most a reader waits for another to fill a key before it reads SQL
 	// itself. 0 takes no leases.
 	LeaseTTL time.Duration
@@ -89,7 +91,7 @@ type Options struct {
 	// for a slot before it is refused with Unavailable; default 100ms.
 	FallbackMaxInflight int
 	FallbackWait        time.Duration
-	// Audit, when set, is offered every cache hit (store.Auditor).
+	// Audit, when set, is offered every cache hit (loaders.Auditor).
 	Audit Sampler
 	// Observer is told of every batch and cache read. Default none.
 	Observer Observer

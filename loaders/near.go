@@ -9,6 +9,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // Near is the near cache: decoded Product, Seller and Category documents
@@ -18,12 +19,12 @@ import (
 // changed.
 //
 // It keeps the cache's guarantees by following the Redis cache's
-// invalidations (it is the store.Cache's Listener):
+// invalidations (it is the redisstore.Cache's Listener):
 //   - this instance's writes reach it before the write answers
-//     (Invalidated, from store.Cache.Invalidate), so read-your-writes holds
+//     (Invalidated, from redisstore.Cache.Invalidate), so read-your-writes holds
 //     on one instance;
 //   - other instances' writes reach it through the invalidation stream
-//     (store.Cache.Watch), within the stream's delivery delay;
+//     (redisstore.Cache.Watch), within the stream's delivery delay;
 //   - an invalidation leaves a marker with the version the write created,
 //     and a fill of an older version never replaces it, so that a reader
 //     that read Redis before the write cannot put its copy back after;
@@ -55,7 +56,7 @@ type NearOptions struct {
 	// 1 min.
 	MaxStaleness time.Duration
 	// Readable reports whether the Redis cache's reads are open
-	// (store.Cache.Readable). Nil means always.
+	// (redisstore.Cache.Readable). Nil means always.
 	Readable func() bool
 }
 
@@ -185,7 +186,7 @@ func (n *Near) fill(kind store.Kind, id, version int64, doc any, bytes int, epoc
 	}
 }
 
-// Invalidated leaves a marker for each invalidation (store.Listener), and
+// Invalidated leaves a marker for each invalidation (redisstore.Listener), and
 // tells the subscribers.
 func (n *Near) Invalidated(invs []store.Invalidation) {
 	if n == nil {
@@ -208,7 +209,7 @@ func (n *Near) Invalidated(invs []store.Invalidation) {
 	}
 }
 
-// Reset drops every entry (store.Listener) and tells the subscribers.
+// Reset drops every entry (redisstore.Listener) and tells the subscribers.
 func (n *Near) Reset() {
 	if n == nil {
 		return
@@ -221,7 +222,7 @@ func (n *Near) Reset() {
 	}
 }
 
-// StreamUp follows the invalidation stream (store.Listener): down, it stops
+// StreamUp follows the invalidation stream (redisstore.Listener): down, it stops
 // serving and drops every entry; up, it drops every entry (what was
 // published while it was down is unknown) and serves again.
 func (n *Near) StreamUp(up bool) {
@@ -266,4 +267,4 @@ func (n *Near) Stats() NearStats {
 		Entries: n.docs.EstimatedSize(), Bytes: n.docs.WeightedSize()}
 }
 
-var _ store.Listener = (*Near)(nil)
+var _ redisstore.Listener = (*Near)(nil)

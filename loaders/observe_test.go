@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // recordingObserver keeps what it is told.
@@ -59,12 +60,12 @@ func (s *ctxStore) Products(ctx context.Context, ids []int64) (map[int64]*store.
 // cache result; the batch runs under the context the observer returned.
 func TestObserverSeesBatchesAndCacheResults(t *testing.T) {
 	s := &ctxStore{fakeStore: fakeStore{products: map[int64]*store.Product{1: product(1), 2: product(2)}}}
-	c := &fakeCache{entries: map[int64]store.Entry{
+	c := &fakeCache{entries: map[int64]redisstore.Entry{
 		1: hit(t, product(1)),
-		4: {State: store.Absent},
-		5: {State: store.Corrupt},
-		6: {State: store.Hit, Version: 1, Data: []byte("{not json")},
-		7: {State: store.Invalidated, Version: 3},
+		4: {State: redisstore.Absent},
+		5: {State: redisstore.Corrupt},
+		6: {State: redisstore.Hit, Version: 1, Data: []byte("{not json")},
+		7: {State: redisstore.Invalidated, Version: 3},
 	}}
 	obs := newRecordingObserver()
 	l := NewFactory(Options{Store: s, Cache: c, Observer: obs, Wait: 20e6}).New()
@@ -93,7 +94,7 @@ func TestObserverSeesBatchesAndCacheResults(t *testing.T) {
 // A cache that fails reports every key unavailable.
 func TestObserverSeesCacheUnavailable(t *testing.T) {
 	obs := newRecordingObserver()
-	c := &fakeCache{entries: map[int64]store.Entry{}, getErr: errors.New("connection refused")}
+	c := &fakeCache{entries: map[int64]redisstore.Entry{}, getErr: errors.New("connection refused")}
 	f := NewFactory(Options{Store: &fakeStore{}, Cache: c, Observer: obs})
 	b := &cached[store.Product]{f: f, kind: "product", fetch: f.opt.Store.Products,
 		version: func(p *store.Product) int64 { return p.Version }}

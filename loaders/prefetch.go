@@ -7,6 +7,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // Want names the documents of the next query levels that a request will
@@ -35,7 +36,7 @@ func (l *Loaders) Want(w Want) { l.want.Or(uint32(w)) }
 // primes the request's loaders with them, so that the request's later
 // levels wait for nothing, offers them to the near cache, and returns
 // their write-back. A failed read is left to the level's own loader.
-func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Product, b *pass) []store.KindFills {
+func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Product, b *pass) []redisstore.KindFills {
 	want := Want(l.want.Load())
 	if want == 0 || len(products) == 0 {
 		return nil
@@ -50,7 +51,7 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Produc
 			categories = append(categories, *c)
 		}
 	}
-	var out []store.KindFills
+	var out []redisstore.KindFills
 	if len(sellers) > 0 {
 		if found, err := l.store.Sellers(ctx, sellers); err == nil {
 			out = append(out, primeLevel(ctx, l.sellers, l.Seller, sellers, found, b))
@@ -78,10 +79,10 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Produc
 // found has none), offers them to the near cache as c's own batch would,
 // and returns their write-back.
 func primeLevel[T any](ctx context.Context, c *cached[T], dl *dataloader.Loader[int64, *T], ids []int64,
-	found map[int64]*T, b *pass) store.KindFills {
+	found map[int64]*T, b *pass) redisstore.KindFills {
 	vals := make([]*T, len(ids))
 	sizes := make([]int, len(ids))
-	fills := make([]store.Fill, len(ids))
+	fills := make([]redisstore.Fill, len(ids))
 	for i, id := range ids {
 		vals[i] = found[id]
 		dl.Prime(ctx, id, vals[i])
@@ -91,5 +92,5 @@ func primeLevel[T any](ctx context.Context, c *cached[T], dl *dataloader.Loader[
 	if b.cacheUp {
 		c.keep(ids, vals, make([]error, len(ids)), sizes, b.epoch)
 	}
-	return store.KindFills{Kind: c.kind, Fills: fills}
+	return redisstore.KindFills{Kind: c.kind, Fills: fills}
 }

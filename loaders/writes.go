@@ -5,9 +5,10 @@ import (
 	"log/slog"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
-// WriteStore is the SQL side of the catalogue's writes (store.DB): each
+// WriteStore is the SQL side of the catalogue's writes (sqlstore.DB): each
 // commits one transaction and returns the invalidations it made due.
 type WriteStore interface {
 	CreateProduct(ctx context.Context, in store.ProductInput) (int64, []store.Invalidation, error)
@@ -19,12 +20,12 @@ type WriteStore interface {
 }
 
 var (
-	_ WriteStore  = (*store.DB)(nil)
-	_ Invalidator = (*store.Invalidator)(nil)
+	_ WriteStore  = (*sqlstore.DB)(nil)
+	_ Invalidator = (*CacheInvalidator)(nil)
 )
 
 // Invalidator drops the cached documents a write made stale
-// (store.Invalidator): this instance's near cache first, then Redis, and
+// (CacheInvalidator): this instance's near cache first, then Redis, and
 // whatever Redis does not take is redelivered from the outbox.
 type Invalidator interface {
 	Invalidate(ctx context.Context, invs []store.Invalidation) error

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/url"
 )
 
 // Code classifies an error for the service's clients. The GraphQL layer sends
@@ -53,4 +54,13 @@ func ErrorCode(err error) Code {
 	default:
 		return Internal
 	}
+}
+
+// Redact returns the URL with its password replaced by "xxxxx".
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	return u.Redacted()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -15,10 +16,10 @@ func TestKindsRegistered(t *testing.T) {
 	if got, want := store.Kinds(), []store.Kind{store.CategoryKind, store.ProductKind, store.SellerKind}; !slices.Equal(got, want) {
 		t.Errorf("Kinds() = %v, want %v", got, want)
 	}
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		db := storetest.MustOpen(t, d)
 		ctx := context.Background()
-		if err := db.Seed(ctx, store.SeedOptions{Products: 5, Seed: 1}); err != nil {
+		if err := db.Seed(ctx, sqlstore.SeedOptions{Products: 5, Seed: 1}); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range store.Kinds() {

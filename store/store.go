@@ -1,9 +1,16 @@
-// Package store is the service's data layer: the catalogue's types, its SQL
-// storage (PostgreSQL or the embedded SQLite), its migrations and seed data,
-// and the Redis cache that sits in front of the SQL reads.
+// Package store is the catalogue's domain: its documents (Product, Seller,
+// Category), the kinds of cached document and what varies between them,
+// the inputs of writes and their validation, the error codes every layer
+// reports, and the invalidations a write produces. It imports nothing else
+// of this module.
 //
-// store imports nothing else of this module. The loaders package composes the
-// SQL store and the cache into the read path.
+// The storage is in the packages below it, by technology: sqlstore is SQL
+// (PostgreSQL or the embedded SQLite: queries, writes, migrations, seed
+// data, the invalidation outbox), redisstore is Redis (the document
+// cache, its leases and breaker, cluster support, the view counter's
+// scripts, the rate limiter, persisted queries). The code that combines
+// the two lives above them: loaders (the read path, the invalidation
+// worker and the auditor) and views (the write-behind view counter).
 package store
 
 import "time"
@@ -72,7 +79,11 @@ type ListingKey struct {
 	ID        int64
 }
 
-// micros converts a stored timestamp (microseconds since the Unix epoch) to a
-// UTC time. Timestamps are stored as integers in both dialects so that they
-// compare exactly, which the listing cursor relies on.
-func micros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+// Invalidation says that a write created version Version of a row, so that
+// cached copies of older versions must go.
+type Invalidation struct {
+	Kind    Kind // the document's kind: product, seller or category
+	ID      int64
+	Version int64
+	Seq     int64 // its place in the outbox; 0 when it was not queued
+}

@@ -22,8 +22,8 @@ const (
 	maxAltLen         = 200
 )
 
-// invalid returns an Invalid error about one field of the input.
-func invalid(field, format string, args ...any) *Error {
+// InvalidField returns an Invalid error about one field of the input.
+func InvalidField(field, format string, args ...any) *Error {
 	return Errorf(Invalid, field+": "+format, args...)
 }
 
@@ -52,25 +52,25 @@ const (
 // of at most max characters (min 1 for a label).
 func checkText(field string, s *string, rule textRule, max int) error {
 	if !utf8.ValidString(*s) {
-		return invalid(field, "is not valid UTF-8")
+		return InvalidField(field, "is not valid UTF-8")
 	}
 	*s = norm.NFC.String(*s)
 	visible := false
 	for _, r := range *s {
 		switch {
 		case isControl(r) && (rule != prose || !isLineSpace(r)):
-			return invalid(field, "must not contain control characters (%U)", r)
+			return InvalidField(field, "must not contain control characters (%U)", r)
 		case rule == label && isBidiControl(r):
-			return invalid(field, "must not contain bidirectional override or isolate characters (%U)", r)
+			return InvalidField(field, "must not contain bidirectional override or isolate characters (%U)", r)
 		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S):
 			visible = true
 		}
 	}
 	if n := utf8.RuneCountInString(*s); n > max {
-		return invalid(field, "must be at most %d characters, got %d", max, n)
+		return InvalidField(field, "must be at most %d characters, got %d", max, n)
 	}
 	if rule == label && !visible {
-		return invalid(field, "must contain a visible character (a letter, digit, punctuation or symbol)")
+		return InvalidField(field, "must contain a visible character (a letter, digit, punctuation or symbol)")
 	}
 	return nil
 }
@@ -93,10 +93,10 @@ func validDescription(s *string) error {
 
 func validPrice(m Money) error {
 	if m.Amount < 0 {
-		return invalid("price.amount", "must be 0 or more, got %d", m.Amount)
+		return InvalidField("price.amount", "must be 0 or more, got %d", m.Amount)
 	}
 	if !currencies[m.Currency] {
-		return invalid("price.currency", "%.10q is not a current ISO 4217 currency code (three capital letters, such as USD)",
+		return InvalidField("price.currency", "%.10q is not a current ISO 4217 currency code (three capital letters, such as USD)",
 			m.Currency)
 	}
 	return nil
@@ -104,7 +104,7 @@ func validPrice(m Money) error {
 
 func validImages(images []Image) error {
 	if len(images) > maxImages {
-		return invalid("images", "at most %d images, got %d", maxImages, len(images))
+		return InvalidField("images", "at most %d images, got %d", maxImages, len(images))
 	}
 	for i := range images {
 		field := fmt.Sprintf("images[%d]", i)
@@ -124,29 +124,29 @@ func validImages(images []Image) error {
 // maxURLLen bytes.
 func validImageURL(field, s string) error {
 	if len(s) > maxURLLen {
-		return invalid(field, "must be at most %d bytes, got %d", maxURLLen, len(s))
+		return InvalidField(field, "must be at most %d bytes, got %d", maxURLLen, len(s))
 	}
 	if i := strings.IndexFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || isControl(r) || strings.ContainsRune("\"'<>\\`", r)
 	}); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return invalid(field, "must not contain whitespace, control characters, quotes, angle brackets or backslashes (%U)", r)
+		return InvalidField(field, "must not contain whitespace, control characters, quotes, angle brackets or backslashes (%U)", r)
 	}
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
-		return invalid(field, "must be an absolute http or https URL")
+		return InvalidField(field, "must be an absolute http or https URL")
 	case u.Opaque != "" || u.Hostname() == "":
-		return invalid(field, "must name a host")
+		return InvalidField(field, "must name a host")
 	case u.User != nil:
-		return invalid(field, "must not carry a user name or password")
+		return InvalidField(field, "must not carry a user name or password")
 	}
 	return nil
 }
 
 func validTags(tags []string) error {
 	if len(tags) > maxTags {
-		return invalid("tags", "at most %d tags, got %d", maxTags, len(tags))
+		return InvalidField("tags", "at most %d tags, got %d", maxTags, len(tags))
 	}
 	for i := range tags {
 		if err := checkText(fmt.Sprintf("tags[%d]", i), &tags[i], label, maxTagLen); err != nil {
@@ -156,16 +156,17 @@ func validTags(tags []string) error {
 	return nil
 }
 
-func validStock(n int64) error {
+// ValidStock checks a stock level (BAD_USER_INPUT when it is not one).
+func ValidStock(n int64) error {
 	if n < 0 {
-		return invalid("stock", "must be 0 or more, got %d", n)
+		return InvalidField("stock", "must be 0 or more, got %d", n)
 	}
 	return nil
 }
 
 func validRating(r float64) error {
 	if math.IsNaN(r) || r < 0 || r > 5 {
-		return invalid("rating", "must be between 0 and 5, got %v", r)
+		return InvalidField("rating", "must be between 0 and 5, got %v", r)
 	}
 	return nil
 }

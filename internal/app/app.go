@@ -15,7 +15,8 @@ import (
 	"catalog-bff/graph"
 	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/views"
 )
 
@@ -65,13 +66,13 @@ type App struct {
 // services are the parts that App wires together. cache, inv, audit and
 // queries are nil without Redis.
 type services struct {
-	db        *store.DB
-	cache     *store.Cache
+	db        *sqlstore.DB
+	cache     *redisstore.Cache
 	near      *loaders.Near // nil: no near cache
-	inv       *store.Invalidator
-	audit     *store.Auditor
-	queries   *store.PersistedQueries
-	viewLimit *store.RateLimiter      // nil: views are not rate-limited
+	inv       *loaders.CacheInvalidator
+	audit     *loaders.Auditor
+	queries   *redisstore.PersistedQueries
+	viewLimit *redisstore.RateLimiter // nil: views are not rate-limited
 	trusted   *graph.TrustedDocuments // nil: trusted documents off
 	counter   *views.Counter
 	admin     *graph.Admin
@@ -114,7 +115,7 @@ func (a *App) Open(ctx context.Context) error {
 	}
 	// Every Redis key is scoped by the catalogue: two databases sharing a
 	// Redis and REDIS_PREFIX never read each other's entries or views.
-	a.cfg.redisPrefix = store.CatalogueKeyPrefix(c.redisPrefix, catalogue)
+	a.cfg.redisPrefix = sqlstore.CatalogueKeyPrefix(c.redisPrefix, catalogue)
 	c = a.cfg
 	log.Info("catalogue", "identity", catalogue, "redis_prefix", c.redisPrefix)
 	db.SetStatementTimeout(c.sqlTimeout)
@@ -141,10 +142,10 @@ func (a *App) Open(ctx context.Context) error {
 		s.feed = s.near
 	}
 	if rdb != nil {
-		s.queries = store.NewPersistedQueries(rdb, store.PersistedQueryOptions{
+		s.queries = redisstore.NewPersistedQueries(rdb, redisstore.PersistedQueryOptions{
 			Prefix: c.redisPrefix + "apq:v1:", Timeout: c.redisTimeout})
 		if c.viewRate > 0 {
-			s.viewLimit = store.NewRateLimiter(rdb, store.RateLimitOptions{Prefix: c.redisPrefix,
+			s.viewLimit = redisstore.NewRateLimiter(rdb, redisstore.RateLimitOptions{Prefix: c.redisPrefix,
 				Rate: c.viewRate, Burst: c.viewBurst, Timeout: c.redisTimeout})
 		}
 	}
@@ -154,7 +155,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err := checkSpillFile(c.spillFile); err != nil {
 		return err
 	}
-	var rv *store.RedisViews
+	var rv *redisstore.RedisViews
 	s.counter, rv = newCounter(db, rdb, c, a.Seams.Faults, log)
 	if !a.Seams.Manual {
 		a.stopFlusher = startFlusher(a.bg, s.counter)

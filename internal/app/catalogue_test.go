@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -21,12 +21,12 @@ import (
 func TestTwoCataloguesOneRedis(t *testing.T) {
 	redisURL := storetest.RedisURL(t)
 	prefix := storetest.Prefix(t, redisURL)
-	envOf := func(name string, d store.Dialect) map[string]string {
+	envOf := func(name string, d sqlstore.Dialect) map[string]string {
 		return map[string]string{"REDIS_URL": redisURL, "REDIS_PREFIX": prefix, "DEMO_PRODUCTS": "20",
 			"ADMIN_TOKENS": "token-" + name, "VIEWS_FLUSH_INTERVAL": "50ms",
 			"DATABASE_URL": storetest.DatabaseURL(t, d)}
 	}
-	envA, envB := envOf("a", store.SQLite), envOf("b", store.Postgres)
+	envA, envB := envOf("a", sqlstore.SQLite), envOf("b", sqlstore.Postgres)
 	a, _ := start(t, envA)
 	name := func(base string) string {
 		var r struct {

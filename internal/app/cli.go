@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // The command line: catalog-bff [serve] [flags], catalog-bff seed [flags].
@@ -91,16 +91,16 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	start := time.Now()
-	err = db.Seed(ctx, store.SeedOptions{Products: *products, Seed: *seed, Reset: *reset})
-	if errors.Is(err, store.ErrNotEmpty) {
-		return fmt.Errorf("seed: %w: add -reset to replace it", store.ErrNotEmpty)
+	err = db.Seed(ctx, sqlstore.SeedOptions{Products: *products, Seed: *seed, Reset: *reset})
+	if errors.Is(err, sqlstore.ErrNotEmpty) {
+		return fmt.Errorf("seed: %w: add -reset to replace it", sqlstore.ErrNotEmpty)
 	}
 	if err != nil {
 		return err
 	}
 	log.Info("seeded", "products", *products, "took", time.Since(start).Round(time.Millisecond))
 	if *reset {
-		c.redisPrefix = store.CatalogueKeyPrefix(c.redisPrefix, old)
+		c.redisPrefix = sqlstore.CatalogueKeyPrefix(c.redisPrefix, old)
 		purgeCache(ctx, c, log)
 	}
 	return nil

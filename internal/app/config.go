@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // setting is one configuration value: the environment variable and the
@@ -258,7 +258,7 @@ var settings = []setting{
 		set: otelVar("OTEL_SERVICE_NAME")},
 	{env: "OTEL_SDK_DISABLED", shown: "`false`", doc: "`true` turns tracing off whatever the endpoint",
 		set: otelVar("OTEL_SDK_DISABLED")},
-	{env: "DB_MAX_CONNS", flag: "db-max-conns", def: strconv.Itoa(store.DefaultMaxOpenConns()), shown: "4 per CPU, at least 8",
+	{env: "DB_MAX_CONNS", flag: "db-max-conns", def: strconv.Itoa(sqlstore.DefaultMaxOpenConns()), shown: "4 per CPU, at least 8",
 		doc: "SQL connections open at once, `0` for no bound; more callers wait for one, within `SQL_TIMEOUT`. " +
 			"Keep it below PostgreSQL's `max_connections` divided by the instances",
 		set: integer(func(c *Config) *int { return &c.dbMaxConns })},

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // The view counter's settings come from the environment, flags override
@@ -36,8 +36,8 @@ func TestViewsConfig(t *testing.T) {
 // DB_MAX_CONNS bounds the SQL pool; it must be a number.
 func TestDBMaxConnsConfig(t *testing.T) {
 	c, _, err := ParseConfig("t", nil, func(string) string { return "" }, io.Discard)
-	if err != nil || c.dbMaxConns != store.DefaultMaxOpenConns() || c.dbMaxConns < 8 {
-		t.Errorf("default: %d, %v; want %d", c.dbMaxConns, err, store.DefaultMaxOpenConns())
+	if err != nil || c.dbMaxConns != sqlstore.DefaultMaxOpenConns() || c.dbMaxConns < 8 {
+		t.Errorf("default: %d, %v; want %d", c.dbMaxConns, err, sqlstore.DefaultMaxOpenConns())
 	}
 	c, _, err = ParseConfig("t", []string{"-db-max-conns", "8"},
 		func(k string) string { return map[string]string{"DB_MAX_CONNS": "24"}[k] }, io.Discard)

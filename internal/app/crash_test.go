@@ -19,7 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -147,7 +148,7 @@ func recordView(base string, id int64) bool {
 // sqlHits reads products.hits of ids 1..n straight from the database.
 func sqlHits(t *testing.T, dbURL string, n int) map[int64]int64 {
 	t.Helper()
-	db, err := store.Open(context.Background(), dbURL)
+	db, err := sqlstore.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestViewsExactAfterCrash(t *testing.T) {
 			const products = 5
 			redisURL := storetest.RedisURL(t)
 			env := map[string]string{
-				"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+				"DATABASE_URL": storetest.DatabaseURL(t, sqlstore.Postgres),
 				"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
 				"DEMO_PRODUCTS": "20", "VIEWS_FLUSH_INTERVAL": "1h",
 				"VIEW_RATE_LIMIT": "0", // every view from this one client must count
@@ -242,12 +243,12 @@ func TestViewsExactAfterCrash(t *testing.T) {
 func checkCrashState(t *testing.T, env map[string]string, point string) {
 	t.Helper()
 	ctx := context.Background()
-	rdb, err := store.NewRedis(env["REDIS_URL"], store.RedisOptions{Timeout: time.Second})
+	rdb, err := redisstore.NewRedis(env["REDIS_URL"], redisstore.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	db, err := store.Open(ctx, env["DATABASE_URL"])
+	db, err := sqlstore.Open(ctx, env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func sum(m map[int64]int64) int64 {
 func TestInvalidationSurvivesCrash(t *testing.T) {
 	redisURL := storetest.RedisURL(t)
 	env := map[string]string{
-		"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+		"DATABASE_URL": storetest.DatabaseURL(t, sqlstore.Postgres),
 		"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
 		"DEMO_PRODUCTS": "20", "ADMIN_TOKENS": "crash-token",
 	}
@@ -357,7 +358,7 @@ func TestInvalidationSurvivesCrash(t *testing.T) {
 	if got := name(restarted.base); !strings.Contains(got, "Written before the crash") {
 		t.Errorf("restarted process serves %s, want the committed name", got)
 	}
-	db, err := store.Open(context.Background(), env["DATABASE_URL"])
+	db, err := sqlstore.Open(context.Background(), env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}

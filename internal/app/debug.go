@@ -12,7 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/internal/telemetry"
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 )
 
 // The debug endpoints, for benchmarks and profiling:
@@ -48,16 +49,16 @@ func parseOnOff(s string) (bool, error) {
 
 // costs counts what the process spends, for GET /debug/costs.
 type costs struct {
-	db       *store.DB
-	rdb      redis.UniversalClient // nil without Redis
-	redis    *store.RedisCounter   // nil without Redis
+	db       *sqlstore.DB
+	rdb      redis.UniversalClient    // nil without Redis
+	redis    *redisstore.RedisCounter // nil without Redis
 	requests atomic.Int64
 }
 
 // newCosts returns the counters behind /debug/costs, or nil when the debug
 // endpoints are off. counter is rdb's round-trip counter, the one that also
 // feeds the metrics and extensions.cost; nil without Redis.
-func newCosts(c Config, db *store.DB, rdb redis.UniversalClient, counter *store.RedisCounter) *costs {
+func newCosts(c Config, db *sqlstore.DB, rdb redis.UniversalClient, counter *redisstore.RedisCounter) *costs {
 	if !c.debugOn() {
 		return nil
 	}

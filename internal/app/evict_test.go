@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -37,7 +38,7 @@ func TestViewsExactOnAnEvictingRedis(t *testing.T) {
 
 func viewsOnAnEvictingRedis(t *testing.T, policy string) {
 	redisURL := storetest.StartRedis(t, "--maxmemory", "2mb", "--maxmemory-policy", policy)
-	rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: time.Second})
+	rdb, err := redisstore.NewRedis(redisURL, redisstore.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func viewsOnAnEvictingRedis(t *testing.T, policy string) {
 			t.Fatal(err)
 		}
 	}
-	dbURL := storetest.DatabaseURL(t, store.Postgres)
+	dbURL := storetest.DatabaseURL(t, sqlstore.Postgres)
 	const products = 1000
 	c := startChild(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL,
 		"DEMO_PRODUCTS": fmt.Sprint(products), "VIEWS_FLUSH_INTERVAL": "200ms", "VIEW_RATE_LIMIT": "0",

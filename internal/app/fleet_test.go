@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/storetest/history"
 )
@@ -24,7 +25,7 @@ import (
 func (f *fleet) drain(t *testing.T) {
 	t.Helper()
 	f.stop(t)
-	rdb, err := store.NewRedis(f.env["REDIS_URL"], store.RedisOptions{Timeout: time.Second})
+	rdb, err := redisstore.NewRedis(f.env["REDIS_URL"], redisstore.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ const fleetToken = "fleet-token"
 // migrates and seeds alone.
 func startFleet(t *testing.T, redisURL, redisTimeout string) *fleet {
 	f := &fleet{env: map[string]string{
-		"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+		"DATABASE_URL": storetest.DatabaseURL(t, sqlstore.Postgres),
 		"REDIS_URL":    redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL),
 		"DEMO_PRODUCTS": "40", "ADMIN_TOKENS": fleetToken,
 		"VIEWS_FLUSH_INTERVAL": "200ms", "REDIS_TIMEOUT": redisTimeout,

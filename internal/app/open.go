@@ -14,16 +14,18 @@ import (
 	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/views"
 )
 
 // The parts App.Open opens, each from the config.
 
 // openDB connects and migrates. Its errors name the URL, password hidden.
-func openDB(ctx context.Context, url string) (*store.DB, error) {
+func openDB(ctx context.Context, url string) (*sqlstore.DB, error) {
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := store.Open(octx, url)
+	db, err := sqlstore.Open(octx, url)
 	if err != nil {
 		return nil, fmt.Errorf("database unreachable: %w", err)
 	}
@@ -36,7 +38,7 @@ func openDB(ctx context.Context, url string) (*store.DB, error) {
 
 // seedDemo fills an empty database with a demo catalogue, so that the
 // playground has something to show on a fresh machine.
-func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger) error {
+func seedDemo(ctx context.Context, db *sqlstore.DB, products int, log *slog.Logger) error {
 	if products <= 0 {
 		return nil
 	}
@@ -45,7 +47,7 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 		return err
 	}
 	log.Info("empty database: seeding a demo catalogue", "products", products)
-	return db.Seed(ctx, store.SeedOptions{Products: products, Seed: 1})
+	return db.Seed(ctx, sqlstore.SeedOptions{Products: products, Seed: 1})
 }
 
 // openRedis returns the Redis client, or nil when REDIS_URL is "off", and
@@ -53,17 +55,17 @@ func seedDemo(ctx context.Context, db *store.DB, products int, log *slog.Logger)
 // costs and /debug/costs. A Redis that does not answer at start is not
 // fatal: the service serves from SQL, counts views in process, and uses
 // Redis once it answers.
-func openRedis(ctx context.Context, c Config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, *store.RedisCounter, func()) {
+func openRedis(ctx context.Context, c Config, tel *telemetry.Telemetry, log *slog.Logger) (redis.UniversalClient, *redisstore.RedisCounter, func()) {
 	if c.redisURL == "off" {
 		log.Info("Redis off (REDIS_URL=off): every read goes to SQL, views count in process")
 		return nil, nil, func() {}
 	}
-	rdb, err := store.NewRedis(c.redisURL, store.RedisOptions{Timeout: c.redisTimeout})
+	rdb, err := redisstore.NewRedis(c.redisURL, redisstore.RedisOptions{Timeout: c.redisTimeout})
 	if err != nil {
 		log.Warn("Redis disabled: bad REDIS_URL", "err", err)
 		return nil, nil, func() {}
 	}
-	counter := &store.RedisCounter{}
+	counter := &redisstore.RedisCounter{}
 	if err := tel.InstrumentRedis(rdb, counter); err != nil {
 		log.Warn("Redis not traced", "err", err)
 	}
@@ -72,7 +74,7 @@ func openRedis(ctx context.Context, c Config, tel *telemetry.Telemetry, log *slo
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		log.Warn("Redis unreachable at start; serving from SQL until it answers",
 			"url", store.Redact(c.redisURL), "err", err)
-	} else if store.IsClusterURL(c.redisURL) {
+	} else if redisstore.IsClusterURL(c.redisURL) {
 		log.Info("Redis Cluster", "url", store.Redact(c.redisURL))
 	}
 	return rdb, counter, func() { rdb.Close() }
@@ -83,29 +85,29 @@ func openRedis(ctx context.Context, c Config, tel *telemetry.Telemetry, log *slo
 // worker, and the auditor that measures how honest, all running until ctx
 // is done; all nil without Redis. Writes then queue their invalidations in
 // the outbox.
-func (a *App) openCache(db *store.DB, rdb redis.UniversalClient, tel *telemetry.Telemetry) (*store.Cache, *loaders.Near, *store.Invalidator, *store.Auditor) {
+func (a *App) openCache(db *sqlstore.DB, rdb redis.UniversalClient, tel *telemetry.Telemetry) (*redisstore.Cache, *loaders.Near, *loaders.CacheInvalidator, *loaders.Auditor) {
 	ctx, c, log, seams := a.bg, a.cfg, a.log, a.Seams
 	if rdb == nil {
 		return nil, nil, nil, nil
 	}
-	var cache *store.Cache
+	var cache *redisstore.Cache
 	near := loaders.NewNear(loaders.NearOptions{MaxEntries: c.nearSize, MaxBytes: c.nearBytes,
 		MaxStaleness: c.nearStale, Readable: func() bool { return cache.Readable() }})
-	copt := store.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
-		Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged}, Strategy: seams.Strategy}
+	copt := redisstore.CacheOptions{Prefix: c.redisPrefix + "v1:", Timeout: c.redisTimeout,
+		Breaker: redisstore.BreakerOptions{OnChange: tel.BreakerChanged}, Strategy: seams.Strategy}
 	if near != nil {
 		copt.Listener = near
 	}
-	cache = store.NewCache(rdb, copt)
+	cache = redisstore.NewCache(rdb, copt)
 	if err := cache.LoadScripts(ctx); err != nil {
 		log.Debug("cache scripts not loaded; they are sent on first use", "err", err)
 	}
 	if near != nil {
-		go cache.Watch(ctx, store.WatchOptions{})
+		go cache.Watch(ctx, redisstore.WatchOptions{})
 	}
 	db.EnableOutbox()
-	inv := store.NewInvalidator(db, cache, store.InvalidatorOptions{Logger: log, Interval: seams.InvalidateEvery})
-	audit := store.NewAuditor(db, cache, store.AuditorOptions{Fraction: c.auditFraction, Bound: seams.AuditBound})
+	inv := loaders.NewCacheInvalidator(db, cache, loaders.CacheInvalidatorOptions{Logger: log, Interval: seams.InvalidateEvery})
+	audit := loaders.NewAuditor(db, cache, loaders.AuditorOptions{Fraction: c.auditFraction, Bound: seams.AuditBound})
 	if !seams.Manual {
 		go inv.Run(ctx)
 		go audit.Run(ctx)
@@ -129,14 +131,14 @@ func checkSpillFile(path string) error {
 }
 
 // newCounter returns the view counter, over Redis when there is one.
-func newCounter(db *store.DB, rdb redis.UniversalClient, c Config, faults store.Faults, log *slog.Logger) (*views.Counter, *store.RedisViews) {
+func newCounter(db *sqlstore.DB, rdb redis.UniversalClient, c Config, faults store.Faults, log *slog.Logger) (*views.Counter, *redisstore.RedisViews) {
 	// A stop gives the final flush what is left of SHUTDOWN_TIMEOUT
 	// (startFlusher); DrainTimeout only bounds a stop that does not say.
 	opt := views.Options{SQL: db, FlushInterval: c.flushInterval, FlushMax: c.flushMax,
 		Timeout: c.redisTimeout, Logger: log, Faults: faults, SpillFile: c.spillFile,
 		DrainTimeout: c.shutdownTimeout}
 	if rdb != nil {
-		rv := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
+		rv := redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		lctx, cancel := context.WithTimeout(context.Background(), 4*c.redisTimeout)
 		if err := rv.LoadScripts(lctx); err != nil {
 			log.Debug("view counter scripts not loaded; they are sent on first use", "err", err)
@@ -146,13 +148,13 @@ func newCounter(db *store.DB, rdb redis.UniversalClient, c Config, faults store.
 		opt.MayEvict = func(ctx context.Context) (string, bool, error) {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			policy, err := store.EvictionPolicy(ctx, rdb)
-			return policy, store.EvictsAnyKey(policy), err
+			policy, err := redisstore.EvictionPolicy(ctx, rdb)
+			return policy, redisstore.EvictsAnyKey(policy), err
 		}
 	}
 	counter := views.New(opt)
 	counter.CheckEviction(context.Background()) // before the first request
-	rv, _ := opt.Redis.(*store.RedisViews)
+	rv, _ := opt.Redis.(*redisstore.RedisViews)
 	return counter, rv
 }
 

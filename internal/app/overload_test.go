@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -28,7 +28,7 @@ func pageBody(id int) []byte {
 	return b
 }
 
-// With no DB_MAX_CONNS the SQL pool is bounded (store.DefaultMaxOpenConns):
+// With no DB_MAX_CONNS the SQL pool is bounded (sqlstore.DefaultMaxOpenConns):
 // 64 product pages at once with the cache off all succeed, their
 // statements waiting their turn for a connection, and PostgreSQL never
 // sees more of this server's connections than the bound. MAX_INFLIGHT is
@@ -37,10 +37,10 @@ func pageBody(id int) []byte {
 // statement.
 func TestSQLPoolBoundedByDefault(t *testing.T) {
 	app := storetest.Name("pool_")
-	dbURL := withParam(t, storetest.DatabaseURL(t, store.Postgres), "application_name", app)
+	dbURL := withParam(t, storetest.DatabaseURL(t, sqlstore.Postgres), "application_name", app)
 	base, _ := start(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": "off",
 		"DEMO_PRODUCTS": "200", "MAX_INFLIGHT": "0", "SQL_TIMEOUT": "10s"})
-	bound := store.DefaultMaxOpenConns()
+	bound := sqlstore.DefaultMaxOpenConns()
 	peak, stop := watchConnections(t, app)
 	var failed, unavailable atomic.Int64
 	var wg sync.WaitGroup
@@ -85,7 +85,7 @@ func withParam(t *testing.T, rawURL, k, v string) string {
 // the most it saw.
 func watchConnections(t *testing.T, app string) (peak *atomic.Int64, stop func() int64) {
 	t.Helper()
-	admin, err := sql.Open("pgx", storetest.DatabaseURL(t, store.Postgres))
+	admin, err := sql.Open("pgx", storetest.DatabaseURL(t, sqlstore.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}

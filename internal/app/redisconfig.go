@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // defaultRedisURL is REDIS_URL's default: the local Redis.
@@ -20,7 +20,7 @@ func (c *Config) useClusterAddrs() error {
 	if c.redisURL != defaultRedisURL {
 		return errors.New("REDIS_URL and REDIS_CLUSTER_ADDRS are both set; set one")
 	}
-	u, err := store.ClusterURL(c.clusterAddrs)
+	u, err := redisstore.ClusterURL(c.clusterAddrs)
 	if err != nil {
 		return fmt.Errorf("REDIS_CLUSTER_ADDRS: %w", err)
 	}

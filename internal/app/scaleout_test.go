@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -115,7 +115,7 @@ func staleOnlyElsewhere(t *testing.T, r fleetResult, bound time.Duration) {
 func failOver(t *testing.T, clusterURL, key string) (from, to string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rdb, err := store.NewRedis(clusterURL, store.RedisOptions{Timeout: 2 * time.Second})
+	rdb, err := redisstore.NewRedis(clusterURL, redisstore.RedisOptions{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Error(err)
 		return

@@ -12,6 +12,8 @@ import (
 	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/views"
 )
 
@@ -21,7 +23,7 @@ import (
 type Seams struct {
 	// DB is an open database used instead of DATABASE_URL's. Open neither
 	// migrates nor closes it, and seeds it only if it is empty.
-	DB *store.DB
+	DB *sqlstore.DB
 	// Faults is told when loads, writes and view flushes reach their
 	// points (store.Faults). Zero: none, except in a crash test's child
 	// process (crashAt).
@@ -38,7 +40,7 @@ type Seams struct {
 	InvalidateEvery, AuditBound time.Duration
 	// Strategy is how the document cache fills and invalidates; zero is
 	// the service's (store.Versioned).
-	Strategy store.Strategy
+	Strategy redisstore.Strategy
 	// Invalidated, when set, is told each write's invalidations once they
 	// are delivered, as another instance's feed would be.
 	Invalidated func([]store.Invalidation)
@@ -54,15 +56,15 @@ type Seams struct {
 // Invalidator, Auditor and RedisViews are nil; ResponseCache is nil when
 // off.
 type Parts struct {
-	DB            *store.DB
+	DB            *sqlstore.DB
 	Redis         redis.UniversalClient
-	RedisCalls    *store.RedisCounter // Redis round trips, by command
-	Cache         *store.Cache
+	RedisCalls    *redisstore.RedisCounter // Redis round trips, by command
+	Cache         *redisstore.Cache
 	Near          *loaders.Near
-	Invalidator   *store.Invalidator
-	Auditor       *store.Auditor
+	Invalidator   *loaders.CacheInvalidator
+	Auditor       *loaders.Auditor
 	Views         *views.Counter
-	RedisViews    *store.RedisViews
+	RedisViews    *redisstore.RedisViews
 	Loaders       *loaders.Factory
 	Telemetry     *telemetry.Telemetry
 	ResponseCache *graph.ResponseCache

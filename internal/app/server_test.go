@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -60,7 +60,7 @@ func startApp(t *testing.T, ctx context.Context, env map[string]string, logs io.
 func redisKeyPrefix(t *testing.T, env map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, env["DATABASE_URL"])
+	db, err := sqlstore.Open(ctx, env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func redisKeyPrefix(t *testing.T, env map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.CatalogueKeyPrefix(env["REDIS_PREFIX"], id)
+	return sqlstore.CatalogueKeyPrefix(env["REDIS_PREFIX"], id)
 }
 
 // start runs the server as `go run .` would, and stops it when t ends,
@@ -159,9 +159,9 @@ func TestSeedCommand(t *testing.T) {
 	if err := Run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); !errors.Is(err, store.ErrNotEmpty) ||
+	if err := Run(ctx, []string{"seed", "-products", "30"}, env, io.Discard); !errors.Is(err, sqlstore.ErrNotEmpty) ||
 		!strings.Contains(err.Error(), "-reset") {
-		t.Errorf("second seed: %v, want %v saying to add -reset", err, store.ErrNotEmpty)
+		t.Errorf("second seed: %v, want %v saying to add -reset", err, sqlstore.ErrNotEmpty)
 	}
 	if err := Run(ctx, []string{"seed", "-products", "40", "-reset"}, env, io.Discard); err != nil {
 		t.Errorf("seed -reset: %v", err)

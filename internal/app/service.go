@@ -11,7 +11,8 @@ import (
 
 	"catalog-bff/graph"
 	"catalog-bff/internal/reqlog"
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 )
 
 // Config is everything the service reads from its environment and flags.
@@ -73,12 +74,12 @@ func newLogger(production bool, w io.Writer) *slog.Logger {
 // embedded default outside production makes one for this run and logs it,
 // so that `go run .` can try the mutations; PostgreSQL, and production
 // whatever the database, refuse admin mutations instead.
-func adminTokens(c Config, dialect store.Dialect, log *slog.Logger) (*graph.Admin, error) {
+func adminTokens(c Config, dialect sqlstore.Dialect, log *slog.Logger) (*graph.Admin, error) {
 	tokens := strings.Split(c.adminTokens, ",")
 	if strings.TrimSpace(c.adminTokens) != "" {
 		return graph.NewAdmin(tokens), nil
 	}
-	if dialect != store.SQLite || c.production {
+	if dialect != sqlstore.SQLite || c.production {
 		log.Warn("no ADMIN_TOKENS: admin mutations are refused")
 		return graph.NewAdmin(nil), nil
 	}
@@ -100,18 +101,18 @@ func purgeCache(ctx context.Context, c Config, log *slog.Logger) {
 	if c.redisURL == "off" {
 		return
 	}
-	rdb, err := store.NewRedis(c.redisURL, store.RedisOptions{Timeout: time.Second})
+	rdb, err := redisstore.NewRedis(c.redisURL, redisstore.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		log.Warn("cache not purged after reset", "err", err)
 		return
 	}
 	defer rdb.Close()
-	n, err := store.NewCache(rdb, store.CacheOptions{Prefix: c.redisPrefix + "v1:"}).Purge(ctx)
+	n, err := redisstore.NewCache(rdb, redisstore.CacheOptions{Prefix: c.redisPrefix + "v1:"}).Purge(ctx)
 	if err != nil {
 		log.Warn("cache not purged after reset; entries of the old catalogue may be served until they expire", "err", err)
 		return
 	}
-	m, err := store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: c.redisPrefix}).Reset(ctx)
+	m, err := redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: c.redisPrefix}).Reset(ctx)
 	if err != nil {
 		log.Warn("view counts not reset; the old catalogue's counts may be shown until they expire", "err", err)
 		return

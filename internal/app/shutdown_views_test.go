@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -96,7 +96,7 @@ func tempSpillFile(t *testing.T) string { return filepath.Join(t.TempDir(), "vie
 // the count.
 func stopWithDatabaseDown(t *testing.T, withRedis bool, spillFile, wantExit string) {
 	const products, shutdown = 5, 3 * time.Second
-	dbURL := storetest.DatabaseURL(t, store.Postgres)
+	dbURL := storetest.DatabaseURL(t, sqlstore.Postgres)
 	proxy, proxied := proxiedDatabase(t, dbURL)
 	env := map[string]string{"DATABASE_URL": proxied, "REDIS_URL": "off", "DEMO_PRODUCTS": "20",
 		"VIEWS_FLUSH_INTERVAL": "1h", "VIEWS_SPILL_FILE": spillFile, "SHUTDOWN_TIMEOUT": shutdown.String()}

@@ -16,7 +16,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -49,7 +49,7 @@ func TestSpikeShedAtTheEdge(t *testing.T) {
 	}
 	const products = 300
 	redisURL := storetest.RedisURL(t)
-	base, _ := start(t, map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, store.Postgres),
+	base, _ := start(t, map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, sqlstore.Postgres),
 		"REDIS_URL": redisURL, "REDIS_PREFIX": storetest.Prefix(t, redisURL), "REDIS_TIMEOUT": "1s",
 		"SQL_TIMEOUT": "10s", "DEMO_PRODUCTS": strconv.Itoa(products), "RESPONSE_CACHE_SIZE": "0"})
 	warmPages(t, base, products)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -26,7 +26,7 @@ func TestViewsWhenRedisLosesItsData(t *testing.T) {
 	}
 	srv := storetest.NewRedisServer(t)
 	const products = 5
-	dbURL := storetest.DatabaseURL(t, store.Postgres)
+	dbURL := storetest.DatabaseURL(t, sqlstore.Postgres)
 	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": srv.URL(), "DEMO_PRODUCTS": "20",
 		"VIEWS_FLUSH_INTERVAL": "200ms", "VIEW_RATE_LIMIT": "0", "REDIS_TIMEOUT": "1s"}
 	ctx, cancel := context.WithCancel(context.Background())

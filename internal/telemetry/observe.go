@@ -10,16 +10,17 @@ import (
 
 	"catalog-bff/loaders"
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // maxQueryText bounds the statement text recorded on a span: a view flush
 // of thousands of products is one statement of as many VALUES rows.
 const maxQueryText = 2048
 
-// StartStatement implements store.Observer: a client span named after the
+// StartStatement implements sqlstore.Observer: a client span named after the
 // statement's operation, its duration and errors in the SQL metrics, and
 // one statement on the request's cost.
-func (t *Telemetry) StartStatement(ctx context.Context, s store.Statement) (context.Context, func(error)) {
+func (t *Telemetry) StartStatement(ctx context.Context, s sqlstore.Statement) (context.Context, func(error)) {
 	start := time.Now()
 	ctx, span := t.tracer.Start(ctx, s.Op, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
@@ -67,8 +68,8 @@ func (t *Telemetry) CacheRead(ctx context.Context, kind store.Kind, r loaders.Ca
 }
 
 // dbSystem is the OpenTelemetry name of a dialect.
-func dbSystem(d store.Dialect) string {
-	if d == store.Postgres {
+func dbSystem(d sqlstore.Dialect) string {
+	if d == sqlstore.Postgres {
 		return "postgresql"
 	}
 	return string(d)

@@ -6,19 +6,19 @@ import (
 	"fmt"
 	"time"
 
+	"catalog-bff/store/redisstore"
+
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-
-	"catalog-bff/store"
 )
 
 // InstrumentRedis adds counter to rdb as its hook, the one that counts
-// round trips (store.RedisCounter.Attach), and feeds the Redis metrics and
+// round trips (redisstore.RedisCounter.Attach), and feeds the Redis metrics and
 // the requests' costs from it; when tracing is on, it adds redisotel's span
 // per command and pipeline (without their arguments, which hold whole
 // documents). Call it before rdb is shared: go-redis hooks must not be
 // added while commands run.
-func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient, counter *store.RedisCounter) error {
+func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient, counter *redisstore.RedisCounter) error {
 	counter.OnRoundTrip = t.m.redisRoundTrip
 	counter.Attach(rdb)
 	if !t.Tracing() {

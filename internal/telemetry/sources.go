@@ -7,16 +7,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"catalog-bff/loaders"
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/views"
 )
 
 // Sources are the parts of the service whose own counters and states the
 // metrics read at each scrape. A nil field has no metrics.
 type Sources struct {
-	Cache   CacheState // store.Cache
-	Outbox  Outbox     // store.DB, with the outbox enabled
-	Audit   Audit      // store.Auditor
+	Cache   CacheState // redisstore.Cache
+	Outbox  Outbox     // sqlstore.DB, with the outbox enabled
+	Audit   Audit      // loaders.Auditor
 	Loaders LoaderStats
 	Views   ViewStats
 	Near    NearStats // loaders.Near
@@ -42,7 +43,7 @@ type Outbox interface {
 }
 
 // Audit is the consistency auditor's counts.
-type Audit interface{ Stats() store.AuditStats }
+type Audit interface{ Stats() loaders.AuditStats }
 
 // LoaderStats are the loaders' fallback and lease counts.
 type LoaderStats interface{ Stats() loaders.Stats }
@@ -51,9 +52,9 @@ type LoaderStats interface{ Stats() loaders.Stats }
 type ViewStats interface{ Stats() views.Stats }
 
 var (
-	_ CacheState  = (*store.Cache)(nil)
-	_ Outbox      = (*store.DB)(nil)
-	_ Audit       = (*store.Auditor)(nil)
+	_ CacheState  = (*redisstore.Cache)(nil)
+	_ Outbox      = (*sqlstore.DB)(nil)
+	_ Audit       = (*loaders.Auditor)(nil)
 	_ LoaderStats = (*loaders.Factory)(nil)
 	_ ViewStats   = (*views.Counter)(nil)
 	_ NearStats   = (*loaders.Near)(nil)
@@ -95,7 +96,7 @@ func (t *Telemetry) watchNear(n NearStats) {
 var breakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
 
 // BreakerChanged counts a change of the Redis circuit breaker's state; it
-// is store.BreakerOptions.OnChange.
+// is redisstore.BreakerOptions.OnChange.
 func (t *Telemetry) BreakerChanged(state string) {
 	t.m.breakerChanges.WithLabelValues(state).Inc()
 }

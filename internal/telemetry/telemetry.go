@@ -3,7 +3,7 @@
 // traces, and the cost of each request in the response's extensions.cost.
 //
 // One Telemetry is made per process and handed to each layer as the
-// interface that layer declares: store.Observer for SQL statements,
+// interface that layer declares: sqlstore.Observer for SQL statements,
 // loaders.Observer for batches and cache reads, a go-redis hook for Redis
 // round trips, and gqlgen extensions for operations and resolver fields.
 // The layers below never import this package, so dependencies keep pointing
@@ -21,7 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"catalog-bff/loaders"
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // Options configures a Telemetry.
@@ -49,8 +49,8 @@ type Telemetry struct {
 }
 
 var (
-	_ store.Observer   = (*Telemetry)(nil)
-	_ loaders.Observer = (*Telemetry)(nil)
+	_ sqlstore.Observer = (*Telemetry)(nil)
+	_ loaders.Observer  = (*Telemetry)(nil)
 )
 
 // instrumentation names the spans' instrumentation scope.

@@ -11,7 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -46,12 +47,12 @@ func TestOperationNames(t *testing.T) {
 // request's round trips are its cost.
 func TestRedisHook(t *testing.T) {
 	tel := New(Options{})
-	rdb, err := store.NewRedis(storetest.RedisURL(t), store.RedisOptions{Timeout: time.Second})
+	rdb, err := redisstore.NewRedis(storetest.RedisURL(t), redisstore.RedisOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	if err := tel.InstrumentRedis(rdb, &store.RedisCounter{}); err != nil {
+	if err := tel.InstrumentRedis(rdb, &redisstore.RedisCounter{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, m := withMeter(context.Background())
@@ -62,9 +63,9 @@ func TestRedisHook(t *testing.T) {
 	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, key); p.Get(ctx, key); return nil }); !errors.Is(err, redis.Nil) {
 		t.Fatalf("pipeline: %v", err)
 	}
-	dead, _ := store.NewRedis("redis://127.0.0.1:1/0", store.RedisOptions{Timeout: 100 * time.Millisecond})
+	dead, _ := redisstore.NewRedis("redis://127.0.0.1:1/0", redisstore.RedisOptions{Timeout: 100 * time.Millisecond})
 	t.Cleanup(func() { dead.Close() })
-	if err := tel.InstrumentRedis(dead, &store.RedisCounter{}); err != nil {
+	if err := tel.InstrumentRedis(dead, &redisstore.RedisCounter{}); err != nil {
 		t.Fatal(err)
 	}
 	if dead.Get(context.Background(), key).Err() == nil {
@@ -91,7 +92,7 @@ func TestRedisHook(t *testing.T) {
 func TestStatementObserver(t *testing.T) {
 	tel := New(Options{})
 	ctx, m := withMeter(context.Background())
-	s := store.Statement{Dialect: store.Postgres, Op: "SELECT products", Query: "SELECT 1"}
+	s := sqlstore.Statement{Dialect: sqlstore.Postgres, Op: "SELECT products", Query: "SELECT 1"}
 	_, end := tel.StartStatement(ctx, s)
 	end(nil)
 	_, end = tel.StartStatement(ctx, s)
@@ -113,9 +114,9 @@ func TestStatementObserver(t *testing.T) {
 // that refuses connections opens it.
 func TestBreakerMetrics(t *testing.T) {
 	tel := New(Options{})
-	rdb, _ := store.NewRedis("redis://127.0.0.1:1/0", store.RedisOptions{Timeout: 100 * time.Millisecond})
+	rdb, _ := redisstore.NewRedis("redis://127.0.0.1:1/0", redisstore.RedisOptions{Timeout: 100 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
-	cache := store.NewCache(rdb, store.CacheOptions{Breaker: store.BreakerOptions{OnChange: tel.BreakerChanged, Cooldown: time.Hour}})
+	cache := redisstore.NewCache(rdb, redisstore.CacheOptions{Breaker: redisstore.BreakerOptions{OnChange: tel.BreakerChanged, Cooldown: time.Hour}})
 	tel.Watch(Sources{Cache: cache})
 	for range 3 {
 		_ = cache.Ping(context.Background()) // fails: the breaker counts it

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"catalog-bff/store/redisstore"
 
-	"catalog-bff/store"
+	"github.com/redis/go-redis/v9"
 )
 
 // StartRedis starts a Redis server of tb's own, with args added to its
@@ -38,7 +38,7 @@ func StartRedis(tb testing.TB, args ...string) string {
 	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := "unix://" + sock
 	Eventually(tb, 10*time.Second, "redis-server to answer", func() bool {
-		rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: time.Second})
+		rdb, err := redisstore.NewRedis(url, redisstore.RedisOptions{Timeout: time.Second})
 		if err != nil {
 			return false
 		}

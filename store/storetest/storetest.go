@@ -26,9 +26,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Defaults for the services this machine runs.
@@ -38,7 +40,7 @@ const (
 )
 
 // Dialects lists the SQL engines that store tests run against.
-var Dialects = []store.Dialect{store.SQLite, store.Postgres}
+var Dialects = []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres}
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -83,9 +85,9 @@ func Name(prefix string) string {
 // DatabaseURL returns a URL for a fresh database of the given dialect: a new
 // schema in the test PostgreSQL database, or a new SQLite file. The schema is
 // dropped when tb ends. Nothing is migrated.
-func DatabaseURL(tb testing.TB, dialect store.Dialect) string {
+func DatabaseURL(tb testing.TB, dialect sqlstore.Dialect) string {
 	tb.Helper()
-	if dialect == store.SQLite {
+	if dialect == sqlstore.SQLite {
 		return "sqlite:" + filepath.Join(tb.TempDir(), "catalog.db")
 	}
 	base := env("TEST_DATABASE_URL", DefaultDatabaseURL)
@@ -119,10 +121,10 @@ func DatabaseURL(tb testing.TB, dialect store.Dialect) string {
 
 // MustOpen returns a migrated, empty database of the given dialect, closed
 // when tb ends.
-func MustOpen(tb testing.TB, dialect store.Dialect) *store.DB {
+func MustOpen(tb testing.TB, dialect sqlstore.Dialect) *sqlstore.DB {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, DatabaseURL(tb, dialect))
+	db, err := sqlstore.Open(ctx, DatabaseURL(tb, dialect))
 	if err != nil {
 		tb.Fatalf("open %s: %v", dialect, err)
 	}
@@ -175,7 +177,7 @@ func clusterURL(tb testing.TB, name string) string {
 	if raw == "" {
 		tb.Skipf("Redis Cluster not configured (%s; .ci/redis-cluster.sh starts one), skipping", name)
 	}
-	rdb, err := store.NewRedis(raw, store.RedisOptions{Timeout: 2 * time.Second})
+	rdb, err := redisstore.NewRedis(raw, redisstore.RedisOptions{Timeout: 2 * time.Second})
 	if err != nil {
 		tb.Fatalf("%s: %v", name, err)
 	}
@@ -213,7 +215,7 @@ func ForEachRedis(t *testing.T, f func(t *testing.T, redisURL string)) {
 }
 
 // IsCluster reports whether redisURL names a Redis Cluster.
-func IsCluster(redisURL string) bool { return store.IsClusterURL(redisURL) }
+func IsCluster(redisURL string) bool { return redisstore.IsClusterURL(redisURL) }
 
 // Prefix returns a key prefix of tb's own. Every key under it is deleted
 // when tb ends, on every master of a cluster; no other key is touched.
@@ -221,14 +223,14 @@ func Prefix(tb testing.TB, redisURL string) string {
 	tb.Helper()
 	prefix := Name("test:") + ":"
 	tb.Cleanup(func() {
-		rdb, err := store.NewRedis(redisURL, store.RedisOptions{Timeout: 2 * time.Second})
+		rdb, err := redisstore.NewRedis(redisURL, redisstore.RedisOptions{Timeout: 2 * time.Second})
 		if err != nil {
 			return
 		}
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := store.DeleteKeys(ctx, rdb, prefix+"*"); err != nil {
+		if _, err := redisstore.DeleteKeys(ctx, rdb, prefix+"*"); err != nil {
 			tb.Logf("delete keys %s*: %v", prefix, err)
 		}
 	})
@@ -257,7 +259,7 @@ func Masters(tb testing.TB, rdb redis.UniversalClient, keys ...string) int64 {
 }
 
 // ForEachDialect runs f as a parallel subtest against each SQL engine.
-func ForEachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+func ForEachDialect(t *testing.T, f func(t *testing.T, d sqlstore.Dialect)) {
 	for _, d := range Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()

@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
 // 64 requests at once read hits, then record views, through a Redis that
-// answers 50 ms late: their Redis calls merge (store.Coalescer), so they
+// answers 50 ms late: their Redis calls merge (redisstore.Coalescer), so they
 // cost far fewer round trips than requests, while each gets its product's
 // exact count and every view is counted once. The bound of a quarter of the
 // requests holds on a stalled machine: a call lasts at least 50 ms, and
 // every request that queues meanwhile goes in the next one.
 func TestConcurrentRequestsShareRoundTrips(t *testing.T) {
 	const products, requests = 8, 64
-	f := newFixture(t, store.SQLite, products)
+	f := newFixture(t, sqlstore.SQLite, products)
 	u, _ := url.Parse(f.redisURL)
 	proxy := storetest.NewProxy(t, u.Host)
 	in := f.instance(t, instanceOptions{redisURL: proxy.RedisURL(t, f.redisURL), timeout: 5 * time.Second})

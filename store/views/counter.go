@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/throttle"
 )
 
-// SQL is the database side of the counter (store.DB).
+// SQL is the database side of the counter (sqlstore.DB).
 type SQL interface {
-	ApplyViews(ctx context.Context, b store.ViewBatch) (bool, error)
+	ApplyViews(ctx context.Context, b sqlstore.ViewBatch) (bool, error)
 	ViewBase(ctx context.Context, ids []int64, batchIDs []string) (map[int64]int64, map[string]bool, error)
 	PruneViewBatches(ctx context.Context, before time.Time) (int64, error)
 	ViewLog(ctx context.Context) (store.ViewLogState, error)
@@ -27,23 +29,23 @@ type SQL interface {
 	ViewLogBase(ctx context.Context, ids []int64) (map[int64]int64, store.LogPos, error)
 }
 
-// Redis is the Redis side of the counter (store.RedisViews): each method is
+// Redis is the Redis side of the counter (redisstore.RedisViews): each method is
 // one round trip.
 type Redis interface {
 	Record(ctx context.Context, id int64) (display, queued int64, err error)
-	Read(ctx context.Context, ids []int64) (store.ViewRead, error)
+	Read(ctx context.Context, ids []int64) (redisstore.ViewRead, error)
 	Init(ctx context.Context, gen string, ids, bases []int64, applied store.LogPos) ([]int64, error)
-	ReadLog(ctx context.Context, applied store.LogPos, max int) (store.ViewLogRead, error)
+	ReadLog(ctx context.Context, applied store.LogPos, max int) (redisstore.ViewLogRead, error)
 	TrimLog(ctx context.Context, through store.LogPos, token string, views int64) error
 	RepairLog(ctx context.Context, sql store.ViewLogState) error
-	Unconfirmed() []store.LedgerEntry
+	Unconfirmed() []redisstore.LedgerEntry
 	Confirm(through store.LogPos, gone []store.LogPos)
 	Invalidate(ctx context.Context, ids []int64) error
 }
 
 var (
-	_ SQL   = (*store.DB)(nil)
-	_ Redis = (*store.RedisViews)(nil)
+	_ SQL   = (*sqlstore.DB)(nil)
+	_ Redis = (*redisstore.RedisViews)(nil)
 )
 
 // Options configures a Counter. Zero fields take the defaults.
@@ -267,7 +269,7 @@ func (c *Counter) redisHits(ctx context.Context, ids []int64) (map[int64]int64, 
 		if len(missing) == 0 {
 			return out, nil
 		}
-		if err := c.initCounts(ctx, r, missing, out); !errors.Is(err, store.ErrViewsMoved) {
+		if err := c.initCounts(ctx, r, missing, out); !errors.Is(err, redisstore.ErrViewsMoved) {
 			return out, err
 		}
 	}
@@ -275,8 +277,8 @@ func (c *Counter) redisHits(ctx context.Context, ids []int64) (map[int64]int64, 
 	return c.localHits(ctx, ids)
 }
 
-func (c *Counter) read(ctx context.Context, ids []int64) (store.ViewRead, error) {
-	r, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) (store.ViewRead, error) {
+func (c *Counter) read(ctx context.Context, ids []int64) (redisstore.ViewRead, error) {
+	r, err := bounded(ctx, c.opt.Timeout, func(ctx context.Context) (redisstore.ViewRead, error) {
 		return c.opt.Redis.Read(ctx, ids)
 	})
 	if err != nil {
@@ -291,7 +293,7 @@ func (c *Counter) read(ctx context.Context, ids []int64) (store.ViewRead, error)
 // proves that no entry was trimmed between the read and the write, so that
 // no view is in both terms or in neither (docs/VIEWS.md). Products not in
 // SQL get no count.
-func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []int64, out map[int64]int64) error {
+func (c *Counter) initCounts(ctx context.Context, r redisstore.ViewRead, missing []int64, out map[int64]int64) error {
 	base, applied, err := c.opt.SQL.ViewLogBase(ctx, missing)
 	if err != nil {
 		return err
@@ -309,7 +311,7 @@ func (c *Counter) initCounts(ctx context.Context, r store.ViewRead, missing []in
 		return c.opt.Redis.Init(ctx, r.Gen, ids, bases, applied)
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrViewsMoved) {
+		if errors.Is(err, redisstore.ErrViewsMoved) {
 			return err
 		}
 		return c.redisFailed(ctx, err)

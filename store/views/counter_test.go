@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
@@ -44,7 +45,7 @@ func assertExact(t *testing.T, f *fixture, in *instance, base map[int64]int64, a
 // also re-applies the other's claimed batches as a no-op when it sees them
 // before they are acknowledged.
 func TestTwoInstancesFlushingExactlyOnce(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		const products = 50
 		f := newFixture(t, d, products)
 		base := f.sqlHits(t, ids(products)...)
@@ -94,7 +95,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // applied (its UPDATE matches no row for that product) and acknowledged,
 // and later flushes have nothing to do.
 func TestDeletedProductViewsDropped(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		f := newFixture(t, d, 5)
 		base := f.sqlHits(t, 1, 2)
 		in := f.instance(t, instanceOptions{})
@@ -132,7 +133,7 @@ func TestDeletedProductViewsDropped(t *testing.T) {
 
 // REDIS_URL=off: views count in process and flush straight to SQL.
 func TestWithoutRedis(t *testing.T) {
-	f := newFixture(t, store.SQLite, 3)
+	f := newFixture(t, sqlstore.SQLite, 3)
 	base := f.sqlHits(t, 1, 2)
 	in := f.instance(t, instanceOptions{noRedis: true})
 	ctx := context.Background()
@@ -157,7 +158,7 @@ func TestWithoutRedis(t *testing.T) {
 
 // More than FlushMax views waiting start a flush before the interval.
 func TestFlushMaxFlushesEarly(t *testing.T) {
-	f := newFixture(t, store.SQLite, 3)
+	f := newFixture(t, sqlstore.SQLite, 3)
 	in := f.instance(t, instanceOptions{interval: time.Hour, flushMax: 20})
 	waitFor(t, "the flush at start", func() bool { return in.Stats().Flushes == 1 })
 	for range 21 {
@@ -173,7 +174,7 @@ func TestFlushMaxFlushesEarly(t *testing.T) {
 // Redis loses them) and are made again from SQL, never sees a count go down,
 // and the counts end exact.
 func TestHitsMonotonicUnderFlushesAndCountLoss(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		const products = 4
 		f := newFixture(t, d, products)
 		base := f.sqlHits(t, ids(products)...)
@@ -261,7 +262,7 @@ func (r failingRedis) Record(context.Context, int64) (int64, int64, error) { ret
 // twice), and the client gets UNAVAILABLE. A view that cannot have reached
 // Redis (the dial was refused) is counted in process.
 func TestRecordUnknownOutcome(t *testing.T) {
-	f := newFixture(t, store.SQLite, 3)
+	f := newFixture(t, sqlstore.SQLite, 3)
 	ctx := context.Background()
 	lost := f.instance(t, instanceOptions{wrap: func(r views.Redis) views.Redis {
 		return failingRedis{Redis: r, err: fmt.Errorf("store: views record: %w", io.EOF)}
@@ -290,7 +291,7 @@ func TestRecordUnknownOutcome(t *testing.T) {
 // views after it count in process at once, until the flusher reaches Redis
 // again. The views the clients saw acknowledged all reach SQL, once.
 func TestRedisHangDoesNotBlockViews(t *testing.T) {
-	f := newFixture(t, store.SQLite, 3)
+	f := newFixture(t, sqlstore.SQLite, 3)
 	base := f.sqlHits(t, 1)[1]
 	u, _ := url.Parse(f.redisURL)
 	proxy := storetest.NewProxy(t, u.Host)

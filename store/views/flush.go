@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 )
 
 // Run is the flusher: it applies a spill file an earlier process left,
@@ -63,7 +65,7 @@ func (c *Counter) flushAndLog(ctx context.Context) {
 //     whose views reached SQL without passing through Redis.
 //
 // Every view is applied exactly once, whatever fails or crashes in between
-// (store.DB.ApplyViewLog, store.DB.ApplyViews). A failed step is retried at
+// (sqlstore.DB.ApplyViewLog, sqlstore.DB.ApplyViews). A failed step is retried at
 // the next flush. Safe for concurrent use; flushes run one at a time.
 func (c *Counter) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
@@ -121,7 +123,7 @@ func (c *Counter) flushLog(ctx context.Context) (moved bool, err error) {
 		return false, nil
 	}
 	c.hook("after-read")
-	next := store.ViewLogState{Applied: r.Through, Token: store.NewViewLogToken()}
+	next := store.ViewLogState{Applied: r.Through, Token: sqlstore.NewViewLogToken()}
 	fctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	applied, err := c.opt.SQL.ApplyViewLog(fctx, state, next, r.Views, func() { c.hook("before-commit") })
 	cancel()
@@ -162,7 +164,7 @@ func (c *Counter) flushLog(ctx context.Context) (moved bool, err error) {
 // read, must be in it unless Redis lost it. An idle flush thus costs one
 // round trip and no SQL. When SQL fails, Redis is still probed, so that
 // requests go back to Redis when it answers again.
-func (c *Counter) readLog(ctx context.Context, fresh bool) (store.ViewLogState, store.ViewLogRead, []store.LedgerEntry, error) {
+func (c *Counter) readLog(ctx context.Context, fresh bool) (store.ViewLogState, redisstore.ViewLogRead, []redisstore.LedgerEntry, error) {
 	var err error
 	if fresh || c.known == nil {
 		fctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
@@ -205,7 +207,7 @@ func (c *Counter) flushLocal(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
 	defer cancel()
-	applied, err := c.opt.SQL.ApplyViews(ctx, store.ViewBatch{ID: b.id, Deltas: b.views})
+	applied, err := c.opt.SQL.ApplyViews(ctx, sqlstore.ViewBatch{ID: b.id, Deltas: b.views})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -20,7 +21,7 @@ func TestViewsOnAFullRedis(t *testing.T) {
 	}
 	const products = 5
 	url := storetest.StartRedis(t, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
-	f := newFixture(t, store.Postgres, products)
+	f := newFixture(t, sqlstore.Postgres, products)
 	base := f.sqlHits(t, ids(products)...)
 	in := f.instance(t, instanceOptions{redisURL: url})
 	c := newClient(t, in)
@@ -60,12 +61,12 @@ func TestViewsFollowTheEvictionPolicy(t *testing.T) {
 	}
 	const products = 5
 	url := storetest.StartRedis(t, "--maxmemory-policy", "noeviction")
-	f := newFixture(t, store.Postgres, products)
+	f := newFixture(t, sqlstore.Postgres, products)
 	base := f.sqlHits(t, ids(products)...)
 	rdb, _ := f.redis(t, url, 0)
 	in := f.instance(t, instanceOptions{redisURL: url, mayEvict: func(ctx context.Context) (string, bool, error) {
-		policy, err := store.EvictionPolicy(ctx, rdb)
-		return policy, store.EvictsAnyKey(policy), err
+		policy, err := redisstore.EvictionPolicy(ctx, rdb)
+		return policy, redisstore.EvictsAnyKey(policy), err
 	}})
 	c := newClient(t, in)
 	ctx := context.Background()

@@ -10,7 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
@@ -18,21 +19,21 @@ import (
 // fixture is a seeded database and a Redis key prefix of one test, from
 // which the test makes as many counters (instances) as it likes.
 type fixture struct {
-	dialect  store.Dialect
+	dialect  sqlstore.Dialect
 	dbURL    string
-	db       *store.DB // the test's own handle, for assertions
+	db       *sqlstore.DB // the test's own handle, for assertions
 	redisURL string
 	prefix   string
 }
 
-func newFixture(t *testing.T, d store.Dialect, products int) *fixture {
+func newFixture(t *testing.T, d sqlstore.Dialect, products int) *fixture {
 	t.Helper()
 	f := &fixture{dialect: d, dbURL: storetest.DatabaseURL(t, d), redisURL: storetest.RedisURL(t)}
 	f.db = f.open(t)
 	if err := f.db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Seed(context.Background(), store.SeedOptions{Products: products, Seed: 3}); err != nil {
+	if err := f.db.Seed(context.Background(), sqlstore.SeedOptions{Products: products, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	f.prefix = storetest.Prefix(t, f.redisURL)
@@ -41,9 +42,9 @@ func newFixture(t *testing.T, d store.Dialect, products int) *fixture {
 
 // open returns a new handle on the fixture's database, as another process
 // would have.
-func (f *fixture) open(t *testing.T) *store.DB {
+func (f *fixture) open(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), f.dbURL)
+	db, err := sqlstore.Open(context.Background(), f.dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func (f *fixture) open(t *testing.T) *store.DB {
 // a healthy call on a loaded machine (a parallel -race run) does not time
 // out, which would give a view an unknown outcome. Tests of a Redis that
 // fails set their own.
-func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.UniversalClient, *store.RedisCounter) {
+func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.UniversalClient, *redisstore.RedisCounter) {
 	t.Helper()
 	if url == "" {
 		url = f.redisURL
@@ -64,12 +65,12 @@ func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	rdb, err := store.NewRedis(url, store.RedisOptions{Timeout: timeout})
+	rdb, err := redisstore.NewRedis(url, redisstore.RedisOptions{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	counter := &store.RedisCounter{}
+	counter := &redisstore.RedisCounter{}
 	rdb.AddHook(counter)
 	return rdb, counter
 }
@@ -77,9 +78,9 @@ func (f *fixture) redis(t *testing.T, url string, timeout time.Duration) (redis.
 // patientRedis returns a client through url, with a round-trip counter,
 // that keeps go-redis's defaults: it waits for each reply up to its 5 s read
 // timeout, whatever the context's deadline, as a client made without
-// store.NewRedis does. Retries are off, so that a test counts what the
+// redisstore.NewRedis does. Retries are off, so that a test counts what the
 // counter sent.
-func (f *fixture) patientRedis(t *testing.T, url string) (redis.UniversalClient, *store.RedisCounter) {
+func (f *fixture) patientRedis(t *testing.T, url string) (redis.UniversalClient, *redisstore.RedisCounter) {
 	t.Helper()
 	if url == "" {
 		url = f.redisURL
@@ -91,7 +92,7 @@ func (f *fixture) patientRedis(t *testing.T, url string) (redis.UniversalClient,
 	opt.MaxRetries = -1
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
-	counter := &store.RedisCounter{}
+	counter := &redisstore.RedisCounter{}
 	rdb.AddHook(counter)
 	return rdb, counter
 }
@@ -100,9 +101,9 @@ func (f *fixture) patientRedis(t *testing.T, url string) (redis.UniversalClient,
 // connections.
 type instance struct {
 	*views.Counter
-	db    *store.DB
-	rv    *store.RedisViews
-	redis *store.RedisCounter
+	db    *sqlstore.DB
+	rv    *redisstore.RedisViews
+	redis *redisstore.RedisCounter
 	stop  func() // stops the flusher after its final flush
 }
 
@@ -137,7 +138,7 @@ func (f *fixture) instance(t *testing.T, o instanceOptions) *instance {
 		} else {
 			rdb, in.redis = f.redis(t, o.redisURL, o.timeout)
 		}
-		in.rv = store.NewRedisViews(rdb, store.RedisViewsOptions{Prefix: f.prefix})
+		in.rv = redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: f.prefix})
 		opt.Redis = in.rv
 		if o.wrap != nil {
 			opt.Redis = o.wrap(in.rv)

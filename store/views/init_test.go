@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/views"
 )
 
@@ -45,7 +46,7 @@ func (h *hookRedis) Init(ctx context.Context, gen string, ids, bases []int64, ap
 // count, a writer (another instance) and a reader whose SQL snapshot and
 // Init can be preceded by a hook. It returns the hits SQL had before.
 func initRace(t *testing.T) (f *fixture, writer, reader *instance, sqlHook *hookSQL, redisHook *hookRedis, base int64) {
-	f = newFixture(t, store.SQLite, 3)
+	f = newFixture(t, sqlstore.SQLite, 3)
 	base = f.sqlHits(t, 1)[1]
 	writer = f.instance(t, instanceOptions{})
 	sqlHook, redisHook = &hookSQL{}, &hookRedis{}
@@ -155,7 +156,7 @@ func commit(t *testing.T, in *instance) (store.ViewLogState, int64) {
 	if err != nil || len(r.Entries) == 0 {
 		t.Fatalf("log after %v = %+v, %v", state.Applied, r, err)
 	}
-	next := store.ViewLogState{Applied: r.Through, Token: store.NewViewLogToken()}
+	next := store.ViewLogState{Applied: r.Through, Token: sqlstore.NewViewLogToken()}
 	if ok, err := in.db.ApplyViewLog(ctx, state, next, r.Views, nil); err != nil || !ok {
 		t.Fatalf("apply = %v, %v", ok, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -14,7 +14,7 @@ import (
 // during the outage are counted in process, shown in hits, flushed straight
 // to SQL, and the total is exact. The counts a client sees never go down.
 func TestRedisOutageExact(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		const products = 5
 		f := newFixture(t, d, products)
 		base := f.sqlHits(t, ids(products)...)

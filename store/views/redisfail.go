@@ -34,7 +34,7 @@ func isRedisErr(err error) bool {
 // bounded runs one Redis call of the request path with a context deadline
 // of d, and returns by 2d whether or not the call has. go-redis cuts a
 // socket read at the context's deadline only with ContextTimeoutEnabled
-// (as store.NewRedis sets it); a client without it would hold the request
+// (as redisstore.NewRedis sets it); a client without it would hold the request
 // until a late reply comes, or its own read timeout (5 s by default), so
 // past the deadline and as long again, for a client that honours it to
 // return, the call is abandoned: it ends in the background, as the client

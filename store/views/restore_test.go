@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -113,7 +114,7 @@ func TestViewsExactAfterRestoreFromOlderSnapshot(t *testing.T) {
 	}
 	const products = 5
 	srv := storetest.NewRedisServer(t)
-	f := newFixture(t, store.Postgres, products)
+	f := newFixture(t, sqlstore.Postgres, products)
 	base := f.sqlHits(t, ids(products)...)
 	in := f.instance(t, instanceOptions{redisURL: srv.URL()})
 	c := newClient(t, in)
@@ -179,7 +180,7 @@ func TestViewsExactAfterFailoverToLaggingReplica(t *testing.T) {
 	replica := storetest.NewRedisServer(t, "--replicaof", host, port)
 	proxy := storetest.NewProxy(t, master.Addr)
 	url := "redis://" + proxy.Addr() + "/0"
-	f := newFixture(t, store.Postgres, products)
+	f := newFixture(t, sqlstore.Postgres, products)
 	base := f.sqlHits(t, ids(products)...)
 	a, b := f.instance(t, instanceOptions{redisURL: url}), f.instance(t, instanceOptions{redisURL: url})
 	ca, cb := newClient(t, a), newClient(t, b)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"catalog-bff/store"
+	"catalog-bff/store/redisstore"
 )
 
 // Redis going back in time (docs/VIEWS.md): a flush checks that Redis's
@@ -24,7 +25,7 @@ const maxLogChecks = 10
 // repair the log, then read it again. A log that matches SQL but lacks
 // entries this process appended: those views are counted again, in
 // process (see recover).
-func (c *Counter) checkedLog(ctx context.Context) (store.ViewLogState, store.ViewLogRead, error) {
+func (c *Counter) checkedLog(ctx context.Context) (store.ViewLogState, redisstore.ViewLogRead, error) {
 	state, r, mine, err := c.readLog(ctx, false)
 	var last store.ViewLogState // SQL's state at the previous read, a pause ago
 	for try := 0; err == nil; try++ {
@@ -64,7 +65,7 @@ func (c *Counter) checkedLog(ctx context.Context) (store.ViewLogState, store.Vie
 // The entries after SQL's position are then all in the log, but for those
 // Redis lost: a trim that could have removed them (a later flush's) would
 // have copied a newer token.
-func consistent(state store.ViewLogState, r store.ViewLogRead) bool {
+func consistent(state store.ViewLogState, r redisstore.ViewLogRead) bool {
 	return (r.Token == state.Token || r.Token == state.Prev) && !r.Last.Less(state.Applied)
 }
 
@@ -72,12 +73,12 @@ func consistent(state store.ViewLogState, r store.ViewLogRead) bool {
 // position that the read should have found and did not: Redis lost them.
 // The read must be consistent with SQL, else a concurrent flush's trim
 // could pass for a loss.
-func goneEntries(mine []store.LedgerEntry, applied store.LogPos, r store.ViewLogRead) []store.LedgerEntry {
+func goneEntries(mine []redisstore.LedgerEntry, applied store.LogPos, r redisstore.ViewLogRead) []redisstore.LedgerEntry {
 	found := make(map[store.LogPos]bool, len(r.Entries))
 	for _, p := range r.Entries {
 		found[p] = true
 	}
-	var gone []store.LedgerEntry
+	var gone []redisstore.LedgerEntry
 	for _, e := range mine {
 		reached := !r.More || !r.Through.Less(e.Pos) // a read stopped at its limit did not reach later entries
 		if applied.Less(e.Pos) && reached && !found[e.Pos] {
@@ -92,7 +93,7 @@ func goneEntries(mine []store.LedgerEntry, applied store.LogPos, r store.ViewLog
 // display counts, which may be behind what clients were shown. It logs
 // once, as a WARN: which views Redis lost, if any, is told by the next read
 // (see recover).
-func (c *Counter) repair(ctx context.Context, state store.ViewLogState, r store.ViewLogRead) error {
+func (c *Counter) repair(ctx context.Context, state store.ViewLogState, r redisstore.ViewLogRead) error {
 	c.stats.rewinds.Add(1)
 	c.stats.lastRewind.Store(time.Now().UnixNano())
 	c.opt.Logger.Warn("view counter: Redis's view log is behind SQL (Redis restored from an older snapshot, failed "+
@@ -111,7 +112,7 @@ func (c *Counter) repair(ctx context.Context, state store.ViewLogState, r store.
 // their own. It drops the display counts, which lost those views too.
 // Views that Redis lost and whose process is gone (stopped, crashed, or
 // past the ledger's bound) cannot be known: they are the documented loss.
-func (c *Counter) recover(ctx context.Context, state store.ViewLogState, r store.ViewLogRead, gone []store.LedgerEntry) error {
+func (c *Counter) recover(ctx context.Context, state store.ViewLogState, r redisstore.ViewLogRead, gone []redisstore.LedgerEntry) error {
 	views := map[int64]int64{}
 	positions := make([]store.LogPos, len(gone))
 	var n int64

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 )
 
@@ -31,7 +31,7 @@ func TestSlowRedisFallsBack(t *testing.T) {
 
 func testSlowRedis(t *testing.T, patient bool) {
 	const products, timeout, latency = 5, 50 * time.Millisecond, 200 * time.Millisecond
-	f := newFixture(t, store.SQLite, products)
+	f := newFixture(t, sqlstore.SQLite, products)
 	base := f.sqlHits(t, ids(products)...)
 	u, _ := url.Parse(f.redisURL)
 	proxy := storetest.NewProxy(t, u.Host)

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // When the process stops, the views it counted in process (REDIS_URL=off,
@@ -18,7 +18,7 @@ import (
 // until DrainTimeout (or DrainBy, if sooner); what SQL still has not taken
 // is written to SpillFile, each batch under the id it would have been
 // applied with, and the next start applies the file before anything else.
-// Applying a batch is idempotent by its id (store.DB.ApplyViews), so a
+// Applying a batch is idempotent by its id (sqlstore.DB.ApplyViews), so a
 // spill applied, then applied again after a crash before the file was
 // removed, counts once.
 
@@ -119,7 +119,7 @@ func (c *Counter) replaySpill(ctx context.Context) error {
 	var views int64
 	for _, b := range batches {
 		fctx, cancel := context.WithTimeout(ctx, c.opt.FlushTimeout)
-		applied, err := c.opt.SQL.ApplyViews(fctx, store.ViewBatch{ID: b.ID, Deltas: b.Views})
+		applied, err := c.opt.SQL.ApplyViews(fctx, sqlstore.ViewBatch{ID: b.ID, Deltas: b.Views})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("views: replay %s: %w", c.opt.SpillFile, err)

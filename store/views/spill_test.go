@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 	"catalog-bff/store/storetest"
 	"catalog-bff/store/views"
 )
@@ -22,7 +22,7 @@ type unreachable struct {
 	down *atomic.Bool
 }
 
-func (u unreachable) ApplyViews(ctx context.Context, b store.ViewBatch) (bool, error) {
+func (u unreachable) ApplyViews(ctx context.Context, b sqlstore.ViewBatch) (bool, error) {
 	if u.down.Load() {
 		return false, errors.New("connection refused")
 	}
@@ -35,7 +35,7 @@ func (u unreachable) ApplyViews(ctx context.Context, b store.ViewBatch) (bool, e
 // once, and a third start (the file applied again, as after a crash before
 // its removal) counts nothing twice.
 func TestViewsSpilledAtStopAndReplayed(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+	storetest.ForEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		f := newFixture(t, d, 20)
 		spill := filepath.Join(t.TempDir(), "views.spill.json")
 		var down atomic.Bool
@@ -95,7 +95,7 @@ func TestViewsSpilledAtStopAndReplayed(t *testing.T) {
 // Without a spill file, views SQL did not take are counted as lost, for
 // the process to exit non-zero.
 func TestViewsLostWithoutSpillFile(t *testing.T) {
-	f := newFixture(t, store.SQLite, 5)
+	f := newFixture(t, sqlstore.SQLite, 5)
 	down := &atomic.Bool{}
 	down.Store(true)
 	c := views.New(views.Options{SQL: unreachable{f.open(t), down}, FlushInterval: time.Hour, DrainTimeout: time.Second,

@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"catalog-bff/store"
+	"catalog-bff/store/sqlstore"
 )
 
 // Stats report the views waiting, the views flushed and when the last
 // flush succeeded, through Redis and without it.
 func TestStatsPendingFlushedAndLastFlush(t *testing.T) {
-	f := newFixture(t, store.SQLite, 3)
+	f := newFixture(t, sqlstore.SQLite, 3)
 	for _, o := range []instanceOptions{{}, {noRedis: true}} {
 		in := f.instance(t, o)
 		ctx := context.Background()
