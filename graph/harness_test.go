@@ -329,14 +329,6 @@ func testSeams(db *sqlstore.DB, o serverOptions) app.Seams {
 	return s
 }
 
-// runFlusher runs c's flusher until t ends.
-func runFlusher(t testing.TB, c *views.Counter) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-}
-
 // forEachBackend runs f as parallel subtests: against each SQL engine with
 // the single Redis (named after the engine, as storetest.ForEachDialect's), and
 // against PostgreSQL with the Redis Cluster ("postgres+cluster", skipped
