@@ -11,21 +11,29 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// assignments returns the SET clause items and arguments of p's row fields.
-func assignments(p *store.ProductPatch) ([]string, []any) {
-	var set []string
-	var args []any
-	add := func(ok bool, col string, v ...any) {
-		if ok {
-			set, args = append(set, col), append(args, v...)
-		}
+// assignments is the SET clause of an UPDATE: its items and their
+// arguments, from the Set fields of a patch.
+type assignments struct {
+	set  []string
+	args []any
+}
+
+// add adds item (e.g. "name = ?") with its arguments when ok.
+func (a *assignments) add(ok bool, item string, v ...any) {
+	if ok {
+		a.set, a.args = append(a.set, item), append(a.args, v...)
 	}
-	add(p.Name.Set, "name = ?", p.Name.Value)
-	add(p.Description.Set, "description = ?", p.Description.Value)
-	add(p.Price.Set, "price_amount = ?, price_currency = ?", p.Price.Value.Amount, p.Price.Value.Currency)
-	add(p.CategoryID.Set, "category_id = ?", p.CategoryID.Value)
-	add(p.SellerID.Set, "seller_id = ?", p.SellerID.Value)
-	return set, args
+}
+
+// productAssignments returns the SET clause of p's row fields.
+func productAssignments(p *store.ProductPatch) assignments {
+	var a assignments
+	a.add(p.Name.Set, "name = ?", p.Name.Value)
+	a.add(p.Description.Set, "description = ?", p.Description.Value)
+	a.add(p.Price.Set, "price_amount = ?, price_currency = ?", p.Price.Value.Amount, p.Price.Value.Currency)
+	a.add(p.CategoryID.Set, "category_id = ?", p.CategoryID.Value)
+	a.add(p.SellerID.Set, "seller_id = ?", p.SellerID.Value)
+	return a
 }
 
 // inTx runs f in a transaction, and commits when f returns nil.
@@ -93,13 +101,13 @@ func (d *DB) UpdateProduct(ctx context.Context, id int64, p store.ProductPatch) 
 		if err := d.checkRefs(ctx, tx, p.SellerID, p.CategoryID); err != nil {
 			return err
 		}
-		set, args := assignments(&p)
-		set, args = append(set, "updated_at = ?"), append(args, time.Now().UnixMicro())
+		a := productAssignments(&p)
+		a.add(true, "updated_at = ?", time.Now().UnixMicro())
 		if err := d.replaceMedia(ctx, tx, id, p.Images, p.Tags); err != nil {
 			return err
 		}
 		var err error
-		invs, err = d.updateVersioned(ctx, tx, store.ProductKind, id, set, args)
+		invs, err = d.updateVersioned(ctx, tx, store.ProductKind, id, a)
 		return err
 	})
 	if err != nil {
@@ -163,12 +171,12 @@ func (d *DB) SetStock(ctx context.Context, productID int64, optionID *int64, sto
 // tx, increments the row's version, and queues the invalidation of the new
 // version in the outbox, in the same transaction. It returns that
 // invalidation; a row that does not exist is NotFound.
-func (d *DB) updateVersioned(ctx context.Context, tx *sqlx.Tx, kind store.Kind, id int64, set []string, args []any) ([]store.Invalidation, error) {
+func (d *DB) updateVersioned(ctx context.Context, tx *sqlx.Tx, kind store.Kind, id int64, a assignments) ([]store.Invalidation, error) {
 	table, _ := kind.Table()
-	set = append([]string{"version = version + 1"}, set...)
+	set := append([]string{"version = version + 1"}, a.set...)
 	var version int64
 	err := d.get(ctx, tx, &version,
-		`UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(args, id)...)
+		`UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = ? RETURNING version`, append(a.args, id)...)
 	if isNoRows(err) {
 		return nil, store.Errorf(store.NotFound, "%s %d not found", kind, id)
 	} else if err != nil {

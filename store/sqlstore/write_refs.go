@@ -16,23 +16,10 @@ func (d *DB) UpdateSeller(ctx context.Context, id int64, p store.SellerPatch) ([
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	var set []string
-	var args []any
-	if p.Name.Set {
-		set, args = append(set, "name = ?"), append(args, p.Name.Value)
-	}
-	if p.Rating.Set {
-		set, args = append(set, "rating = ?"), append(args, p.Rating.Value)
-	}
-	var invs []store.Invalidation
-	err := d.inTx(ctx, func(tx *sqlx.Tx) (err error) {
-		invs, err = d.updateVersioned(ctx, tx, store.SellerKind, id, set, args)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: update seller %d: %w", id, err)
-	}
-	return invs, nil
+	var a assignments
+	a.add(p.Name.Set, "name = ?", p.Name.Value)
+	a.add(p.Rating.Set, "rating = ?", p.Rating.Value)
+	return d.updateRow(ctx, store.SellerKind, id, a, nil)
 }
 
 // UpdateCategory applies p to category id and increments its version. A new
@@ -41,29 +28,35 @@ func (d *DB) UpdateCategory(ctx context.Context, id int64, p store.CategoryPatch
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	var set []string
-	var args []any
-	if p.Name.Set {
-		set, args = append(set, "name = ?"), append(args, p.Name.Value)
-	}
-	if p.ParentID.Set {
-		set, args = append(set, "parent_id = ?"), append(args, p.ParentID.Value)
-	}
-	var invs []store.Invalidation
-	err := d.inTx(ctx, func(tx *sqlx.Tx) (err error) {
+	var a assignments
+	a.add(p.Name.Set, "name = ?", p.Name.Value)
+	a.add(p.ParentID.Set, "parent_id = ?", p.ParentID.Value)
+	return d.updateRow(ctx, store.CategoryKind, id, a, func(tx *sqlx.Tx) error {
 		if err := d.lockRow(ctx, tx, store.CategoryKind, id); err != nil {
 			return err
 		}
 		if p.ParentID.Set && p.ParentID.Value != nil {
-			if err := d.checkParent(ctx, tx, id, *p.ParentID.Value); err != nil {
+			return d.checkParent(ctx, tx, id, *p.ParentID.Value)
+		}
+		return nil
+	})
+}
+
+// updateRow applies a to row id of kind in one transaction, after check
+// (when set) passes in it, and increments the row's version.
+func (d *DB) updateRow(ctx context.Context, kind store.Kind, id int64, a assignments, check func(tx *sqlx.Tx) error) ([]store.Invalidation, error) {
+	var invs []store.Invalidation
+	err := d.inTx(ctx, func(tx *sqlx.Tx) (err error) {
+		if check != nil {
+			if err := check(tx); err != nil {
 				return err
 			}
 		}
-		invs, err = d.updateVersioned(ctx, tx, store.CategoryKind, id, set, args)
+		invs, err = d.updateVersioned(ctx, tx, kind, id, a)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: update category %d: %w", id, err)
+		return nil, fmt.Errorf("store: update %s %d: %w", kind, id, err)
 	}
 	return invs, nil
 }
