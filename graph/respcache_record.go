@@ -224,13 +224,15 @@ func noteField(rec *recording, fc *graphql.FieldContext) {
 			// A new product joins a listing without any invalidation of
 			// its category: listings are read live.
 			rec.set(func(r *recording) { r.uncacheable = true })
-		case "product", "seller", "category": // the root fields named after their kinds
-			if id, ok := fc.Args["id"].(int64); ok {
-				rec.add(-1, store.Kind(name), id)
-			}
 		case "products":
 			if ids, ok := fc.Args["ids"].([]int64); ok {
 				rec.addList(store.ProductKind, ids)
+			}
+		default: // a root field named after its kind, by id
+			if _, cached := store.Kind(name).Table(); cached {
+				if id, ok := fc.Args["id"].(int64); ok {
+					rec.add(-1, store.Kind(name), id)
+				}
 			}
 		}
 	}
@@ -255,13 +257,9 @@ func noteResult(rec *recording, fc *graphql.FieldContext, res any) {
 			}
 			rec.add(elem, store.ProductKind, p.ID)
 		}
-	case *store.Seller:
-		if v != nil {
-			rec.add(elem, store.SellerKind, v.ID)
-		}
-	case *store.Category:
-		if v != nil {
-			rec.add(elem, store.CategoryKind, v.ID)
+	case store.Document: // a seller, a category: any other cached kind
+		if kind, id := v.Ref(); kind != "" {
+			rec.add(elem, kind, id)
 		}
 	}
 }

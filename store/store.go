@@ -33,6 +33,44 @@ type Product struct {
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
+// Document is a cached document. Ref names it: its kind and id, which
+// are its cache entry's and its invalidations'; a nil document's Ref is
+// the zero kind. The response cache notes, from them alone, which
+// documents a response shows.
+type Document interface {
+	Ref() (Kind, int64)
+}
+
+var (
+	_ Document = (*Product)(nil)
+	_ Document = (*Seller)(nil)
+	_ Document = (*Category)(nil)
+)
+
+// Ref implements Document.
+func (p *Product) Ref() (Kind, int64) {
+	if p == nil {
+		return "", 0
+	}
+	return ProductKind, p.ID
+}
+
+// Ref implements Document.
+func (s *Seller) Ref() (Kind, int64) {
+	if s == nil {
+		return "", 0
+	}
+	return SellerKind, s.ID
+}
+
+// Ref implements Document.
+func (c *Category) Ref() (Kind, int64) {
+	if c == nil {
+		return "", 0
+	}
+	return CategoryKind, c.ID
+}
+
 // Money is an amount in the currency's minor unit.
 type Money struct {
 	Amount   int64  `json:"amount"`
