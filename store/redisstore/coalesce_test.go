@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,27 +12,6 @@ import (
 	"catalog-bff/store/redisstore"
 	"catalog-bff/store/storetest"
 )
-
-// Concurrent callers share calls; each gets its own answer.
-func ExampleCoalescer() {
-	square := redisstore.NewCoalescer(redisstore.CoalesceOptions{Timeout: time.Second},
-		func(ctx context.Context, xs []int) ([]int, error) {
-			out := make([]int, len(xs))
-			for i, x := range xs {
-				out[i] = x * x
-			}
-			return out, nil
-		})
-	results := make([]int, 8)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Go(func() { results[i], _ = square.Do(context.Background(), i) })
-	}
-	wg.Wait()
-	s := square.Stats()
-	fmt.Println(results, s.Requests, s.Calls <= s.Requests)
-	// Output: [0 1 4 9 16 25 36 49] 8 true
-}
 
 // gatedCall is a run function whose first call blocks until open is
 // closed, after telling entered; it records every call's requests.

@@ -16,14 +16,14 @@ import (
 // While a call is in flight, the requests of other callers queue, and the
 // next call takes them all: eight callers cost two calls, not eight, and
 // each gets its own answer. (The example holds the first call until the
-// other seven have queued, which store.Queued, a hook of the tests, reads:
+// other seven have queued, which redisstore.Queued, a hook of the tests, reads:
 // so the split is the same on any machine. In the service the queue fills
 // by itself, the more so the heavier the load.)
-func ExampleCoalescer_merge() {
+func ExampleCoalescer() {
 	var calls atomic.Int64
 	release := make(chan struct{})
 	inFlight := make(chan struct{})
-	square := store.NewCoalescer(store.CoalesceOptions{},
+	square := redisstore.NewCoalescer(redisstore.CoalesceOptions{},
 		func(ctx context.Context, xs []int) ([]int, error) {
 			fmt.Println("call", slices.Sorted(slices.Values(xs))) // in queue order; sorted to print
 			if calls.Add(1) == 1 {
@@ -51,7 +51,7 @@ func ExampleCoalescer_merge() {
 	}
 	// Wait for the seven others to queue (or, from a Coalescer that does not
 	// queue them, to be answered).
-	for store.Queued(square)+int(answered.Load()) < len(results)-1 {
+	for redisstore.Queued(square)+int(answered.Load()) < len(results)-1 {
 		runtime.Gosched()
 	}
 	close(release)
