@@ -39,7 +39,7 @@ type Seams struct {
 	// worker's interval and the auditor's convergence bound.
 	InvalidateEvery, AuditBound time.Duration
 	// Strategy is how the document cache fills and invalidates; zero is
-	// the service's (store.Versioned).
+	// the service's (redisstore.Versioned).
 	Strategy redisstore.Strategy
 	// Invalidated, when set, is told each write's invalidations once they
 	// are delivered, as another instance's feed would be.
