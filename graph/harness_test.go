@@ -110,7 +110,7 @@ type serverOptions struct {
 	telemetry bool
 	tracer    trace.TracerProvider
 	// near puts a near cache in front of the Redis cache, following the
-	// invalidation stream, as server.go does; ts.near is it.
+	// invalidation stream, as the service does; ts.near is it.
 	near bool
 	// responseCache turns the response cache on (off by default, so that
 	// cost tests count execution); its Observer is the telemetry, if any.

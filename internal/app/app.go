@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,4 +255,26 @@ func (a *App) Close() {
 			a.closers[i]()
 		}
 	})
+}
+
+// adminTokens returns the accepted admin tokens. With none configured, the
+// embedded default outside production makes one for this run and logs it,
+// so that `go run .` can try the mutations; PostgreSQL, and production
+// whatever the database, refuse admin mutations instead.
+func adminTokens(c Config, dialect sqlstore.Dialect, log *slog.Logger) (*graph.Admin, error) {
+	tokens := strings.Split(c.adminTokens, ",")
+	if strings.TrimSpace(c.adminTokens) != "" {
+		return graph.NewAdmin(tokens), nil
+	}
+	if dialect != sqlstore.SQLite || c.production {
+		log.Warn("no ADMIN_TOKENS: admin mutations are refused")
+		return graph.NewAdmin(nil), nil
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	token := hex.EncodeToString(b)
+	log.Info("no ADMIN_TOKENS: made an admin token for this run", "token", token)
+	return graph.NewAdmin([]string{token}), nil
 }

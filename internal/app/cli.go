@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
+	"catalog-bff/store/redisstore"
 	"catalog-bff/store/sqlstore"
 )
 
@@ -104,4 +106,32 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		purgeCache(ctx, c, log)
 	}
 	return nil
+}
+
+// purgeCache drops every cache entry and view count under c.redisPrefix,
+// the old catalogue's after a reset: the new catalogue has its own
+// identity, so its instances never read them, but an instance still
+// running on the old identity would until it restarts, and they take
+// memory until they expire.
+func purgeCache(ctx context.Context, c Config, log *slog.Logger) {
+	if c.redisURL == "off" {
+		return
+	}
+	rdb, err := redisstore.NewRedis(c.redisURL, redisstore.RedisOptions{Timeout: time.Second})
+	if err != nil {
+		log.Warn("cache not purged after reset", "err", err)
+		return
+	}
+	defer rdb.Close()
+	n, err := redisstore.NewCache(rdb, redisstore.CacheOptions{Prefix: c.redisPrefix + "v1:"}).Purge(ctx)
+	if err != nil {
+		log.Warn("cache not purged after reset; entries of the old catalogue may be served until they expire", "err", err)
+		return
+	}
+	m, err := redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: c.redisPrefix}).Reset(ctx)
+	if err != nil {
+		log.Warn("view counts not reset; the old catalogue's counts may be shown until they expire", "err", err)
+		return
+	}
+	log.Info("cache and view counts purged after reset", "keys", n+m)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"catalog-bff/graph"
 	"catalog-bff/store/sqlstore"
 )
 
@@ -68,6 +69,50 @@ func otelVar(key string) func(*Config, string) error {
 		c.otel[key] = v
 		return nil
 	}
+}
+
+// Config is everything the service reads from its environment and flags.
+type Config struct {
+	port          string
+	databaseURL   string
+	redisURL      string
+	clusterAddrs  string // REDIS_CLUSTER_ADDRS, turned into redisURL by useClusterAddrs
+	redisPrefix   string
+	redisTimeout  time.Duration
+	loaderWait    time.Duration
+	demoProducts  int
+	adminTokens   string
+	flushInterval time.Duration
+	flushMax      int64
+	spillFile     string // VIEWS_SPILL_FILE
+	sqlTimeout    time.Duration
+	dbMaxConns    int
+	maxInflight   int // GraphQL requests worked on at once; 0 for no bound (limits.go)
+	// maxHeaderBytes bounds a request's header (MAX_HEADER_BYTES).
+	maxHeaderBytes int
+	leaseTTL       time.Duration
+	fallbackMax    int
+	auditFraction  float64
+	production     bool
+	limits         graph.Limits
+	corsOrigins    []string
+	viewRate       float64 // views a client may count per second; 0 for no limit
+	viewBurst      int
+	clientHeader   string
+	nearSize       int           // NEAR_CACHE_SIZE, 0 for no near cache
+	nearBytes      int64         // NEAR_CACHE_MAX_BYTES
+	nearStale      time.Duration // NEAR_CACHE_MAX_STALENESS
+	accessSample   float64       // ACCESS_LOG_SAMPLE
+	// debugEndpoints is "on", "off", or "" for on except in production
+	// (debug.go).
+	debugEndpoints string
+	respCache      responseCacheConfig // responsecache.go
+	trusted        trustedConfig       // trusteddocs.go
+	otel           map[string]string   // the OTEL_ variables the tracing setup reads
+
+	// shutdownTimeout bounds a stop (SHUTDOWN_TIMEOUT): the HTTP drain,
+	// then the view counter's final flush (app.go).
+	shutdownTimeout time.Duration
 }
 
 // ParseConfig reads every setting from the environment, then lets flags

@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"catalog-bff/internal/reqlog"
 	"catalog-bff/internal/telemetry"
 	"catalog-bff/loaders"
 )
@@ -49,4 +51,15 @@ func watch(s services, factory *loaders.Factory) {
 		src.Near = s.near
 	}
 	s.tel.Watch(src)
+}
+
+// newLogger logs JSON in production, for log collectors, and text in
+// development, for people. Each line logged with a request's context
+// carries the request's id.
+func newLogger(production bool, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
+	if production {
+		h = slog.NewJSONHandler(w, nil)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }
