@@ -42,9 +42,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // App is the whole service, built from one config: Open connects to its
 // stores, starts its background work and listens; Addr says where; Serve
 // answers until its context is done, then drains and flushes; Close
-// releases what Open took. main runs it through runServe, and the tests
-// that start the service in process start it the same way (startApp), on
-// port 0.
+// releases what Open took. main runs it through runServe; every test
+// that starts the service starts an App too, on port 0: this package's
+// (startApp, and child processes through Run) and the graph tests
+// (graph/harness_test.go, with Seams for what no setting says).
 type App struct {
 	cfg Config
 	log *slog.Logger
