@@ -22,7 +22,7 @@ func productsByIDs(ctx context.Context, ids []int64) ([]*store.Product, error) {
 	}
 	l := loaders.For(ctx)
 	wantNext(ctx, l)
-	products, errs := l.LoadProducts(ctx, ids)
+	products, errs := loaders.LoadMany[*store.Product](ctx, l, ids)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -35,7 +35,7 @@ func productsByIDs(ctx context.Context, ids []int64) ([]*store.Product, error) {
 func productByID(ctx context.Context, id int64) (*store.Product, error) {
 	l := loaders.For(ctx)
 	wantNext(ctx, l)
-	return l.LoadProduct(ctx, id)
+	return loaders.Load[*store.Product](ctx, l, id)
 }
 
 // wantNext tells the request's loaders which levels below the products of
@@ -120,7 +120,7 @@ func (r *Resolver) listCategory(ctx context.Context, categoryID int64, first int
 
 // sellerOf loads a product's seller, which the schema promises exists.
 func sellerOf(ctx context.Context, p *store.Product) (*store.Seller, error) {
-	s, err := loaders.For(ctx).LoadSeller(ctx, p.SellerID)
+	s, err := loaders.Load[*store.Seller](ctx, loaders.For(ctx), p.SellerID)
 	if err == nil && s == nil {
 		err = store.Errorf(store.NotFound, "seller %d of product %d not found", p.SellerID, p.ID)
 	}
@@ -132,5 +132,5 @@ func categoryByID(ctx context.Context, id *int64) (*store.Category, error) {
 	if id == nil {
 		return nil, nil
 	}
-	return loaders.For(ctx).LoadCategory(ctx, *id)
+	return loaders.Load[*store.Category](ctx, loaders.For(ctx), *id)
 }

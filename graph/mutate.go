@@ -43,7 +43,7 @@ func (r *Resolver) deleteProduct(ctx context.Context, id int64) (bool, error) {
 	if _, err := r.Writer.DeleteProduct(ctx, id); err != nil {
 		return false, err
 	}
-	loaders.For(ctx).Product.Clear(ctx, id)
+	loaders.Forget[*store.Product](ctx, loaders.For(ctx), id)
 	return true, nil
 }
 
@@ -64,7 +64,7 @@ func (r *Resolver) updateSeller(ctx context.Context, id int64, in model.UpdateSe
 	if err != nil {
 		return nil, err
 	}
-	return loaders.For(ctx).ReloadSeller(ctx, id, !cacheOK)
+	return loaders.Reload[*store.Seller](ctx, loaders.For(ctx), id, !cacheOK)
 }
 
 func (r *Resolver) updateCategory(ctx context.Context, id int64, in model.UpdateCategoryInput) (*store.Category, error) {
@@ -76,7 +76,7 @@ func (r *Resolver) updateCategory(ctx context.Context, id int64, in model.Update
 	if err != nil {
 		return nil, err
 	}
-	return loaders.For(ctx).ReloadCategory(ctx, id, !cacheOK)
+	return loaders.Reload[*store.Category](ctx, loaders.For(ctx), id, !cacheOK)
 }
 
 // reloadProduct loads the product as the write left it, straight from SQL

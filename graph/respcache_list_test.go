@@ -29,11 +29,13 @@ type askedStore struct {
 	asked [][]int64
 }
 
-func (s *askedStore) Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error) {
-	s.mu.Lock()
-	s.asked = append(s.asked, slices.Sorted(slices.Values(ids)))
-	s.mu.Unlock()
-	return s.Store.Products(ctx, ids)
+func (s *askedStore) Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error) {
+	if kind == store.ProductKind {
+		s.mu.Lock()
+		s.asked = append(s.asked, slices.Sorted(slices.Values(ids)))
+		s.mu.Unlock()
+	}
+	return s.Store.Documents(ctx, kind, ids)
 }
 
 // take returns the reads since the last call.

@@ -258,8 +258,8 @@ func noteResult(rec *recording, fc *graphql.FieldContext, res any) {
 			rec.add(elem, store.ProductKind, p.ID)
 		}
 	case store.Document: // a seller, a category: any other cached kind
-		if kind, id := v.Ref(); kind != "" {
-			rec.add(elem, kind, id)
+		if r := v.Ref(); r.Kind != "" {
+			rec.add(elem, r.Kind, r.ID)
 		}
 	}
 }

@@ -97,12 +97,12 @@ func (r *queryResolver) CategoryProducts(ctx context.Context, categoryID int64, 
 
 // Seller is the resolver for the seller field.
 func (r *queryResolver) Seller(ctx context.Context, id int64) (*store.Seller, error) {
-	return loaders.For(ctx).LoadSeller(ctx, id)
+	return loaders.Load[*store.Seller](ctx, loaders.For(ctx), id)
 }
 
 // Category is the resolver for the category field.
 func (r *queryResolver) Category(ctx context.Context, id int64) (*store.Category, error) {
-	return loaders.For(ctx).LoadCategory(ctx, id)
+	return loaders.Load[*store.Category](ctx, loaders.For(ctx), id)
 }
 
 // Category returns CategoryResolver implementation.

@@ -29,7 +29,10 @@ type slowStore struct {
 	productKeys map[int64]int // how many fetches asked for each product
 }
 
-func (s *slowStore) Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error) {
+func (s *slowStore) Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error) {
+	if kind != store.ProductKind {
+		return s.Store.Documents(ctx, kind, ids)
+	}
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
@@ -43,7 +46,7 @@ func (s *slowStore) Products(ctx context.Context, ids []int64) (map[int64]*store
 	}
 	s.mu.Unlock()
 	time.Sleep(s.delay)
-	return s.Store.Products(ctx, ids)
+	return s.Store.Documents(ctx, kind, ids)
 }
 
 func (s *slowStore) fetches(id int64) int {

@@ -14,7 +14,7 @@ import (
 // counted.
 func (r *Resolver) recordView(ctx context.Context, id int64) (*store.Product, error) {
 	l := loaders.For(ctx)
-	p, err := l.LoadProduct(ctx, id)
+	p, err := loaders.Load[*store.Product](ctx, l, id)
 	if err != nil {
 		return nil, err
 	}

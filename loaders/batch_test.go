@@ -27,26 +27,23 @@ func (s *fakeStore) record(ids []int64) {
 	s.calls = append(s.calls, slices.Clone(ids))
 }
 
-func (s *fakeStore) Products(_ context.Context, ids []int64) (map[int64]*store.Product, error) {
+// Documents serves products and records their reads; it has no row of
+// another kind.
+func (s *fakeStore) Documents(_ context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error) {
+	out := map[int64]store.Document{}
+	if kind != store.ProductKind {
+		return out, nil
+	}
 	s.record(ids)
 	if s.err != nil {
 		return nil, s.err
 	}
-	out := map[int64]*store.Product{}
 	for _, id := range ids {
 		if p, ok := s.products[id]; ok {
 			out[id] = p
 		}
 	}
 	return out, nil
-}
-
-func (s *fakeStore) Sellers(context.Context, []int64) (map[int64]*store.Seller, error) {
-	return nil, nil
-}
-
-func (s *fakeStore) Categories(context.Context, []int64) (map[int64]*store.Category, error) {
-	return nil, nil
 }
 
 func (s *fakeStore) CategoriesWithParents(context.Context, []int64) (map[int64]*store.Category, error) {
@@ -125,21 +122,19 @@ func hit(t *testing.T, p *store.Product) redisstore.Entry {
 	return redisstore.Entry{State: redisstore.Hit, Version: p.Version, Data: b}
 }
 
-func newBatch(s *fakeStore, c *fakeCache) *cached[store.Product] {
+func newBatch(s *fakeStore, c *fakeCache) *cached {
 	opt := Options{Store: s}
 	if c != nil {
 		opt.Cache = c
 	}
-	f := NewFactory(opt)
-	return &cached[store.Product]{f: f, kind: "product", fetch: s.Products,
-		version: func(p *store.Product) int64 { return p.Version }}
+	return &cached{f: NewFactory(opt), kind: store.ProductKind}
 }
 
-func ids(results []*store.Product) []int64 {
+func ids(results []store.Document) []int64 {
 	out := make([]int64, len(results))
 	for i, p := range results {
 		if p != nil {
-			out[i] = p.ID
+			out[i] = p.Ref().ID
 		}
 	}
 	return out
@@ -154,7 +149,7 @@ func TestBatchReadsOnlyMissesFromSQL(t *testing.T) {
 	}}
 	res := newBatch(s, c).batch(context.Background(), []int64{3, 1, 4, 2, 3, 5})
 
-	var got []*store.Product
+	var got []store.Document
 	for _, r := range res {
 		if r.Error != nil {
 			t.Fatalf("unexpected error %v", r.Error)
@@ -226,8 +221,9 @@ func TestLoaderBatchesConcurrentLoads(t *testing.T) {
 	f := NewFactory(Options{Store: s, Wait: 20e6})
 	l := f.New()
 	ctx := context.Background()
-	t1, t2, t3 := l.Product.Load(ctx, 1), l.Product.Load(ctx, 2), l.Product.Load(ctx, 1)
-	for _, th := range []func() (*store.Product, error){t1, t2, t3} {
+	dl := l.loader(store.ProductKind)
+	t1, t2, t3 := dl.Load(ctx, 1), dl.Load(ctx, 2), dl.Load(ctx, 1)
+	for _, th := range []func() (store.Document, error){t1, t2, t3} {
 		if _, err := th(); err != nil {
 			t.Fatal(err)
 		}

@@ -63,13 +63,12 @@ func BenchmarkBatchWarm(b *testing.B) {
 	}
 	s := &fakeStore{}
 	f := NewFactory(Options{Store: s, Cache: c})
-	batch := &cached[store.Product]{f: f, kind: "product", fetch: s.Products,
-		version: func(p *store.Product) int64 { return p.Version }}
+	batch := &cached{f: f, kind: store.ProductKind}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		res := batch.batch(ctx, keys)
-		if res[19].Data == nil || res[19].Data.ID != keys[19] {
+		if res[19].Data == nil || res[19].Data.Ref().ID != keys[19] {
 			b.Fatal("wrong result")
 		}
 	}
@@ -89,7 +88,8 @@ func BenchmarkCodec(b *testing.B) {
 	}{
 		{"json", func(p *store.Product) ([]byte, error) { return json.Marshal(p) },
 			func(b []byte, p *store.Product) error { return json.Unmarshal(b, p) }},
-		{"cache", encodeDoc[store.Product], decodeDoc[store.Product]},
+		{"cache", func(p *store.Product) ([]byte, error) { return encodeDoc(p) },
+			func(b []byte, p *store.Product) error { return decodeDoc(b, p) }},
 	}
 	for _, c := range codecs {
 		data, err := c.encode(p)

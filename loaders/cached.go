@@ -10,16 +10,15 @@ import (
 	"catalog-bff/store/redisstore"
 )
 
-// cached is the batch function of a cached document type T.
-type cached[T any] struct {
-	f       *Factory
-	kind    store.Kind
-	fetch   func(context.Context, []int64) (map[int64]*T, error)
-	version func(*T) int64
+// cached is the batch function of a cached kind. Its documents are of the
+// kind's type; a nil Document is "no row has the id".
+type cached struct {
+	f    *Factory
+	kind store.Kind
 	// next, when set, is given the documents a batch read from SQL, reads
 	// with them the next query level the request will ask for, and returns
 	// that level's write-back (Loaders.prefetch).
-	next func(ctx context.Context, docs map[int64]*T, b *pass) []redisstore.KindFills
+	next func(ctx context.Context, docs map[int64]store.Document, b *pass) []redisstore.KindFills
 }
 
 // pass is what one run of a batch function learns on the way.
@@ -47,9 +46,9 @@ type pass struct {
 //
 // A cache failure is never a client error: the batch reads SQL instead,
 // under the fallback's admission bound.
-func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Result[*T] {
+func (c *cached) batch(ctx context.Context, keys []int64) []*dataloader.Result[store.Document] {
 	ids, slots := dedupe(keys)
-	vals := make([]*T, len(ids))
+	vals := make([]store.Document, len(ids))
 	errs := make([]error, len(ids))
 	sizes := make([]int, len(ids))
 	b := &pass{epoch: c.f.opt.Near.Epoch(), since: c.f.flights.now(), bad: map[int64][]byte{}}
@@ -60,9 +59,9 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 	if b.cacheUp {
 		c.keep(ids, vals, errs, sizes, b.epoch)
 	}
-	out := make([]*dataloader.Result[*T], len(keys))
+	out := make([]*dataloader.Result[store.Document], len(keys))
 	for i, s := range slots {
-		out[i] = &dataloader.Result[*T]{Data: vals[s], Error: errs[s]}
+		out[i] = &dataloader.Result[store.Document]{Data: vals[s], Error: errs[s]}
 	}
 	return out
 }
@@ -72,7 +71,7 @@ func (c *cached[T]) batch(ctx context.Context, keys []int64) []*dataloader.Resul
 // size of each document it answers in sizes, keeps in b.bad the entries
 // that did not decode, so that the write-back replaces them, and in b.busy
 // the misses whose lease another reader holds.
-func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []int, b *pass) []int {
+func (c *cached) read(ctx context.Context, ids []int64, vals []store.Document, sizes []int, b *pass) []int {
 	if c.f.opt.Cache == nil {
 		return all(len(ids))
 	}
@@ -117,7 +116,7 @@ func (c *cached[T]) read(ctx context.Context, ids []int64, vals []*T, sizes []in
 // SQL answered (nil: no row), read since epoch. Only a batch whose cache
 // read succeeded does: a fallback read while Redis is away could miss an
 // invalidation.
-func (c *cached[T]) keep(ids []int64, vals []*T, errs []error, sizes []int, epoch uint64) {
+func (c *cached) keep(ids []int64, vals []store.Document, errs []error, sizes []int, epoch uint64) {
 	near := c.f.opt.Near
 	if !near.Live() {
 		return
@@ -129,7 +128,7 @@ func (c *cached[T]) keep(ids []int64, vals []*T, errs []error, sizes []int, epoc
 		var version int64
 		size := sizes[i]
 		if v != nil {
-			version = c.version(v)
+			version = v.Ref().Version
 			if size == 0 {
 				data, _ := encodeDoc(v)
 				size = len(data)
@@ -140,7 +139,7 @@ func (c *cached[T]) keep(ids []int64, vals []*T, errs []error, sizes []int, epoc
 }
 
 // hit counts an entry that answered, and offers a document to the auditor.
-func (c *cached[T]) hit(id int64, e redisstore.Entry, seen tally) {
+func (c *cached) hit(id int64, e redisstore.Entry, seen tally) {
 	if e.State == redisstore.Absent {
 		seen[CacheNegative]++
 		return
@@ -153,12 +152,12 @@ func (c *cached[T]) hit(id int64, e redisstore.Entry, seen tally) {
 
 // decode returns the document of a Hit, or nil for a negative entry, and
 // whether e answered at all.
-func (c *cached[T]) decode(e redisstore.Entry) (*T, bool) {
+func (c *cached) decode(e redisstore.Entry) (store.Document, bool) {
 	switch e.State {
 	case redisstore.Absent:
 		return nil, true
 	case redisstore.Hit:
-		v := new(T)
+		v := c.kind.New()
 		if decodeDoc(e.Data, v) != nil {
 			return nil, false
 		}
@@ -169,7 +168,7 @@ func (c *cached[T]) decode(e redisstore.Entry) (*T, bool) {
 
 // resolve answers the misses, sharing the fetch of each id with any request
 // of this process that is fetching it already, and fills vals and errs.
-func (c *cached[T]) resolve(ctx context.Context, ids []int64, misses []int, vals []*T, errs []error, b *pass) {
+func (c *cached) resolve(ctx context.Context, ids []int64, misses []int, vals []store.Document, errs []error, b *pass) {
 	missIDs := make([]int64, len(misses))
 	for j, m := range misses {
 		missIDs[j] = ids[m]
@@ -181,7 +180,7 @@ func (c *cached[T]) resolve(ctx context.Context, ids []int64, misses []int, vals
 	}
 	for j, m := range misses {
 		v, err := flights[missIDs[j]].wait(ctx)
-		vals[m], errs[m] = asDoc[T](v), err
+		vals[m], errs[m] = v, err
 	}
 }
 
@@ -193,17 +192,12 @@ func setAdd(m map[int64]bool, id int64) map[int64]bool {
 	return m
 }
 
-func asDoc[T any](v any) *T {
-	d, _ := v.(*T)
-	return d
-}
-
 // load answers ids that this reader owns: from the cache when another
 // reader filled them while this one waited on their leases, else from SQL.
 // The keys of got are the ids answered (a nil value: no row); err applies
 // to the others.
-func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*T, error) {
-	got := make(map[int64]*T, len(ids))
+func (c *cached) load(ctx context.Context, ids []int64, b *pass) (map[int64]store.Document, error) {
+	got := make(map[int64]store.Document, len(ids))
 	fetch := ids
 	if len(b.busy) > 0 {
 		fetch = c.awaitBusy(ctx, ids, b.busy, got)
@@ -215,7 +209,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 	if err != nil {
 		return got, err
 	}
-	found, err := c.fetch(ctx, fetch)
+	found, err := c.f.opt.Store.Documents(ctx, c.kind, fetch)
 	var more []redisstore.KindFills
 	if err == nil && c.next != nil {
 		more = c.next(ctx, found, b)
@@ -242,7 +236,7 @@ func (c *cached[T]) load(ctx context.Context, ids []int64, b *pass) (map[int64]*
 
 // fillOf is the write-back of one fetched id: its document, or a negative
 // entry when v is nil.
-func (c *cached[T]) fillOf(id int64, v *T, replace []byte) redisstore.Fill {
+func (c *cached) fillOf(id int64, v store.Document, replace []byte) redisstore.Fill {
 	if v == nil {
 		return redisstore.Fill{ID: id, Absent: true, Replace: replace}
 	}
@@ -250,13 +244,13 @@ func (c *cached[T]) fillOf(id int64, v *T, replace []byte) redisstore.Fill {
 	if err != nil { // cannot happen for these types; write a negative-free no-op
 		return redisstore.Fill{ID: id, Version: -1, Data: []byte("{}")}
 	}
-	return redisstore.Fill{ID: id, Version: c.version(v), Data: data, Replace: replace}
+	return redisstore.Fill{ID: id, Version: v.Ref().Version, Data: data, Replace: replace}
 }
 
 // awaitBusy waits for the ids whose lease another reader holds, puts in got
 // those it filled, and returns the ids this reader must fetch: the others,
 // and those still unfilled after the lease TTL.
-func (c *cached[T]) awaitBusy(ctx context.Context, ids []int64, busy map[int64]bool, got map[int64]*T) []int64 {
+func (c *cached) awaitBusy(ctx context.Context, ids []int64, busy map[int64]bool, got map[int64]store.Document) []int64 {
 	var fetch, wait []int64
 	for _, id := range ids {
 		if busy[id] {
@@ -274,7 +268,7 @@ func (c *cached[T]) awaitBusy(ctx context.Context, ids []int64, busy map[int64]b
 
 // await polls the cache for busy ids until they are filled or the lease TTL
 // has passed, and returns those still unfilled.
-func (c *cached[T]) await(ctx context.Context, busy []int64, got map[int64]*T) []int64 {
+func (c *cached) await(ctx context.Context, busy []int64, got map[int64]store.Document) []int64 {
 	deadline := time.Now().Add(c.f.opt.LeaseTTL)
 	poll := max(c.f.opt.LeaseTTL/20, time.Millisecond)
 	for len(busy) > 0 && time.Now().Before(deadline) {

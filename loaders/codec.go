@@ -2,6 +2,8 @@ package loaders
 
 import (
 	"github.com/segmentio/encoding/json"
+
+	"catalog-bff/store"
 )
 
 // The cache stores documents as JSON. encodeDoc and decodeDoc use
@@ -12,9 +14,9 @@ import (
 // and the other way round. codec_test.go holds it to that.
 
 // encodeDoc encodes a cached document as the cache stores it.
-func encodeDoc[T any](v *T) ([]byte, error) { return json.Marshal(v) }
+func encodeDoc(v store.Document) ([]byte, error) { return json.Marshal(v) }
 
-// decodeDoc decodes a cached document into v. Unknown fields are ignored
-// and a document that is not JSON of v's shape is an error, as with
-// encoding/json.
-func decodeDoc[T any](data []byte, v *T) error { return json.Unmarshal(data, v) }
+// decodeDoc decodes a cached document into v, a new document of its kind
+// (store.Kind.New). Unknown fields are ignored and a document that is not
+// JSON of v's shape is an error, as with encoding/json.
+func decodeDoc(data []byte, v store.Document) error { return json.Unmarshal(data, v) }

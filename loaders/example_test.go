@@ -16,10 +16,10 @@ import (
 // asked for.
 type catalogue struct{ loaders.Store }
 
-func (catalogue) Products(_ context.Context, ids []int64) (map[int64]*store.Product, error) {
+func (catalogue) Documents(_ context.Context, _ store.Kind, ids []int64) (map[int64]store.Document, error) {
 	ids = slices.Sorted(slices.Values(ids))
 	fmt.Println("SELECT products WHERE id IN", ids)
-	out := map[int64]*store.Product{}
+	out := map[int64]store.Document{}
 	for _, id := range ids {
 		if id <= 3 {
 			out[id] = &store.Product{ID: id, Name: fmt.Sprint("product ", id), Version: 1}
@@ -48,7 +48,7 @@ func ExampleFactory() {
 	var wg sync.WaitGroup
 	for i, id := range []int64{2, 1, 2, 9} {
 		wg.Go(func() {
-			p, err := loaders.For(ctx).LoadProduct(ctx, id)
+			p, err := loaders.Load[*store.Product](ctx, loaders.For(ctx), id)
 			switch {
 			case err != nil:
 				names[i] = err.Error()
@@ -77,7 +77,7 @@ type shelf struct {
 	during func()
 }
 
-func (s *shelf) Products(_ context.Context, ids []int64) (map[int64]*store.Product, error) {
+func (s *shelf) Documents(_ context.Context, _ store.Kind, ids []int64) (map[int64]store.Document, error) {
 	fmt.Println("sql: SELECT products WHERE id IN", ids)
 	s.mu.Lock()
 	p, during := s.row, s.during
@@ -86,7 +86,7 @@ func (s *shelf) Products(_ context.Context, ids []int64) (map[int64]*store.Produ
 	if during != nil {
 		during()
 	}
-	out := map[int64]*store.Product{}
+	out := map[int64]store.Document{}
 	if slices.Contains(ids, p.ID) {
 		out[p.ID] = &p
 	}
@@ -122,7 +122,7 @@ func (coldRedis) Get(_ context.Context, _ store.Kind, ids []int64) ([]redisstore
 // request loads product id as one request's resolver would, and prints it.
 func request(f *loaders.Factory, id int64) {
 	ctx := loaders.With(context.Background(), f.New())
-	p, err := loaders.For(ctx).LoadProduct(ctx, id)
+	p, err := loaders.Load[*store.Product](ctx, loaders.For(ctx), id)
 	switch {
 	case err != nil:
 		fmt.Println("error:", err)

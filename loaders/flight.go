@@ -30,7 +30,7 @@ type flightKey struct {
 type flight struct {
 	start uint64
 	done  chan struct{}
-	val   any // *T, or nil for no row
+	val   store.Document // nil for no row
 	err   error
 }
 
@@ -66,15 +66,13 @@ func (fs *flights) join(kind store.Kind, ids []int64, since uint64, leased map[i
 
 // finishFlights completes the flights of own with the values in got, or err for
 // the ids got lacks, and forgets them.
-func finishFlights[T any](fs *flights, kind store.Kind, own []int64, all map[int64]*flight, got map[int64]*T, err error) {
+func finishFlights(fs *flights, kind store.Kind, own []int64, all map[int64]*flight, got map[int64]store.Document, err error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, id := range own {
 		fl := all[id]
 		if v, ok := got[id]; ok {
-			if v != nil {
-				fl.val = v
-			}
+			fl.val = v
 		} else {
 			fl.err = err
 		}
@@ -86,7 +84,7 @@ func finishFlights[T any](fs *flights, kind store.Kind, own []int64, all map[int
 }
 
 // wait returns the flight's result, or ctx's error.
-func (fl *flight) wait(ctx context.Context) (any, error) {
+func (fl *flight) wait(ctx context.Context) (store.Document, error) {
 	select {
 	case <-fl.done:
 		return fl.val, fl.err

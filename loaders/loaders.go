@@ -2,10 +2,10 @@
 // request's resolvers call Load on them concurrently; each loader collects
 // the keys asked for within a short window and fetches them in one batch.
 //
-// Product, Seller and Category are cached: their batch function reads every
-// key from Redis in one round trip, fetches only the misses from SQL (one
-// statement per table), and writes what it fetched back in one pipelined
-// round trip. Options and Stock are live: one SQL statement a batch, never
+// The cached kinds (store.Kinds: product, seller, category) each have a
+// loader whose batch function reads every key from Redis in one round
+// trip, fetches only the misses from SQL (one statement per table), and
+// writes what it fetched back in one pipelined round trip. Options and Stock are live: one SQL statement a batch, never
 // cached. Hits comes from the view counter: one Redis round trip a batch.
 //
 // Loaders are made per request by Factory.Middleware and never shared between
@@ -33,10 +33,10 @@ import (
 // statement per table, returns found rows keyed by id, and leaves ids with
 // no row out of the map.
 type Store interface {
-	Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error)
-	Sellers(ctx context.Context, ids []int64) (map[int64]*store.Seller, error)
-	Categories(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
-	// CategoriesWithParents is Categories with the parents of ids too.
+	// Documents reads documents of a cached kind (store.Kinds), each of
+	// the kind's own type.
+	Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error)
+	// CategoriesWithParents reads categories with the parents of ids too.
 	CategoriesWithParents(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
 	Options(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error)
 	Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error)
@@ -110,6 +110,7 @@ type Sampler interface {
 // Factory makes the loaders of each request. It is safe for concurrent use.
 type Factory struct {
 	opt       Options
+	kinds     []store.Kind
 	cacheWarn throttle.Throttle // rate-limits warnings about a failing cache
 	flights   flights
 	fallback  *semaphore.Weighted // nil: no bound
@@ -133,55 +134,68 @@ func NewFactory(opt Options) *Factory {
 	if opt.Observer == nil {
 		opt.Observer = nopObserver{}
 	}
-	f := &Factory{opt: opt}
+	f := &Factory{opt: opt, kinds: store.Kinds()}
 	if opt.FallbackMaxInflight > 0 {
 		f.fallback = semaphore.NewWeighted(int64(opt.FallbackMaxInflight))
 	}
 	return f
 }
 
-// Loaders are one request's dataloaders.
+// Loaders are one request's dataloaders: one for each cached kind
+// (store.Kinds), which Load and its siblings reach by document type, and
+// the live ones.
 type Loaders struct {
-	Product  *dataloader.Loader[int64, *store.Product]
-	Seller   *dataloader.Loader[int64, *store.Seller]
-	Category *dataloader.Loader[int64, *store.Category]
-	Options  *dataloader.Loader[int64, []store.Option]
-	Stock    *dataloader.Loader[int64, int64]
+	Options *dataloader.Loader[int64, []store.Option]
+	Stock   *dataloader.Loader[int64, int64]
 	// Hits is a product's views, from the view counter. recordView primes
 	// it with the count it returns.
 	Hits *dataloader.Loader[int64, int64]
 
-	store      Store
-	near       *Near
-	obs        Observer
-	stats      *stats
-	sellers    *cached[store.Seller]
-	categories *cached[store.Category]
-	want       atomic.Uint32 // Want bits
+	docs  []docLoader // one for each of store.Kinds, in its order
+	store Store
+	near  *Near
+	obs   Observer
+	stats *stats
+	want  atomic.Uint32 // Want bits
+}
+
+// docLoader is the loader of one cached kind, with its batch function.
+type docLoader struct {
+	*dataloader.Loader[int64, store.Document]
+	batch *cached
 }
 
 // New returns a fresh set of loaders, for one request.
 func (f *Factory) New() *Loaders {
-	products := &cached[store.Product]{f: f, kind: store.ProductKind, fetch: f.opt.Store.Products,
-		version: func(p *store.Product) int64 { return p.Version }}
 	l := &Loaders{
-		sellers: &cached[store.Seller]{f: f, kind: store.SellerKind, fetch: f.opt.Store.Sellers,
-			version: func(s *store.Seller) int64 { return s.Version }},
-		categories: &cached[store.Category]{f: f, kind: store.CategoryKind, fetch: f.opt.Store.Categories,
-			version: func(c *store.Category) int64 { return c.Version }},
 		Options: newLoader(f, "options", f.options),
 		Stock:   newLoader(f, "stock", f.stock),
 		Hits:    newLoader(f, "hits", f.hits),
+		docs:    make([]docLoader, len(f.kinds)),
 		store:   f.opt.Store,
 		near:    f.opt.Near,
 		obs:     f.opt.Observer,
 		stats:   &f.stats,
 	}
-	products.next = l.prefetch
-	l.Product = newLoader(f, "product", products.batch)
-	l.Seller = newLoader(f, "seller", l.sellers.batch)
-	l.Category = newLoader(f, "category", l.categories.batch)
+	for i, k := range f.kinds {
+		c := &cached{f: f, kind: k}
+		if k == store.ProductKind {
+			c.next = l.prefetch
+		}
+		l.docs[i] = docLoader{Loader: newLoader(f, string(k), c.batch), batch: c}
+	}
 	return l
+}
+
+// loader returns the loader of kind. It panics for a kind that is not
+// cached, which is a programming error.
+func (l *Loaders) loader(kind store.Kind) *docLoader {
+	for i := range l.docs {
+		if l.docs[i].batch.kind == kind {
+			return &l.docs[i]
+		}
+	}
+	panic("loaders: " + string(kind) + " is not a cached kind")
 }
 
 // newLoader returns a loader over batch that tells the Factory's Observer of

@@ -51,9 +51,9 @@ type ctxStore struct {
 	underBatch bool
 }
 
-func (s *ctxStore) Products(ctx context.Context, ids []int64) (map[int64]*store.Product, error) {
+func (s *ctxStore) Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error) {
 	s.underBatch = ctx.Value(batchMark{}) == "product"
-	return s.fakeStore.Products(ctx, ids)
+	return s.fakeStore.Documents(ctx, kind, ids)
 }
 
 // The observer hears of each batch, with its key count, and of each key's
@@ -70,9 +70,9 @@ func TestObserverSeesBatchesAndCacheResults(t *testing.T) {
 	obs := newRecordingObserver()
 	l := NewFactory(Options{Store: s, Cache: c, Observer: obs, Wait: 20e6}).New()
 	ctx := context.Background()
-	var thunks []func() (*store.Product, error)
+	var thunks []func() (store.Document, error)
 	for _, id := range []int64{1, 2, 3, 4, 5, 6, 7, 1} {
-		thunks = append(thunks, l.Product.Load(ctx, id))
+		thunks = append(thunks, l.loader(store.ProductKind).Load(ctx, id))
 	}
 	for _, th := range thunks {
 		if _, err := th(); err != nil {
@@ -96,8 +96,7 @@ func TestObserverSeesCacheUnavailable(t *testing.T) {
 	obs := newRecordingObserver()
 	c := &fakeCache{entries: map[int64]redisstore.Entry{}, getErr: errors.New("connection refused")}
 	f := NewFactory(Options{Store: &fakeStore{}, Cache: c, Observer: obs})
-	b := &cached[store.Product]{f: f, kind: "product", fetch: f.opt.Store.Products,
-		version: func(p *store.Product) int64 { return p.Version }}
+	b := &cached{f: f, kind: store.ProductKind}
 	b.batch(context.Background(), []int64{1, 2, 2})
 	if want := map[CacheResult]int{CacheUnavailable: 2}; !maps.Equal(obs.reads, want) {
 		t.Errorf("cache results = %v, want %v", obs.reads, want)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/graph-gophers/dataloader/v7"
-
 	"catalog-bff/store"
 	"catalog-bff/store/redisstore"
 )
@@ -36,13 +34,17 @@ func (l *Loaders) Want(w Want) { l.want.Or(uint32(w)) }
 // primes the request's loaders with them, so that the request's later
 // levels wait for nothing, offers them to the near cache, and returns
 // their write-back. A failed read is left to the level's own loader.
-func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Product, b *pass) []redisstore.KindFills {
+func (l *Loaders) prefetch(ctx context.Context, products map[int64]store.Document, b *pass) []redisstore.KindFills {
 	want := Want(l.want.Load())
 	if want == 0 || len(products) == 0 {
 		return nil
 	}
 	var sellers, categories []int64
-	for _, p := range products {
+	for _, doc := range products {
+		p, _ := doc.(*store.Product)
+		if p == nil {
+			continue
+		}
 		if want&WantSeller != 0 && !l.near.holds(store.SellerKind, p.SellerID) && !slices.Contains(sellers, p.SellerID) {
 			sellers = append(sellers, p.SellerID)
 		}
@@ -53,34 +55,51 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]*store.Produc
 	}
 	var out []redisstore.KindFills
 	if len(sellers) > 0 {
-		if found, err := l.store.Sellers(ctx, sellers); err == nil {
-			out = append(out, primeLevel(ctx, l.sellers, l.Seller, sellers, found, b))
+		if found, err := l.store.Documents(ctx, store.SellerKind, sellers); err == nil {
+			out = append(out, l.primeLevel(ctx, store.SellerKind, sellers, found, b))
 		}
 	}
 	if len(categories) > 0 {
-		read := l.store.Categories
+		var found map[int64]store.Document
+		var err error
 		if want&WantParent != 0 {
-			read = l.store.CategoriesWithParents
+			found, err = withParents(l.store.CategoriesWithParents(ctx, categories))
+		} else {
+			found, err = l.store.Documents(ctx, store.CategoryKind, categories)
 		}
-		if found, err := read(ctx, categories); err == nil {
+		if err == nil {
 			for id := range found { // the parents read with them
 				if !slices.Contains(categories, id) {
 					categories = append(categories, id)
 				}
 			}
-			out = append(out, primeLevel(ctx, l.categories, l.Category, categories, found, b))
+			out = append(out, l.primeLevel(ctx, store.CategoryKind, categories, found, b))
 		}
 	}
 	l.stats.prefetched.Add(int64(len(sellers) + len(categories)))
 	return out
 }
 
-// primeLevel primes dl with the documents of ids read from SQL (nil where
-// found has none), offers them to the near cache as c's own batch would,
-// and returns their write-back.
-func primeLevel[T any](ctx context.Context, c *cached[T], dl *dataloader.Loader[int64, *T], ids []int64,
-	found map[int64]*T, b *pass) redisstore.KindFills {
-	vals := make([]*T, len(ids))
+// withParents is the result of Store.CategoriesWithParents as documents.
+func withParents(found map[int64]*store.Category, err error) (map[int64]store.Document, error) {
+	if err != nil {
+		return nil, err
+	}
+	docs := make(map[int64]store.Document, len(found))
+	for id, c := range found {
+		docs[id] = c
+	}
+	return docs, nil
+}
+
+// primeLevel primes kind's loader with the documents of ids read from SQL
+// (nil where found has none), offers them to the near cache as the
+// loader's own batch would, and returns their write-back.
+func (l *Loaders) primeLevel(ctx context.Context, kind store.Kind, ids []int64,
+	found map[int64]store.Document, b *pass) redisstore.KindFills {
+	dl := l.loader(kind)
+	c := dl.batch
+	vals := make([]store.Document, len(ids))
 	sizes := make([]int, len(ids))
 	fills := make([]redisstore.Fill, len(ids))
 	for i, id := range ids {

@@ -34,11 +34,19 @@ type Product struct {
 }
 
 // Document is a cached document. Ref names it: its kind and id, which
-// are its cache entry's and its invalidations'; a nil document's Ref is
-// the zero kind. The response cache notes, from them alone, which
-// documents a response shows.
+// are its cache entry's and its invalidations', and the version it was
+// read at; a nil document's Ref is the zero Ref. The response cache notes,
+// from Refs alone, which documents a response shows, and the loaders
+// version the cache entries they write.
 type Document interface {
-	Ref() (Kind, int64)
+	Ref() Ref
+}
+
+// Ref names one version of a document.
+type Ref struct {
+	Kind    Kind
+	ID      int64
+	Version int64
 }
 
 var (
@@ -48,27 +56,27 @@ var (
 )
 
 // Ref implements Document.
-func (p *Product) Ref() (Kind, int64) {
+func (p *Product) Ref() Ref {
 	if p == nil {
-		return "", 0
+		return Ref{}
 	}
-	return ProductKind, p.ID
+	return Ref{ProductKind, p.ID, p.Version}
 }
 
 // Ref implements Document.
-func (s *Seller) Ref() (Kind, int64) {
+func (s *Seller) Ref() Ref {
 	if s == nil {
-		return "", 0
+		return Ref{}
 	}
-	return SellerKind, s.ID
+	return Ref{SellerKind, s.ID, s.Version}
 }
 
 // Ref implements Document.
-func (c *Category) Ref() (Kind, int64) {
+func (c *Category) Ref() Ref {
 	if c == nil {
-		return "", 0
+		return Ref{}
 	}
-	return CategoryKind, c.ID
+	return Ref{CategoryKind, c.ID, c.Version}
 }
 
 // Money is an amount in the currency's minor unit.

@@ -9,6 +9,42 @@ import (
 	"catalog-bff/store"
 )
 
+// documentReads is the SQL read of each cached kind (store.Kinds): one
+// statement for any number of ids. A kind registered in store needs its
+// read here; TestEveryKindHasARead holds the two lists equal.
+var documentReads = map[store.Kind]documentRead{
+	store.ProductKind:  documents((*DB).Products),
+	store.SellerKind:   documents((*DB).Sellers),
+	store.CategoryKind: documents((*DB).Categories),
+}
+
+type documentRead func(*DB, context.Context, []int64) (map[int64]store.Document, error)
+
+// documents adapts a kind's typed read to Documents.
+func documents[D store.Document](read func(*DB, context.Context, []int64) (map[int64]D, error)) documentRead {
+	return func(d *DB, ctx context.Context, ids []int64) (map[int64]store.Document, error) {
+		found, err := read(d, ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]store.Document, len(found))
+		for id, doc := range found {
+			out[id] = doc
+		}
+		return out, nil
+	}
+}
+
+// Documents returns the documents of kind among ids that exist, keyed by
+// id, with the kind's own read. Ids with no row are absent from the map.
+func (d *DB) Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error) {
+	read, ok := documentReads[kind]
+	if !ok {
+		return nil, fmt.Errorf("store: %q is not a cached kind", kind)
+	}
+	return read(d, ctx, ids)
+}
+
 // productRow is a products row as selected by the read path.
 type productRow struct {
 	ID            int64  `db:"id"`
