@@ -78,4 +78,3 @@ func TestKindsRegistered(t *testing.T) {
 		}
 	})
 }
-
