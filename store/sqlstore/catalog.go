@@ -133,25 +133,8 @@ func (d *DB) productsQuery() string {
 // Sellers returns the sellers of ids that exist, keyed by id, in one
 // statement.
 func (d *DB) Sellers(ctx context.Context, ids []int64) (map[int64]*store.Seller, error) {
-	out := make(map[int64]*store.Seller, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ID      int64   `db:"id"`
-		Name    string  `db:"name"`
-		Rating  float64 `db:"rating"`
-		Version int64   `db:"version"`
-	}
-	err := d.selectx(ctx, d.db, &rows,
+	return rowsByID(ctx, d, ids, func(s *store.Seller) int64 { return s.ID }, "sellers",
 		`SELECT id, name, rating, version FROM sellers WHERE id `+d.anyID, d.idsArg(ids))
-	if err != nil {
-		return nil, fmt.Errorf("store: sellers by ids: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = &store.Seller{ID: r.ID, Name: r.Name, Rating: r.Rating, Version: r.Version}
-	}
-	return out, nil
 }
 
 // Categories returns the categories of ids that exist, keyed by id, in one
@@ -168,27 +151,30 @@ func (d *DB) CategoriesWithParents(ctx context.Context, ids []int64) (map[int64]
 }
 
 func (d *DB) categories(ctx context.Context, ids []int64, parents bool) (map[int64]*store.Category, error) {
-	out := make(map[int64]*store.Category, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ID       int64  `db:"id"`
-		Name     string `db:"name"`
-		ParentID *int64 `db:"parent_id"`
-		Version  int64  `db:"version"`
-	}
-	q, arg := `SELECT id, name, parent_id, version FROM categories WHERE id `+d.anyID, d.idsArg(ids)
+	q, arg := `SELECT id, name, parent_id AS parentid, version FROM categories WHERE id `+d.anyID, d.idsArg(ids)
 	args := []any{arg}
 	if parents {
 		q += ` OR id IN (SELECT parent_id FROM categories WHERE id ` + d.anyID + `)`
 		args = append(args, arg)
 	}
-	if err := d.selectx(ctx, d.db, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("store: categories by ids: %w", err)
+	return rowsByID(ctx, d, ids, func(c *store.Category) int64 { return c.ID }, "categories", q, args...)
+}
+
+// rowsByID runs query, which selects rows of D for ids, and returns them
+// keyed by id; it sends nothing when ids is empty. sqlx matches each
+// column to the field of D whose lower-cased name it is (parentid:
+// ParentID).
+func rowsByID[D any](ctx context.Context, d *DB, ids []int64, id func(*D) int64, what, query string, args ...any) (map[int64]*D, error) {
+	if len(ids) == 0 {
+		return map[int64]*D{}, nil
 	}
-	for _, r := range rows {
-		out[r.ID] = &store.Category{ID: r.ID, Name: r.Name, ParentID: r.ParentID, Version: r.Version}
+	var rows []D
+	if err := d.selectx(ctx, d.db, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("store: %s by ids: %w", what, err)
+	}
+	out := make(map[int64]*D, len(rows))
+	for i := range rows {
+		out[id(&rows[i])] = &rows[i]
 	}
 	return out, nil
 }
