@@ -64,7 +64,7 @@ func (r *productResolver) Seller(ctx context.Context, obj *store.Product) (*stor
 
 // Options is the resolver for the options field.
 func (r *productResolver) Options(ctx context.Context, obj *store.Product) ([]store.Option, error) {
-	return loaders.For(ctx).Options.Load(ctx, obj.ID)()
+	return loaders.For(ctx).ProductOptions.Load(ctx, obj.ID)()
 }
 
 // Stock is the resolver for the stock field.

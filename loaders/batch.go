@@ -10,10 +10,10 @@ import (
 	"catalog-bff/store"
 )
 
-// options is the batch function of the live Options loader.
-func (f *Factory) options(ctx context.Context, keys []int64) []*dataloader.Result[[]store.Option] {
+// productOptions is the batch function of the live ProductOptions loader.
+func (f *Factory) productOptions(ctx context.Context, keys []int64) []*dataloader.Result[[]store.Option] {
 	ids, slots := dedupe(keys)
-	opts, err := f.opt.Store.Options(ctx, ids)
+	opts, err := f.opt.Store.ProductOptions(ctx, ids)
 	out := make([]*dataloader.Result[[]store.Option], len(keys))
 	for i, s := range slots {
 		o := opts[ids[s]]

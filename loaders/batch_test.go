@@ -50,7 +50,7 @@ func (s *fakeStore) CategoriesWithParents(context.Context, []int64) (map[int64]*
 	return nil, nil
 }
 
-func (s *fakeStore) Options(context.Context, []int64) (map[int64][]store.Option, error) {
+func (s *fakeStore) ProductOptions(context.Context, []int64) (map[int64][]store.Option, error) {
 	return nil, nil
 }
 

@@ -5,8 +5,9 @@
 // The cached kinds (store.Kinds: product, seller, category) each have a
 // loader whose batch function reads every key from Redis in one round
 // trip, fetches only the misses from SQL (one statement per table), and
-// writes what it fetched back in one pipelined round trip. Options and Stock are live: one SQL statement a batch, never
-// cached. Hits comes from the view counter: one Redis round trip a batch.
+// writes what it fetched back in one pipelined round trip. ProductOptions
+// and Stock are live: one SQL statement a batch, never cached. Hits comes
+// from the view counter: one Redis round trip a batch.
 //
 // Loaders are made per request by Factory.Middleware and never shared between
 // requests: a loader memoizes what it loaded, and its batches run under the
@@ -38,7 +39,7 @@ type Store interface {
 	Documents(ctx context.Context, kind store.Kind, ids []int64) (map[int64]store.Document, error)
 	// CategoriesWithParents reads categories with the parents of ids too.
 	CategoriesWithParents(ctx context.Context, ids []int64) (map[int64]*store.Category, error)
-	Options(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error)
+	ProductOptions(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error)
 	Stock(ctx context.Context, productIDs []int64) (map[int64]int64, error)
 }
 
@@ -145,8 +146,9 @@ func NewFactory(opt Options) *Factory {
 // (store.Kinds), which Load and its siblings reach by document type, and
 // the live ones.
 type Loaders struct {
-	Options *dataloader.Loader[int64, []store.Option]
-	Stock   *dataloader.Loader[int64, int64]
+	// ProductOptions is a product's purchasable options (store.Option).
+	ProductOptions *dataloader.Loader[int64, []store.Option]
+	Stock          *dataloader.Loader[int64, int64]
 	// Hits is a product's views, from the view counter. recordView primes
 	// it with the count it returns.
 	Hits *dataloader.Loader[int64, int64]
@@ -168,14 +170,14 @@ type docLoader struct {
 // New returns a fresh set of loaders, for one request.
 func (f *Factory) New() *Loaders {
 	l := &Loaders{
-		Options: newLoader(f, "options", f.options),
-		Stock:   newLoader(f, "stock", f.stock),
-		Hits:    newLoader(f, "hits", f.hits),
-		docs:    make([]docLoader, len(f.kinds)),
-		store:   f.opt.Store,
-		near:    f.opt.Near,
-		obs:     f.opt.Observer,
-		stats:   &f.stats,
+		ProductOptions: newLoader(f, "options", f.productOptions),
+		Stock:          newLoader(f, "stock", f.stock),
+		Hits:           newLoader(f, "hits", f.hits),
+		docs:           make([]docLoader, len(f.kinds)),
+		store:          f.opt.Store,
+		near:           f.opt.Near,
+		obs:            f.opt.Observer,
+		stats:          &f.stats,
 	}
 	for i, k := range f.kinds {
 		c := &cached{f: f, kind: k}

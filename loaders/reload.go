@@ -36,6 +36,6 @@ func Reload[D store.Document](ctx context.Context, l *Loaders, id int64, fromSQL
 // ReloadProduct reloads product id, with its live stock and options.
 func (l *Loaders) ReloadProduct(ctx context.Context, id int64, fromSQL bool) (*store.Product, error) {
 	l.Stock.Clear(ctx, id)
-	l.Options.Clear(ctx, id)
+	l.ProductOptions.Clear(ctx, id)
 	return Reload[*store.Product](ctx, l, id, fromSQL)
 }

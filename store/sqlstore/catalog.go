@@ -179,9 +179,9 @@ func rowsByID[D any](ctx context.Context, d *DB, ids []int64, id func(*D) int64,
 	return out, nil
 }
 
-// Options returns the options of the given products, keyed by product id, in
+// ProductOptions returns the options of the given products, keyed by product id, in
 // id order, in one statement. Products with no options are absent.
-func (d *DB) Options(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error) {
+func (d *DB) ProductOptions(ctx context.Context, productIDs []int64) (map[int64][]store.Option, error) {
 	out := make(map[int64][]store.Option, len(productIDs))
 	if len(productIDs) == 0 {
 		return out, nil
