@@ -63,7 +63,9 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]store.Documen
 		var found map[int64]store.Document
 		var err error
 		if want&WantParent != 0 {
-			found, err = withParents(l.store.CategoriesWithParents(ctx, categories))
+			var withParents map[int64]*store.Category
+			withParents, err = l.store.CategoriesWithParents(ctx, categories)
+			found = store.AsDocuments(withParents)
 		} else {
 			found, err = l.store.Documents(ctx, store.CategoryKind, categories)
 		}
@@ -78,18 +80,6 @@ func (l *Loaders) prefetch(ctx context.Context, products map[int64]store.Documen
 	}
 	l.stats.prefetched.Add(int64(len(sellers) + len(categories)))
 	return out
-}
-
-// withParents is the result of Store.CategoriesWithParents as documents.
-func withParents(found map[int64]*store.Category, err error) (map[int64]store.Document, error) {
-	if err != nil {
-		return nil, err
-	}
-	docs := make(map[int64]store.Document, len(found))
-	for id, c := range found {
-		docs[id] = c
-	}
-	return docs, nil
 }
 
 // primeLevel primes kind's loader with the documents of ids read from SQL

@@ -83,3 +83,12 @@ func KindOf[D Document]() (Kind, bool) {
 	k, ok := kindOfType[reflect.TypeFor[D]()]
 	return k, ok
 }
+
+// AsDocuments returns docs, a kind's documents keyed by id, as Documents.
+func AsDocuments[D Document](docs map[int64]D) map[int64]Document {
+	out := make(map[int64]Document, len(docs))
+	for id, doc := range docs {
+		out[id] = doc
+	}
+	return out
+}

@@ -27,11 +27,7 @@ func documents[D store.Document](read func(*DB, context.Context, []int64) (map[i
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[int64]store.Document, len(found))
-		for id, doc := range found {
-			out[id] = doc
-		}
-		return out, nil
+		return store.AsDocuments(found), nil
 	}
 }
 
