@@ -112,6 +112,10 @@ func (a *App) Open(ctx context.Context) error {
 			return err
 		}
 		a.onClose(func() { db.Close() })
+	} else {
+		// A database the test shares, perhaps with another App: this one
+		// sets its timeout, observer and outbox on a handle of its own.
+		db = db.Handle()
 	}
 	catalogue, err := db.Catalogue(ctx)
 	if err != nil {

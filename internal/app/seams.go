@@ -22,7 +22,9 @@ import (
 // service as configured; App.Seams is read by Open.
 type Seams struct {
 	// DB is an open database used instead of DATABASE_URL's. Open neither
-	// migrates nor closes it, and seeds it only if it is empty.
+	// migrates nor closes it, and seeds it only if it is empty. It sets its
+	// statement timeout, observer and outbox on a handle of its own
+	// (sqlstore.DB.Handle), so that two Apps can share one database.
 	DB *sqlstore.DB
 	// Faults is told when loads, writes and view flushes reach their
 	// points (store.Faults). Zero: none, except in a crash test's child

@@ -33,17 +33,35 @@ const (
 // Every statement it sends goes through one of its query helpers, which count
 // it and tell the Observer set with SetObserver; Statements reports the count.
 type DB struct {
+	*pool
+	timeout  time.Duration // of each statement
+	outbox   bool          // writes queue their invalidations
+	observer Observer      // nil: none
+}
+
+// pool is what every handle on one database shares (DB.Handle): its
+// connections and its counts.
+type pool struct {
 	db         *sqlx.DB
 	dialect    Dialect
 	statements atomic.Int64
-	timeout    time.Duration // of each statement
-	outbox     bool          // writes queue their invalidations
-	updates    atomic.Int64  // the statements that are an UPDATE … SET
-	observer   Observer      // nil: none
+	updates    atomic.Int64 // the statements that are an UPDATE … SET
 	// anyID is the dialect's "column is one of the ids in the single bound
 	// argument" predicate, so that a batch query has one fixed text (and one
 	// cached statement) whatever the batch size.
 	anyID string
+}
+
+// Handle returns another handle on d's database. It shares d's
+// connections and counts (Statements, Updates), and starts with d's
+// settings, which are then its own: SetStatementTimeout, SetObserver and
+// EnableOutbox on one handle leave the other as it is. Each service that
+// shares a database (tests run two instances on one) sets up its own
+// handle, so that none changes settings another is reading. Closing any
+// handle closes the connections of all.
+func (d *DB) Handle() *DB {
+	h := *d
+	return &h
 }
 
 // Open connects to the database named by rawURL: postgres://… (or
@@ -71,14 +89,15 @@ func open(rawURL string) (*DB, error) {
 			return nil, fmt.Errorf("store: open %s: %w", store.Redact(rawURL), err)
 		}
 		keepIdle(db)
-		return &DB{db: db, dialect: Postgres, anyID: "= ANY(?)", timeout: defaultStatementTimeout}, nil
+		return &DB{pool: &pool{db: db, dialect: Postgres, anyID: "= ANY(?)"}, timeout: defaultStatementTimeout}, nil
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		db, err := sqlx.Open("sqlite", sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:")))
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", rawURL, err)
 		}
 		keepIdle(db)
-		return &DB{db: db, dialect: SQLite, anyID: "IN (SELECT value FROM json_each(?))", timeout: defaultStatementTimeout}, nil
+		return &DB{pool: &pool{db: db, dialect: SQLite, anyID: "IN (SELECT value FROM json_each(?))"},
+			timeout: defaultStatementTimeout}, nil
 	default:
 		return nil, fmt.Errorf("store: unsupported database URL %q: want postgres://… or sqlite:PATH", store.Redact(rawURL))
 	}
@@ -127,7 +146,8 @@ func (d *DB) SetStatementTimeout(t time.Duration) { d.timeout = t }
 // Dialect reports which SQL engine d talks to.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
-// Statements returns how many SQL statements d has sent since it was opened.
+// Statements returns how many SQL statements have been sent through any
+// handle on d's database since it was opened.
 func (d *DB) Statements() int64 { return d.statements.Load() }
 
 // Updates returns how many of those statements were an UPDATE … SET,
