@@ -247,7 +247,9 @@ func TestOutboxSurvivesCrash(t *testing.T) {
 	q := `{ product(id: "7") { name } }`
 	ts.mustQuery(t, q, nil, nil) // cached
 	// What the dead process did: commit, queue, and no Redis call.
-	if _, err := ts.db.UpdateProduct(ctx, 7, store.ProductPatch{Name: store.Some("After the crash")}); err != nil {
+	dead := ts.db.Handle() // a service's handle: its writes queue their invalidations
+	dead.EnableOutbox()
+	if _, err := dead.UpdateProduct(ctx, 7, store.ProductPatch{Name: store.Some("After the crash")}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := ts.db.OutboxSize(ctx); n != 1 {
