@@ -103,17 +103,25 @@ func counted(t *testing.T, url string) (redis.UniversalClient, *redisstore.Redis
 	return rdb, counter, newGate(rdb)
 }
 
-// 64 concurrent reads of display counts cost two round trips (one EVALSHA
-// each), and each reader gets the counts of its own ids, in its order.
-func TestViewReadsCoalesce(t *testing.T) {
+// countedViews returns the view counter's Redis side with its scripts
+// loaded, over a counted client of the test Redis, and its key prefix.
+func countedViews(t *testing.T) (redis.UniversalClient, *redisstore.RedisCounter, *gateHook, *redisstore.RedisViews, string) {
+	t.Helper()
 	url := storetest.RedisURL(t)
 	rdb, counter, g := counted(t, url)
 	prefix := storetest.Prefix(t, url)
 	v := redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: prefix, Timeout: 2 * time.Second})
-	ctx := context.Background()
-	if err := v.LoadScripts(ctx); err != nil {
+	if err := v.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return rdb, counter, g, v, prefix
+}
+
+// 64 concurrent reads of display counts cost two round trips (one EVALSHA
+// each), and each reader gets the counts of its own ids, in its order.
+func TestViewReadsCoalesce(t *testing.T) {
+	rdb, counter, g, v, prefix := countedViews(t)
+	ctx := context.Background()
 	for id := int64(1); id <= callers+1; id++ { // display count of id: 10 id
 		rdb.Set(ctx, prefix+"{views}:n:"+strconv.FormatInt(id, 10), 10*id, time.Minute)
 	}
@@ -136,14 +144,8 @@ func TestViewReadsCoalesce(t *testing.T) {
 // counted exactly once: in pending, in the queue, and in the display count
 // of the products that have one, each view seeing its own count.
 func TestViewRecordsCoalesce(t *testing.T) {
-	url := storetest.RedisURL(t)
-	rdb, counter, g := counted(t, url)
-	prefix := storetest.Prefix(t, url)
-	v := redisstore.NewRedisViews(rdb, redisstore.RedisViewsOptions{Prefix: prefix, Timeout: 2 * time.Second})
+	rdb, counter, g, v, prefix := countedViews(t)
 	ctx := context.Background()
-	if err := v.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 	for id := 1; id <= 4; id++ { // products 1-4 have a display count of 100; 5-8 none
 		rdb.Set(ctx, prefix+"{views}:n:"+strconv.Itoa(id), 100, time.Minute)
 	}
